@@ -1,0 +1,527 @@
+"""The changes a matter goes through. The chat commands and the admin pages both call these, so
+assigning in the page and /assign in the chat are one code path. Each change writes an Event
+and queues whatever the people concerned must be told."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from handlers import texts
+from handlers.deps import Deps
+from handlers.outbox import to_chat, to_person, to_sender
+from handlers.privacy import short
+from handlers.routing import choose_owner, due_for, secretary, time_limit
+from storage.models import (
+    ACTIVE_STATUSES,
+    PRIVATE_KINDS,
+    Counter,
+    Event,
+    Issue,
+    Kind,
+    Level,
+    Person,
+    Rating,
+    Role,
+    Status,
+    Village,
+)
+
+TEXT_LIMIT = 1000  # notes and results longer than this are refused, not cut
+
+
+@dataclass
+class Actor:
+    key: str  # "platform:user id"
+    name: str
+    person: Person | None = None
+
+    @property
+    def label(self) -> str:
+        return self.person.name if self.person else self.name
+
+
+@dataclass
+class Ctx:
+    session: Session
+    deps: Deps
+    now: datetime
+    platform: str | None = None  # where private notices preferably go
+
+    def due_text(self, dt: datetime) -> str:
+        return texts.when(dt, self.deps.clock.tz)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    text: str
+
+
+def refuse(text: str) -> Outcome:
+    return Outcome(False, text)
+
+
+def event(ctx: Ctx, issue: Issue, kind: str, actor: str, detail: str = "") -> None:
+    assert issue.id is not None
+    ctx.session.add(Event(issue_id=issue.id, kind=kind, actor=actor, at=ctx.now, detail=detail))
+
+
+def next_number(session: Session) -> int:
+    """The deployment's next #N, under a row lock so two instances never hand out the same."""
+    row = session.exec(select(Counter).where(Counter.name == "issue").with_for_update()).first()
+    if row is None:
+        row = Counter(name="issue", value=0)
+    row.value += 1
+    session.add(row)
+    session.flush()
+    return row.value
+
+
+def owner_of(ctx: Ctx, issue: Issue) -> Person | None:
+    return ctx.session.get(Person, issue.owner_id) if issue.owner_id else None
+
+
+def owner_name(ctx: Ctx, issue: Issue) -> str:
+    owner = owner_of(ctx, issue)
+    return owner.name if owner else "（无人）"
+
+
+def village_name(ctx: Ctx, village_id: int) -> str:
+    village = ctx.session.get(Village, village_id)
+    return village.name if village else ""
+
+
+def is_public(issue: Issue) -> bool:
+    return issue.kind not in PRIVATE_KINDS
+
+
+def in_grid_of(actor: Actor, issue: Issue) -> bool:
+    p = actor.person
+    return (
+        p is not None
+        and p.active
+        and (p.role == Role.TOWN_LEADER or p.village_id == issue.village_id)
+    )
+
+
+def is_leader_of(actor: Actor, issue: Issue) -> bool:
+    p = actor.person
+    return p is not None and (
+        p.role == Role.TOWN_LEADER
+        or (p.role == Role.SECRETARY and p.village_id == issue.village_id)
+    )
+
+
+def grid_refusal(ctx: Ctx, actor: Actor, issue: Issue, action: str) -> Outcome | None:
+    if actor.person is None or not actor.person.active:
+        return refuse(texts.NOT_GRID.format(action=action))
+    if not in_grid_of(actor, issue):
+        return refuse(
+            texts.OTHER_VILLAGE.format(n=issue.number, village=village_name(ctx, issue.village_id))
+        )
+    return None
+
+
+def active_refusal(issue: Issue, action: str) -> Outcome | None:
+    if issue.status in ACTIVE_STATUSES:
+        return None
+    return refuse(
+        texts.NOT_ACTIVE.format(
+            n=issue.number, status=texts.STATUS_NAMES[issue.status], action=action
+        )
+    )
+
+
+def owner_buttons(issue: Issue) -> list[tuple[str, str]]:
+    return [("认领", f"claim:{issue.number}"), ("办结…", f"close:{issue.number}")]
+
+
+def notify_owner_new(ctx: Ctx, issue: Issue, owner: Person, where: str, media: str = "") -> None:
+    text = texts.OWNER_NEW.format(
+        n=issue.number,
+        kind=issue.kind,
+        reporter=issue.reporter_name or "村民",
+        where=where,
+        text=issue.text or f"（{media}）",
+        due=ctx.due_text(issue.due_at),
+    )
+    if issue.kind == Kind.UNSORTED:
+        text += texts.OWNER_NEW_UNSORTED_HINT.format(media=media or "图片或语音", n=issue.number)
+    to_person(
+        ctx.session,
+        owner,
+        text,
+        now=ctx.now,
+        prefer_platform=ctx.platform,
+        issue_id=issue.id,
+        buttons=owner_buttons(issue),
+        category="notice",
+    )
+
+
+def create_issue(
+    ctx: Ctx,
+    *,
+    village_id: int,
+    group_id: int | None,
+    kind: str,
+    text: str,
+    reporter_key: str,
+    reporter_name: str,
+    reporter_chat: str | None,
+    attachments: str = "[]",
+) -> Issue:
+    owner = choose_owner(ctx.session, village_id=village_id, group_id=group_id, kind=kind)
+    issue = Issue(
+        number=next_number(ctx.session),
+        village_id=village_id,
+        group_id=group_id,
+        kind=kind,
+        text=text,
+        reporter=reporter_key,
+        reporter_name=reporter_name,
+        reporter_chat=reporter_chat,
+        owner_id=owner.id if owner else None,
+        created_at=ctx.now,
+        clock_start=ctx.now,
+        due_at=due_for(ctx.deps.grid, kind, ctx.now),
+        level=Level.VILLAGE if owner and owner.role == Role.SECRETARY else Level.GROUP,
+        attachments=attachments,
+    )
+    ctx.session.add(issue)
+    ctx.session.flush()
+    event(ctx, issue, "created", reporter_name or reporter_key, kind)
+    if owner:
+        event(ctx, issue, "assigned", texts.SYSTEM_ACTOR, owner.name)
+    return issue
+
+
+def claim(ctx: Ctx, issue: Issue, actor: Actor) -> Outcome:
+    if r := grid_refusal(ctx, actor, issue, "认领") or active_refusal(issue, "认领"):
+        return r
+    assert actor.person is not None
+    if issue.status == Status.CLAIMED and issue.owner_id != actor.person.id:
+        return refuse(texts.ALREADY_CLAIMED.format(n=issue.number, owner=owner_name(ctx, issue)))
+    if issue.owner_id != actor.person.id:
+        issue.owner_id = actor.person.id
+        event(ctx, issue, "assigned", actor.label, actor.person.name)
+    issue.status = Status.CLAIMED
+    issue.claimed_at = ctx.now
+    ctx.session.add(issue)
+    event(ctx, issue, "claimed", actor.label)
+    return Outcome(
+        True, texts.CLAIMED.format(n=issue.number, name=actor.label, due=ctx.due_text(issue.due_at))
+    )
+
+
+def _settled_level(issue: Issue, closer: Person | None) -> str:
+    order = [Level.GROUP, Level.VILLAGE, Level.TOWN]
+    by_role = {Role.TOWN_LEADER: Level.TOWN, Role.SECRETARY: Level.VILLAGE}
+    closer_level = by_role.get(Role(closer.role), Level.GROUP) if closer else Level.GROUP
+    return max(Level(issue.level), closer_level, key=order.index)
+
+
+def can_finish(actor: Actor, issue: Issue) -> bool:
+    """The owner, the village 书记 or a 镇领导 may close, reopen or change the due time."""
+    return is_leader_of(actor, issue) or (
+        actor.person is not None and actor.person.id == issue.owner_id
+    )
+
+
+def close(ctx: Ctx, issue: Issue, actor: Actor, result: str) -> Outcome:
+    if r := grid_refusal(ctx, actor, issue, "办结") or active_refusal(issue, "办结"):
+        return r
+    result = result.strip()
+    if not result:
+        return refuse(texts.CLOSE_NEEDS_RESULT.format(n=issue.number))
+    if len(result) > TEXT_LIMIT:
+        return refuse(texts.ARGS_TOO_LONG.format(limit=TEXT_LIMIT))
+    if not can_finish(actor, issue):
+        return refuse(
+            texts.ONLY_OWNER.format(n=issue.number, owner=owner_name(ctx, issue), action="办结")
+        )
+    issue.status = Status.CLOSED
+    issue.closed_at = ctx.now
+    issue.result = result
+    issue.settled_level = _settled_level(issue, actor.person)
+    ctx.session.add(issue)
+    event(ctx, issue, "closed", actor.label, result)
+    tell_reporter_result(ctx, issue)
+    return Outcome(True, texts.CLOSED_ACTOR.format(n=issue.number))
+
+
+def rating_buttons(issue: Issue) -> list[tuple[str, str]]:
+    return [(label, f"rate:{issue.number}:{v}") for label, v in texts.RATING_BUTTONS]
+
+
+def tell_reporter_result(ctx: Ctx, issue: Issue) -> None:
+    """反馈: the result goes to the group for 村里事, privately otherwise; with a rating request."""
+    buttons = rating_buttons(issue)
+    group_chat = issue.reporter_chat if issue.group_id is not None else None
+    if is_public(issue) and group_chat:
+        text = texts.CLOSED_PUBLIC.format(
+            n=issue.number, result=issue.result, reporter=issue.reporter_name or "反映人"
+        )
+        to_chat(
+            ctx.session,
+            group_chat,
+            text + texts.RATE_HINT_WORDS,
+            now=ctx.now,
+            mention=issue.reporter,
+            buttons=buttons,
+            issue_id=issue.id,
+            category="feedback",
+        )
+        return
+    text = texts.CLOSED_PRIVATE.format(
+        n=issue.number, summary=short(issue.text, 20), result=issue.result
+    )
+    to_sender(
+        ctx.session,
+        issue.reporter,
+        issue.reporter_name,
+        text + texts.RATE_HINT_WORDS,
+        now=ctx.now,
+        buttons=buttons,
+        issue_id=issue.id,
+        category="feedback",
+    )
+
+
+def add_note(ctx: Ctx, issue: Issue, actor: Actor, text: str) -> Outcome:
+    text = text.strip()
+    if not text:
+        return refuse(texts.NOTE_NEEDS_TEXT.format(n=issue.number))
+    if len(text) > TEXT_LIMIT:
+        return refuse(texts.ARGS_TOO_LONG.format(limit=TEXT_LIMIT))
+    is_reporter = actor.key == issue.reporter
+    if not is_reporter and (r := grid_refusal(ctx, actor, issue, "记进展")):
+        return r
+    event(ctx, issue, "note", actor.label, text)
+    owner = owner_of(ctx, issue)
+    if owner and (actor.person is None or actor.person.id != owner.id):
+        template = texts.OWNER_NOTE if is_reporter else texts.OWNER_NOTE_FROM
+        to_person(
+            ctx.session,
+            owner,
+            template.format(n=issue.number, text=text, name=actor.label),
+            now=ctx.now,
+            prefer_platform=ctx.platform,
+            issue_id=issue.id,
+            category="notice",
+        )
+    if is_reporter and actor.person is None:
+        return Outcome(True, texts.NOTE_ADDED.format(n=issue.number, owner=owner_name(ctx, issue)))
+    return Outcome(True, texts.NOTE_OK.format(n=issue.number))
+
+
+MAX_DUE = timedelta(days=366)
+
+
+def set_due(ctx: Ctx, issue: Issue, actor: Actor, due: datetime) -> Outcome:
+    if r := grid_refusal(ctx, actor, issue, "改限期") or active_refusal(issue, "改限期"):
+        return r
+    if not can_finish(actor, issue):
+        return refuse(
+            texts.ONLY_OWNER.format(n=issue.number, owner=owner_name(ctx, issue), action="改限期")
+        )
+    if due <= ctx.now:
+        return refuse(texts.DUE_PAST.format(n=issue.number))
+    if due - ctx.now > MAX_DUE:
+        return refuse(texts.DUE_TOO_FAR.format(n=issue.number))
+    issue.due_at = due
+    ctx.session.add(issue)
+    event(ctx, issue, "due", actor.label, due.isoformat())
+    return Outcome(True, texts.DUE_OK.format(n=issue.number, due=ctx.due_text(due)))
+
+
+def set_kind(ctx: Ctx, issue: Issue, actor: Actor, kind: Kind) -> Outcome:
+    if r := grid_refusal(ctx, actor, issue, "改类") or active_refusal(issue, "改类"):
+        return r
+    old = issue.kind
+    issue.kind = kind
+    if old == Kind.UNSORTED:
+        # The time limit of the real kind starts when the kind is known.
+        issue.due_at = max(issue.due_at, due_for(ctx.deps.grid, kind, issue.clock_start))
+    ctx.session.add(issue)
+    event(ctx, issue, "kind", actor.label, f"{old}→{kind}")
+    return Outcome(True, texts.TAG_OK.format(n=issue.number, kind=kind))
+
+
+def assign(ctx: Ctx, issue: Issue, actor: Actor, person: Person) -> Outcome:
+    if r := grid_refusal(ctx, actor, issue, "指派") or active_refusal(issue, "指派"):
+        return r
+    if not is_leader_of(actor, issue):
+        return refuse(texts.ONLY_LEADERS.format(action="指派"))
+    issue.owner_id = person.id
+    issue.status = Status.OPEN
+    issue.claimed_at = None
+    ctx.session.add(issue)
+    event(ctx, issue, "assigned", actor.label, person.name)
+    to_person(
+        ctx.session,
+        person,
+        texts.OWNER_ASSIGNED.format(
+            actor=actor.label,
+            n=issue.number,
+            kind=issue.kind,
+            text=issue.text,
+            due=ctx.due_text(issue.due_at),
+        ),
+        now=ctx.now,
+        prefer_platform=ctx.platform,
+        issue_id=issue.id,
+        buttons=owner_buttons(issue),
+        category="notice",
+    )
+    return Outcome(
+        True,
+        texts.ASSIGNED.format(n=issue.number, owner=person.name, due=ctx.due_text(issue.due_at)),
+    )
+
+
+def assignable(ctx: Ctx, issue: Issue) -> list[Person]:
+    return list(
+        ctx.session.exec(
+            select(Person)
+            .where(Person.village_id == issue.village_id, Person.active)
+            .order_by(col(Person.position))
+        ).all()
+    )
+
+
+def _restart(ctx: Ctx, issue: Issue) -> None:
+    """A reopened matter goes back to its owner with a fresh time limit."""
+    issue.status = Status.CLAIMED if issue.claimed_at else Status.OPEN
+    issue.clock_start = ctx.now
+    issue.due_at = ctx.now + time_limit(ctx.deps.grid, issue.kind)
+    issue.closed_at = None
+    issue.settled_level = None
+    issue.rating = None
+    issue.rated_at = None
+    ctx.session.add(issue)
+
+
+def reopen(ctx: Ctx, issue: Issue, actor: Actor, reason: str = "") -> Outcome:
+    if r := grid_refusal(ctx, actor, issue, "重办"):
+        return r
+    if issue.status != Status.CLOSED:
+        if issue.status == Status.WITHDRAWN:
+            return refuse(texts.NOT_ACTIVE.format(n=issue.number, status="已撤回", action="重办"))
+        return refuse(texts.NOT_CLOSED.format(n=issue.number))
+    if not can_finish(actor, issue):
+        return refuse(
+            texts.ONLY_OWNER.format(n=issue.number, owner=owner_name(ctx, issue), action="重办")
+        )
+    _restart(ctx, issue)
+    event(ctx, issue, "reopened", actor.label, reason)
+    _tell_owner_reopened(ctx, issue, reason or f"{actor.label}要求重办")
+    return Outcome(
+        True,
+        texts.REOPENED.format(
+            n=issue.number, owner=owner_name(ctx, issue), due=ctx.due_text(issue.due_at)
+        ),
+    )
+
+
+def _tell_owner_reopened(ctx: Ctx, issue: Issue, reason: str) -> None:
+    owner = owner_of(ctx, issue)
+    if owner:
+        to_person(
+            ctx.session,
+            owner,
+            texts.OWNER_REOPENED.format(
+                n=issue.number, reason=reason, due=ctx.due_text(issue.due_at)
+            ),
+            now=ctx.now,
+            prefer_platform=ctx.platform,
+            issue_id=issue.id,
+            buttons=owner_buttons(issue),
+            category="notice",
+        )
+
+
+def withdraw(ctx: Ctx, issue: Issue, actor: Actor) -> Outcome:
+    if actor.key != issue.reporter:
+        return refuse(texts.ONLY_REPORTER.format(n=issue.number))
+    if r := active_refusal(issue, "撤回"):
+        return r
+    issue.status = Status.WITHDRAWN
+    issue.closed_at = ctx.now
+    ctx.session.add(issue)
+    event(ctx, issue, "withdrawn", actor.label)
+    owner = owner_of(ctx, issue)
+    if owner:
+        to_person(
+            ctx.session,
+            owner,
+            texts.OWNER_WITHDRAWN.format(n=issue.number),
+            now=ctx.now,
+            prefer_platform=ctx.platform,
+            issue_id=issue.id,
+            category="notice",
+        )
+    return Outcome(True, texts.WITHDRAWN.format(n=issue.number))
+
+
+RATING_WINDOW = timedelta(days=3)  # no rating within 3 days counts as "not rated"
+
+
+def rate(ctx: Ctx, issue: Issue, actor: Actor, rating: Rating) -> Outcome:
+    if actor.key != issue.reporter:
+        return refuse(texts.RATING_NOT_YOURS.format(n=issue.number))
+    if issue.status != Status.CLOSED or issue.rating is not None:
+        return refuse(texts.RATING_ALREADY.format(n=issue.number))
+    if issue.closed_at and ctx.now - issue.closed_at > RATING_WINDOW:
+        return refuse(texts.BUTTON_STALE)
+    issue.rating = rating
+    issue.rated_at = ctx.now
+    ctx.session.add(issue)
+    event(ctx, issue, "rated", actor.label, rating)
+    if rating != Rating.UNSATISFIED:
+        return Outcome(True, texts.RATING_THANKS.format(n=issue.number, rating=rating.value))
+    result = issue.result or ""
+    _restart(ctx, issue)
+    event(ctx, issue, "reopened", actor.label, "反映人不满意")
+    _tell_owner_reopened(ctx, issue, "反映人不满意")
+    sec = secretary(ctx.session, issue.village_id)
+    if sec:
+        to_person(
+            ctx.session,
+            sec,
+            texts.SECRETARY_UNSATISFIED.format(
+                n=issue.number, kind=issue.kind, owner=owner_name(ctx, issue), result=result
+            ),
+            now=ctx.now,
+            prefer_platform=ctx.platform,
+            issue_id=issue.id,
+            category="notice",
+        )
+    return Outcome(
+        True,
+        texts.RATING_UNSATISFIED.format(
+            n=issue.number, owner=owner_name(ctx, issue), due=ctx.due_text(issue.due_at)
+        ),
+    )
+
+
+def awaiting_rating(ctx: Ctx, reporter_key: str) -> Issue | None:
+    """The reporter's latest closed, unrated issue still inside the rating window."""
+    return ctx.session.exec(
+        select(Issue)
+        .where(
+            Issue.reporter == reporter_key,
+            Issue.status == Status.CLOSED,
+            col(Issue.rating).is_(None),
+            col(Issue.closed_at) >= ctx.now - RATING_WINDOW,
+        )
+        .order_by(col(Issue.closed_at).desc())
+    ).first()
+
+
+def attachments_of(issue: Issue) -> list[dict[str, str]]:
+    return list(json.loads(issue.attachments or "[]"))

@@ -1,0 +1,28 @@
+"""What the decision code needs from outside, handed in by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from sqlmodel import Session
+
+from handlers.classifier import Classifier, KeywordClassifier
+from handlers.clock import Clock
+from storage.grid import Grid
+from storage.models import Issue
+
+
+class DuplicateFinder(Protocol):
+    def find(
+        self, session: Session, *, village_id: int, text: str, kind: str, now: datetime
+    ) -> Issue | None: ...
+
+
+@dataclass
+class Deps:
+    grid: Grid
+    clock: Clock
+    classifier: Classifier = field(default_factory=KeywordClassifier)
+    duplicates: DuplicateFinder | None = None

@@ -1,0 +1,470 @@
+"""What happens when someone posts (来事接事 → 理事定事): read this file top to bottom.
+
+1. `receive` records the message in the inbox (unique per platform, chat and message id), so a
+   redelivered message is handled once and a crash mid-way is resumed (`resume_pending`).
+2. `handle` decides, in one transaction: a button, a command, a rating, a reply to the bot,
+   an answer the bot asked for, or a post: a matter (registered, acknowledged, owner told),
+   an unsure post (kept unregistered, silent) or chatter (kept, silent).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from handlers import actions, commands, texts
+from handlers.actions import Actor, Ctx, Outcome
+from handlers.classifier import MATTER_THRESHOLD, UNSURE_THRESHOLD
+from handlers.deps import Deps
+from handlers.messages import Inbound as Message
+from handlers.outbox import enqueue, to_person
+from handlers.parsing import explicit_tag, parse_command, parse_rating, report_body, strip_tag
+from handlers.privacy import short
+from handlers.routing import choose_owner
+from storage.db import session_scope
+from storage.models import (
+    KINDS,
+    NOT_MATTER,
+    ChatGroup,
+    GroupChat,
+    Inbound,
+    Issue,
+    Kind,
+    Outbox,
+    Pending,
+    Person,
+    PersonId,
+    Rating,
+    Seen,
+    Village,
+)
+
+log = logging.getLogger(__name__)
+MEDIA_KINDS = ("photo", "voice", "video", "document")
+
+
+@dataclass
+class Handled:
+    """What an adapter may need beyond the outbox: the answer to a button press."""
+
+    inbound_id: int | None
+    duplicate: bool = False
+    answer: str | None = None  # text for the button press (alert when refused)
+    alert: bool = False
+    edit_issue: int | None = None  # the pressed message's issue changed: show its new state
+
+
+def receive(engine: Engine, deps: Deps, msg: Message) -> Handled:
+    """Record, then handle. Safe to call again with the same message."""
+    inbound_id = record(engine, msg)
+    if inbound_id is None:
+        return Handled(None, duplicate=True)
+    return handle(engine, deps, inbound_id)
+
+
+def record(engine: Engine, msg: Message) -> int | None:
+    """The inbox row's id, or None when this message was recorded before and already handled."""
+    with Session(engine) as session:
+        row = Inbound(
+            platform=msg.platform,
+            chat=msg.chat,
+            message_id=msg.message_id,
+            private=msg.private,
+            sender=msg.sender_key,
+            sender_name=msg.sender_name or msg.sender,
+            text=msg.text,
+            reply_to=msg.reply_to,
+            button=msg.button,
+            attachments=msg.attachments_json(),
+            received_at=msg.at,
+        )
+        session.add(row)
+        try:
+            session.commit()
+            return row.id
+        except IntegrityError:
+            session.rollback()
+    with Session(engine) as session:
+        existing = session.exec(
+            select(Inbound).where(
+                Inbound.platform == msg.platform,
+                Inbound.chat == msg.chat,
+                Inbound.message_id == msg.message_id,
+            )
+        ).one()
+        return existing.id if existing.status == "new" else None
+
+
+def resume_pending(engine: Engine, deps: Deps) -> int:
+    """Handle messages recorded before a crash but never handled."""
+    with Session(engine) as session:
+        ids = session.exec(
+            select(Inbound.id).where(Inbound.status == "new").order_by(col(Inbound.id))
+        ).all()
+    for inbound_id in ids:
+        if inbound_id is not None:
+            handle(engine, deps, inbound_id)
+    return len(ids)
+
+
+def handle(engine: Engine, deps: Deps, inbound_id: int) -> Handled:
+    with session_scope(engine) as session:
+        row = session.exec(select(Inbound).where(Inbound.id == inbound_id).with_for_update()).one()
+        if row.status != "new":  # another instance handled it meanwhile
+            return Handled(inbound_id, duplicate=True)
+        ctx = Ctx(session, deps, deps.clock.now(), platform=row.platform)
+        result = Handled(inbound_id)
+        row.status = _decide(ctx, row, result)
+        session.add(row)
+        return result
+
+
+def _actor(ctx: Ctx, row: Inbound) -> Actor:
+    person = ctx.session.exec(
+        select(Person).join(PersonId).where(PersonId.key == row.sender, Person.active)
+    ).first()
+    return Actor(key=row.sender, name=row.sender_name, person=person)
+
+
+def _group(ctx: Ctx, row: Inbound) -> ChatGroup | None:
+    return ctx.session.exec(
+        select(ChatGroup)
+        .join(GroupChat)
+        .where(
+            GroupChat.chat_key == f"{row.platform}:{row.chat}",
+            GroupChat.active,
+            ChatGroup.active,
+        )
+    ).first()
+
+
+def reply(ctx: Ctx, row: Inbound, text: str, *, issue_id: int | None = None, **kw: object) -> None:
+    """Answer where the message came from; in a group, addressed to its sender."""
+    enqueue(
+        ctx.session,
+        now=ctx.now,
+        platform=row.platform,
+        chat=row.chat,
+        text=text,
+        private=row.private,
+        recipient=row.sender_name if row.private else _recipient(ctx, row),
+        mention=None if row.private else row.sender,
+        issue_id=issue_id,
+        reply_to=row.message_id,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _recipient(ctx: Ctx, row: Inbound) -> str:
+    group = _group(ctx, row)
+    return group.name if group else row.chat
+
+
+def _replied_issue(ctx: Ctx, row: Inbound) -> Issue | None:
+    """The issue of the bot message this message replies to (or whose button was pressed)."""
+    if not row.reply_to:
+        return None
+    sent = ctx.session.exec(
+        select(Outbox).where(
+            Outbox.platform == row.platform,
+            Outbox.chat == row.chat,
+            Outbox.platform_message_id == row.reply_to,
+        )
+    ).first()
+    if sent is None or sent.issue_id is None:
+        return None
+    return ctx.session.get(Issue, sent.issue_id)
+
+
+def _decide(ctx: Ctx, row: Inbound, result: Handled) -> str:
+    actor = _actor(ctx, row)
+    group = None if row.private else _group(ctx, row)
+    if row.button:
+        return _button(ctx, row, actor, result)
+    if not row.private and group is None:
+        reply_unknown_group(ctx, row)
+        return "ignored"
+    if group is not None:
+        _seen(ctx, row.sender, group)
+    text = row.text.strip()
+    pending = ctx.session.get(Pending, row.sender)
+    cmd = parse_command(text) if text else None
+    if pending is not None and cmd is None and text:
+        answered = _answer_pending(ctx, row, actor, pending, text)
+        if answered:
+            return answered
+    reply_issue = _replied_issue(ctx, row)
+    if cmd is not None:
+        outcome = commands.run(
+            ctx, cmd, actor, reply_issue=reply_issue, group=group, private=row.private
+        )
+        reply(ctx, row, outcome.text, issue_id=reply_issue.id if reply_issue else None)
+        return "command"
+    rating = parse_rating(text) if text else None
+    if rating is not None:
+        waiting = actions.awaiting_rating(ctx, row.sender)
+        if reply_issue is not None and reply_issue.reporter == row.sender:
+            waiting = reply_issue
+        if waiting is not None:
+            reply(ctx, row, actions.rate(ctx, waiting, actor, rating).text, issue_id=waiting.id)
+            return "rating"
+    if (
+        reply_issue is not None
+        and text
+        and (reply_issue.reporter == row.sender or actions.in_grid_of(actor, reply_issue))
+    ):
+        outcome = actions.add_note(ctx, reply_issue, actor, text)
+        reply(ctx, row, outcome.text, issue_id=reply_issue.id)
+        row.issue_id = reply_issue.id
+        return "note"
+    return _post(ctx, row, actor, group, text)
+
+
+def _post(ctx: Ctx, row: Inbound, actor: Actor, group: ChatGroup | None, text: str) -> str:
+    media = [a["kind"] for a in json.loads(row.attachments) if a.get("kind") in MEDIA_KINDS]
+    if not text:
+        if media and actor.person is None:
+            return _register(ctx, row, group, Kind.UNSORTED, "", media=media[0])
+        if row.private and not media:
+            reply(ctx, row, texts.START_PRIVATE)
+        return "chatter"  # stickers, empty posts, cadres' photos: kept, silent
+    forced = report_body(text)
+    body = forced if forced is not None else text
+    tag = explicit_tag(body)
+    if tag is not None:
+        return _register(ctx, row, group, Kind(tag), strip_tag(body) or body)
+    prediction = ctx.deps.classifier.predict(body)
+    row.label, row.confidence = prediction.label, prediction.confidence
+    if forced is not None:
+        if not body:
+            reply(ctx, row, texts.NEED_NUMBER.format(example="说事 村口路灯坏了"))
+            return "chatter"
+        return _register(ctx, row, group, Kind(prediction.kind), body)
+    threshold = UNSURE_THRESHOLD if row.private else MATTER_THRESHOLD
+    if prediction.label != NOT_MATTER and prediction.matter >= threshold:
+        return _register(ctx, row, group, Kind(prediction.label), body)
+    if prediction.matter >= UNSURE_THRESHOLD:
+        return "unsure"  # kept for the admin's 未登记帖子 list, no answer in the group
+    if row.private:
+        reply(ctx, row, texts.START_PRIVATE)
+    return "chatter"
+
+
+def _register(
+    ctx: Ctx, row: Inbound, group: ChatGroup | None, kind: Kind, text: str, media: str = ""
+) -> str:
+    village_id = group.village_id if group else _village_of_private(ctx, row)
+    if village_id is None:
+        ctx.session.merge(
+            Pending(sender=row.sender, action="choose_village", inbound_id=row.id, at=ctx.now)
+        )
+        reply(ctx, row, texts.ASK_VILLAGE.format(names=_village_names(ctx)))
+        return "unsure"
+    if kind in KINDS and ctx.deps.duplicates is not None and text:
+        same = ctx.deps.duplicates.find(
+            ctx.session, village_id=village_id, text=text, kind=kind, now=ctx.now
+        )
+        if same is not None:
+            return _duplicate(ctx, row, same, text)
+    issue = actions.create_issue(
+        ctx,
+        village_id=village_id,
+        group_id=group.id if group else None,
+        kind=kind,
+        text=text,
+        reporter_key=row.sender,
+        reporter_name=row.sender_name,
+        reporter_chat=None if row.private else f"{row.platform}:{row.chat}",
+        attachments=row.attachments,
+    )
+    row.issue_id = issue.id
+    _acknowledge(ctx, row, issue, media)
+    return "matter"
+
+
+def _acknowledge(ctx: Ctx, row: Inbound, issue: Issue, media: str) -> None:
+    owner = actions.owner_of(ctx, issue)
+    owner_name = owner.name if owner else "（待指派）"
+    due = ctx.due_text(issue.due_at)
+    media_name = texts.MEDIA_NAMES.get(media, media)
+    if row.private:
+        ack = texts.ACK_PRIVATE.format(n=issue.number, kind=issue.kind, owner=owner_name, due=due)
+    elif issue.kind == Kind.UNSORTED:
+        ack = texts.ACK_UNSORTED.format(
+            name=row.sender_name, media=media_name, n=issue.number, owner=owner_name, due=due
+        )
+    elif actions.is_public(issue):
+        ack = texts.ACK_PUBLIC.format(
+            n=issue.number, kind=issue.kind, summary=short(issue.text), owner=owner_name, due=due
+        )
+    else:
+        ack = texts.ACK_STUB.format(n=issue.number, kind=issue.kind, owner=owner_name, due=due)
+    claim = [("认领", f"claim:{issue.number}")] if not row.private else []
+    reply(ctx, row, ack, issue_id=issue.id, buttons=claim)
+    if owner:
+        where = "私聊" if row.private else _recipient(ctx, row)
+        actions.notify_owner_new(ctx, issue, owner, where, media_name)
+
+
+def _duplicate(ctx: Ctx, row: Inbound, issue: Issue, text: str) -> str:
+    issue.reports += 1
+    ctx.session.add(issue)
+    actions.event(ctx, issue, "report", row.sender_name or row.sender, text)
+    row.issue_id = issue.id
+    reply(ctx, row, texts.DUPLICATE.format(n=issue.number, count=issue.reports), issue_id=issue.id)
+    owner = actions.owner_of(ctx, issue)
+    if owner:
+        to_person(
+            ctx.session,
+            owner,
+            texts.OWNER_DUPLICATE.format(n=issue.number, count=issue.reports, text=short(text, 40)),
+            now=ctx.now,
+            prefer_platform=row.platform,
+            issue_id=issue.id,
+            category="notice",
+        )
+    return "duplicate"
+
+
+def _village_of_private(ctx: Ctx, row: Inbound) -> int | None:
+    seen = ctx.session.get(Seen, row.sender)
+    if seen is not None:
+        group = ctx.session.get(ChatGroup, seen.group_id)
+        if group is not None and group.active:
+            return group.village_id
+    person = _actor(ctx, row).person
+    if person is not None and person.village_id is not None:
+        return person.village_id
+    villages = ctx.session.exec(select(Village).where(Village.active)).all()
+    return villages[0].id if len(villages) == 1 else None
+
+
+def _village_names(ctx: Ctx) -> str:
+    rows = ctx.session.exec(
+        select(Village.name).where(Village.active).order_by(col(Village.position))
+    ).all()
+    return "、".join(rows)
+
+
+def _answer_pending(
+    ctx: Ctx, row: Inbound, actor: Actor, pending: Pending, text: str
+) -> str | None:
+    if pending.action == "close_result" and pending.issue_id is not None:
+        ctx.session.delete(pending)
+        issue = ctx.session.get(Issue, pending.issue_id)
+        if issue is None:
+            return None
+        outcome = actions.close(ctx, issue, actor, text)
+        reply(ctx, row, outcome.text, issue_id=issue.id)
+        return "command"
+    if pending.action == "choose_village" and row.private:
+        village = ctx.session.exec(
+            select(Village).where(Village.active, Village.name == text.strip())
+        ).first()
+        original = ctx.session.get(Inbound, pending.inbound_id) if pending.inbound_id else None
+        if village is None or original is None:
+            reply(
+                ctx,
+                row,
+                texts.VILLAGE_UNKNOWN.format(text=short(text, 10), names=_village_names(ctx)),
+            )
+            return "chatter"
+        ctx.session.delete(pending)
+        group = ctx.session.exec(
+            select(ChatGroup)
+            .where(ChatGroup.village_id == village.id, ChatGroup.active)
+            .order_by(col(ChatGroup.position))
+        ).first()
+        if group is not None:
+            _seen(ctx, row.sender, group)
+        body = report_body(original.text) or original.text.strip()
+        tag = explicit_tag(body)
+        kind = Kind(tag) if tag else Kind(ctx.deps.classifier.predict(body).kind)
+        issue = actions.create_issue(
+            ctx,
+            village_id=village.id or 0,
+            group_id=None,
+            kind=kind,
+            text=body,
+            reporter_key=row.sender,
+            reporter_name=row.sender_name,
+            reporter_chat=None,
+            attachments=original.attachments,
+        )
+        original.status, original.issue_id = "matter", issue.id
+        ctx.session.add(original)
+        _acknowledge(ctx, row, issue, "")
+        return "command"
+    return None
+
+
+def _seen(ctx: Ctx, sender: str, group: ChatGroup) -> None:
+    ctx.session.merge(Seen(sender=sender, group_id=group.id or 0, at=ctx.now))
+
+
+def reply_unknown_group(ctx: Ctx, row: Inbound) -> None:
+    """One reply telling the operator how to add this chat; then silence."""
+    key = f"{row.platform}:{row.chat}"
+    enqueue(
+        ctx.session,
+        now=ctx.now,
+        platform=row.platform,
+        chat=row.chat,
+        text=texts.UNKNOWN_GROUP.format(chat_key=key),
+        private=False,
+        recipient=key,
+        dedupe_key=f"unknown-group:{key}",
+    )
+
+
+def _button(ctx: Ctx, row: Inbound, actor: Actor, result: Handled) -> str:
+    """Buttons: claim:N, close:N (asks for the result next), rate:N:1|2|3."""
+    parts = (row.button or "").split(":")
+    issue = None
+    if len(parts) >= 2 and parts[1].isdigit():
+        issue = ctx.session.exec(select(Issue).where(Issue.number == int(parts[1]))).first()
+    if issue is None:
+        result.answer, result.alert = texts.BUTTON_STALE, True
+        return "ignored"
+    outcome: Outcome
+    if parts[0] == "claim":
+        outcome = actions.claim(ctx, issue, actor)
+    elif parts[0] == "close":
+        outcome = (
+            actions.grid_refusal(ctx, actor, issue, "办结")
+            or actions.active_refusal(issue, "办结")
+            or Outcome(True, texts.RESULT_PROMPT.format(n=issue.number))
+        )
+        if outcome.ok and not actions.can_finish(actor, issue):
+            outcome = actions.refuse(
+                texts.ONLY_OWNER.format(
+                    n=issue.number, owner=actions.owner_name(ctx, issue), action="办结"
+                )
+            )
+        if outcome.ok:
+            ctx.session.merge(
+                Pending(sender=row.sender, action="close_result", issue_id=issue.id, at=ctx.now)
+            )
+            reply(ctx, row, outcome.text, issue_id=issue.id)
+    elif parts[0] == "rate" and len(parts) == 3 and parts[2] in ("1", "2", "3"):
+        rating = [Rating.SATISFIED, Rating.FAIR, Rating.UNSATISFIED][int(parts[2]) - 1]
+        outcome = actions.rate(ctx, issue, actor, rating)
+        if outcome.ok:
+            reply(ctx, row, outcome.text, issue_id=issue.id)
+    else:
+        outcome = actions.refuse(texts.BUTTON_STALE)
+    result.answer, result.alert = outcome.text, not outcome.ok
+    if outcome.ok:
+        result.edit_issue = issue.number
+    if outcome.ok and parts[0] == "claim":
+        reply(ctx, row, outcome.text, issue_id=issue.id)
+    row.issue_id = issue.id
+    return "command" if outcome.ok else "ignored"
+
+
+__all__ = ["Handled", "choose_owner", "receive", "resume_pending"]

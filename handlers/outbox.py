@@ -1,0 +1,137 @@
+"""Writing outgoing messages as outbox rows, in the same transaction as the change they report."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from handlers.messages import Button
+from handlers.privacy import mask
+from storage.models import ChatGroup, GroupChat, Outbox, Person, PersonId
+
+
+def split_key(key: str) -> tuple[str, str]:
+    platform, _, ident = key.partition(":")
+    return platform, ident
+
+
+def enqueue(
+    session: Session,
+    *,
+    now: datetime,
+    platform: str,
+    chat: str,
+    text: str,
+    private: bool,
+    recipient: str = "",
+    mention: str | None = None,
+    buttons: list[Button] | None = None,
+    issue_id: int | None = None,
+    reply_to: str | None = None,
+    category: str = "reply",
+    dedupe_key: str | None = None,
+    not_before: datetime | None = None,
+) -> Outbox | None:
+    """Queue one message. Group texts are masked here, so no caller can forget it.
+    With a dedupe_key, a message already queued under that key is not queued again."""
+    if (
+        dedupe_key
+        and session.exec(select(Outbox.id).where(Outbox.dedupe_key == dedupe_key)).first()
+    ):
+        return None
+    row = Outbox(
+        platform=platform,
+        chat=chat,
+        private=private,
+        recipient=recipient,
+        mention=mention,
+        text=text if private else mask(text),
+        buttons=json.dumps(buttons or [], ensure_ascii=False),
+        issue_id=issue_id,
+        reply_to=reply_to,
+        category=category,
+        dedupe_key=dedupe_key,
+        created_at=now,
+        not_before=not_before or now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def person_address(
+    session: Session, person: Person, prefer_platform: str | None = None
+) -> tuple[str, str] | None:
+    """The (platform, user id) to reach a person privately, on the preferred platform if they
+    have an account there."""
+    keys = session.exec(
+        select(PersonId.key).where(PersonId.person_id == person.id).order_by(col(PersonId.id))
+    ).all()
+    if not keys:
+        return None
+    for key in keys:
+        if prefer_platform and key.startswith(prefer_platform + ":"):
+            return split_key(key)
+    return split_key(keys[0])
+
+
+def to_person(
+    session: Session,
+    person: Person,
+    text: str,
+    *,
+    now: datetime,
+    prefer_platform: str | None = None,
+    **kwargs: object,
+) -> Outbox | None:
+    address = person_address(session, person, prefer_platform)
+    if address is None:
+        return None
+    platform, ident = address
+    return enqueue(
+        session,
+        now=now,
+        platform=platform,
+        chat=ident,
+        text=text,
+        private=True,
+        recipient=person.name,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def to_sender(
+    session: Session, sender_key: str, name: str, text: str, *, now: datetime, **kwargs: object
+) -> Outbox | None:
+    platform, ident = split_key(sender_key)
+    return enqueue(
+        session,
+        now=now,
+        platform=platform,
+        chat=ident,
+        text=text,
+        private=True,
+        recipient=name,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def to_chat(
+    session: Session, chat_key: str, text: str, *, now: datetime, **kwargs: object
+) -> Outbox | None:
+    platform, ident = split_key(chat_key)
+    group = session.exec(
+        select(ChatGroup).join(GroupChat).where(GroupChat.chat_key == chat_key)
+    ).first()
+    return enqueue(
+        session,
+        now=now,
+        platform=platform,
+        chat=ident,
+        text=text,
+        private=False,
+        recipient=group.name if group else chat_key,
+        **kwargs,  # type: ignore[arg-type]
+    )

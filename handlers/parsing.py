@@ -1,0 +1,173 @@
+"""Reading what people type: commands (slash or Chinese keyword), tags, deadlines, kinds."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from storage.models import Kind, Rating
+
+# name: (slash aliases, Chinese keywords). Order matters for display in /help.
+COMMANDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "claim": (("claim",), ("认领",)),
+    "close": (("close",), ("办结",)),
+    "note": (("note",), ("进展",)),
+    "due": (("due",), ("限期",)),
+    "tag": (("tag",), ("改类",)),
+    "assign": (("assign",), ("指派",)),
+    "reopen": (("reopen",), ("重办",)),
+    "withdraw": (("withdraw",), ("撤回",)),
+    "status": (("status",), ("查询",)),
+    "mine": (("mine",), ("我的",)),
+    "list": (("list",), ("列表",)),
+    "help": (("help", "start"), ("帮助",)),
+    "bind": (("bind",), ("绑定",)),
+}
+NEEDS_NUMBER = {"claim", "close", "note", "due", "tag", "assign", "reopen", "withdraw", "status"}
+
+_SLASH = re.compile(r"^/([A-Za-z_]+)(?:@[A-Za-z0-9_]+)?(?:\s+|$)(.*)$", re.S)
+_NUMBER = re.compile(r"^[#＃]?\s*(\d{1,9})(?![0-9])\s*[:：,，]?\s*(.*)$", re.S)
+# A keyword is a command only when followed by the end, a space, a number or a colon, so that
+# "我的天，路灯坏了" or "查询低保怎么办" stay posts.
+_KEYWORD_END = re.compile(r"^(?:$|[\s#＃:：,，]|\d)")
+_REPORT = re.compile(
+    r"^\s*(?:/report(?:@[A-Za-z0-9_]+)?|[#＃]?说事)(?:$|[\s:：,，、!！。])\s*(.*)$", re.S
+)
+_TAG = re.compile(
+    r"[#＃]\s*(村里事|邻里事|户里事)[#＃]?|【(村里事|邻里事|户里事)】|\[(村里事|邻里事|户里事)\]"
+)
+_SLASH_BY_ALIAS = {alias: name for name, (slashes, _) in COMMANDS.items() for alias in slashes}
+_KEYWORDS = sorted(
+    ((kw, name) for name, (_, kws) in COMMANDS.items() for kw in kws), key=lambda x: -len(x[0])
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # claim, close, …, or "unknown" for an unknown slash command
+    number: int | None
+    args: str
+    word: str  # what the person typed for the command, for error messages
+
+
+def parse_command(text: str) -> Command | None:
+    """A command, or None when the text is an ordinary post."""
+    stripped = text.strip()
+    m = _SLASH.match(stripped)
+    if m:
+        alias, rest = m.group(1).lower(), m.group(2).strip()
+        if alias == "report":
+            return None
+        name = _SLASH_BY_ALIAS.get(alias, "unknown")
+        return _with_number(name, rest, "/" + alias)
+    for kw, name in _KEYWORDS:
+        if stripped.startswith(kw) and _KEYWORD_END.match(stripped[len(kw) :]):
+            return _with_number(name, stripped[len(kw) :].strip(" \t:：,，"), kw)
+    return None
+
+
+def _with_number(name: str, rest: str, word: str) -> Command:
+    if name in NEEDS_NUMBER:
+        m = _NUMBER.match(rest)
+        if m:
+            return Command(name, int(m.group(1)), m.group(2).strip(), word)
+    return Command(name, None, rest, word)
+
+
+def report_body(text: str) -> str | None:
+    """The body of a post that starts with 说事 / #说事 / /report (always a matter)."""
+    m = _REPORT.match(text)
+    return m.group(1).strip() if m else None
+
+
+def explicit_tag(text: str) -> str | None:
+    m = _TAG.search(text)
+    if not m:
+        return None
+    return next(g for g in m.groups() if g)
+
+
+def strip_tag(text: str) -> str:
+    return _TAG.sub("", text, count=1).strip()
+
+
+_KIND_WORDS = {
+    Kind.VILLAGE: ("村里事", "村里", "村事", "公共", "1"),
+    Kind.NEIGHBOUR: ("邻里事", "邻里", "纠纷", "2"),
+    Kind.HOUSEHOLD: ("户里事", "户里", "家里事", "3"),
+}
+
+
+def parse_kind(text: str) -> Kind | None:
+    word = text.strip().strip("#＃【】[]")
+    for kind, words in _KIND_WORDS.items():
+        if word in words:
+            return kind
+    return None
+
+
+_RATING_WORDS = {
+    "满意": Rating.SATISFIED,
+    "1": Rating.SATISFIED,
+    "基本满意": Rating.FAIR,
+    "2": Rating.FAIR,
+    "不满意": Rating.UNSATISFIED,
+    "3": Rating.UNSATISFIED,
+}
+
+
+def parse_rating(text: str) -> Rating | None:
+    return _RATING_WORDS.get(text.strip().strip("。.!！ "))
+
+
+_CN_NUM = {
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "十": 10,
+}
+_REL_DAYS = {"今天": 0, "明天": 1, "后天": 2, "大后天": 3}
+_SPAN = re.compile(r"^(\d+|[一二两三四五六七八九十])\s*(d|天|日|h|小时|个小时|w|周|星期)$")
+_FULL_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})[日号]?$")
+_MONTH_DAY = re.compile(r"^(\d{1,2})[-/.月](\d{1,2})[日号]?$")
+END_OF_DAY = time(18, 0)  # a deadline given as a date means the end of that working day
+
+
+def parse_due(text: str, now: datetime) -> datetime | None:
+    """A deadline from "3d", "3天", "12小时", "2026-12-01", "12月1日", "明天"; else None."""
+    t = text.strip().replace(" ", "").lower()
+    if t in _REL_DAYS:
+        day = (now + timedelta(days=_REL_DAYS[t])).date()
+        return datetime.combine(day, END_OF_DAY, tzinfo=now.tzinfo)
+    m = _SPAN.match(t)
+    if m:
+        n = int(m.group(1)) if m.group(1).isdigit() else _CN_NUM[m.group(1)]
+        unit = m.group(2)
+        if unit in ("h", "小时", "个小时"):
+            return now + timedelta(hours=n)
+        if unit in ("w", "周", "星期"):
+            return now + timedelta(weeks=n)
+        return now + timedelta(days=n)
+    try:
+        m = _FULL_DATE.match(t)
+        if m:
+            y, mo, d = (int(x) for x in m.groups())
+            return datetime(y, mo, d, END_OF_DAY.hour, END_OF_DAY.minute, tzinfo=now.tzinfo)
+        m = _MONTH_DAY.match(t)
+        if m:
+            mo, d = (int(x) for x in m.groups())
+            when = datetime(now.year, mo, d, END_OF_DAY.hour, END_OF_DAY.minute, tzinfo=now.tzinfo)
+            if when < now - timedelta(days=1):  # "1月5日" said in December means next year
+                when = when.replace(year=now.year + 1)
+            return when
+    except ValueError:
+        return None
+    return None

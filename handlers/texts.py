@@ -1,0 +1,130 @@
+"""Every word the bot says, as named templates. Tests assert on meaning, not punctuation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+STATUS_NAMES = {"open": "待认领", "claimed": "办理中", "closed": "已办结", "withdrawn": "已撤回"}
+LEVEL_NAMES = {"group": "组", "village": "村", "town": "镇"}
+MEDIA_NAMES = {
+    "photo": "图片",
+    "voice": "语音",
+    "video": "视频",
+    "document": "文件",
+    "location": "位置",
+}
+RATING_BUTTONS = [("满意", "1"), ("基本满意", "2"), ("不满意", "3")]
+SYSTEM_ACTOR = "系统"
+
+
+def when(dt: datetime, tz: object | None = None) -> str:
+    """11月24日 09:00, in the deployment's timezone."""
+    local = dt.astimezone(tz) if tz is not None else dt  # type: ignore[arg-type]
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
+# --- intake ---------------------------------------------------------------------------------
+ACK_PUBLIC = "已登记 #{n}【{kind}】{summary}\n负责人：{owner}，限 {due} 前办结。"
+ACK_STUB = "已登记 #{n}【{kind}】，负责人：{owner}，限 {due} 前办结。详情已私下转给负责人。"
+ACK_UNSORTED = (
+    "已收到{name}的{media}，登记为 #{n}【待分类】，由{owner}查看后分类，限 {due} 前办结。"
+)
+ACK_PRIVATE = "已登记 #{n}【{kind}】，负责人：{owner}，限 {due} 前办结。办好后会告诉您结果。"
+OWNER_NEW = (
+    "新事项 #{n}【{kind}】\n反映人：{reporter}（{where}）\n内容：{text}\n限 {due} 前办结。\n"
+    "接手请回复“认领”，办好后回复“办结 结果”。"
+)
+OWNER_NEW_UNSORTED_HINT = "\n这是{media}，请看后定类别：改类 {n} 村里事 / 邻里事 / 户里事"
+NOTE_ADDED = "已补充到 #{n}，负责人{owner}会看到。"
+OWNER_NOTE = "#{n} 反映人补充：{text}"
+ASK_VILLAGE = "请问是哪个村的事？请回复村名：{names}"
+VILLAGE_UNKNOWN = "没有“{text}”这个村。请回复村名：{names}"
+DUPLICATE = "已有 #{n} 登记此事，已记下您的反映（共{count}人反映）。"
+OWNER_DUPLICATE = "#{n} 又有人反映（共{count}人反映）：{text}"
+
+# --- commands -------------------------------------------------------------------------------
+CLAIMED = "#{n} 已由{name}认领，限 {due} 前办结。"
+CLOSED_ACTOR = "#{n} 已办结，已把结果告诉反映人。"
+CLOSED_PUBLIC = "#{n} 已办结：{result}\n{reporter}，请评价：满意 / 基本满意 / 不满意。"
+CLOSED_PRIVATE = (
+    "您反映的 #{n}（{summary}）已办结。\n结果：{result}\n请评价：满意 / 基本满意 / 不满意。"
+)
+RATE_HINT_WORDS = "\n（回复“满意”“基本满意”“不满意”，或 1 / 2 / 3）"
+RESULT_PROMPT = "请发送 #{n} 的办理结果（一句话即可），如：已修好。"
+NOTE_OK = "#{n} 已记下进展。"
+OWNER_NOTE_FROM = "#{n} {name}记了进展：{text}"
+DUE_OK = "#{n} 限期改为 {due}。"
+TAG_OK = "#{n} 类别改为【{kind}】。"
+ASSIGNED = "#{n} 已指派给{owner}，限 {due} 前办结。"
+OWNER_ASSIGNED = "{actor}把 #{n}【{kind}】指派给您：{text}\n限 {due} 前办结。"
+REOPENED = "#{n} 重新办理，负责人：{owner}，限 {due} 前办结。"
+OWNER_REOPENED = "#{n} 重新办理（{reason}），限 {due} 前办结。"
+WITHDRAWN = "#{n} 已撤回。"
+OWNER_WITHDRAWN = "#{n} 已被反映人撤回，不用再办。"
+STATUS_LINE = "#{n}【{kind}】{status}，负责人：{owner}，限 {due}{late}"
+STATUS_LATE = "，已超期{days}天"
+STATUS_SUMMARY = "\n内容：{summary}"
+STATUS_RESULT = "\n结果：{result}"
+STATUS_REPORTS = "\n共{count}人反映"
+MINE_HEADER = "您负责的未办结事项（{count}件）："
+MINE_REPORTED_HEADER = "您反映的事项（{count}件）："
+MINE_EMPTY = "您现在没有未办结的事项。"
+MINE_REPORTED_EMPTY = "您还没有反映过事项。有事直接在群里说就行。"
+LIST_HEADER = "{group}未办结的村里事（{count}件）："
+LIST_EMPTY = "{group}现在没有未办结的村里事。"
+LIST_ITEM = "#{n} {summary}｜{owner}，限 {due}{late}"
+LIST_MORE = "……还有{count}件，请到后台查看。"
+
+HELP = (
+    "说事助手：有事直接在群里说，我会登记、交给负责人并跟进。\n"
+    "开头写“说事”一定登记；写 #邻里事 或【户里事】可自己定类别。\n"
+    "网格员和村干部可用（编号可省略，直接回复我关于那件事的消息即可）：\n"
+    "认领 12｜办结 12 已修好｜进展 12 已联系施工队｜限期 12 3天｜改类 12 邻里事\n"
+    "指派 12 张姐（书记、镇领导）｜重办 12｜查询 12｜我的｜列表\n"
+    "反映人可用：撤回 12｜查询 12｜我的。办结后回复 满意 / 基本满意 / 不满意。\n"
+    "干部第一次用请私聊我：绑定 绑定码"
+)
+START_PRIVATE = (
+    "您好，我是说事助手。村民在说事群里说的事，我会登记、交给网格员并跟进到办结。\n"
+    "您也可以直接私聊我说事。干部请发送：绑定 绑定码（绑定码向管理员要）。\n"
+    "发“帮助”看全部命令。"
+)
+BIND_OK = "绑定成功：{name}（{place}{role}）。以后您在群里就能用认领、办结等命令了。"
+BIND_BAD = "绑定码不对或已用过。请向管理员要新的绑定码。"
+BIND_IN_GROUP = "绑定请私聊我发送：绑定 绑定码（不要发在群里）。"
+BIND_NO_CODE = "请写上绑定码，如：绑定 123456"
+
+# --- refusals (state unchanged) -------------------------------------------------------------
+NEED_NUMBER = "请写上事项编号，如：{example}"
+NO_SUCH_ISSUE = "没有 #{n} 这件事，请核对编号。发“我的”看自己的事项。"
+NOT_GRID = "只有网格员和村干部能{action}。有事直接在群里说就行。"
+OTHER_VILLAGE = "#{n} 是{village}的事，不归您管。"
+CLOSE_NEEDS_RESULT = "办结要写结果，如：办结 {n} 已修好"
+NOTE_NEEDS_TEXT = "请写上进展，如：进展 {n} 已联系施工队"
+NOT_ACTIVE = "#{n} {status}，不能再{action}。"
+ALREADY_CLAIMED = "#{n} 已由{owner}认领。需要换人请书记指派：指派 {n} 姓名"
+ONLY_OWNER = "#{n} 由{owner}负责，只有负责人、书记或镇领导能{action}。"
+ONLY_LEADERS = "只有书记和镇领导能{action}。"
+ASSIGN_WHO = "请写上指派给谁，如：指派 {n} {example}"
+ASSIGN_UNKNOWN = "{village}网格里没有“{name}”。可指派：{names}"
+DUE_NEEDS_TIME = "请写上期限，如：限期 {n} 3天（也可写 12小时、明天、2026-12-01）"
+DUE_BAD = "看不懂期限“{arg}”。请写 3天、12小时、明天 或 2026-12-01。"
+DUE_PAST = "期限不能早于现在，请重写，如：限期 {n} 3天"
+DUE_TOO_FAR = "期限太远了（最多一年），请重写，如：限期 {n} 30天"
+TAG_BAD = "请写类别，如：改类 {n} 村里事（可选：村里事、邻里事、户里事）"
+NOT_CLOSED = "#{n} 还在办理中，不用重办。"
+ONLY_REPORTER = "只有反映人本人能撤回 #{n}。"
+UNKNOWN_COMMAND = "没有“{word}”这个命令。发“帮助”看能用的命令。"
+ARGS_TOO_LONG = "内容太长了，请精简到{limit}字以内。"
+RATING_THANKS = "谢谢您对 #{n} 的评价：{rating}。"
+RATING_UNSATISFIED = "收到“不满意”，#{n} 重新办理，负责人：{owner}，限 {due} 前办结。"
+SECRETARY_UNSATISFIED = (
+    "#{n}【{kind}】反映人不满意，已重新办理。负责人：{owner}。原办理结果：{result}"
+)
+RATING_NOT_YOURS = "只有 #{n} 的反映人能评价。"
+RATING_ALREADY = "#{n} 已经评价过了，谢谢。"
+BUTTON_STALE = "这个按钮已经失效了。"
+UNKNOWN_GROUP = (
+    "这个群还没登记到说事网格里，暂不登记事项。请管理员把 {chat_key} 加到网格文件 "
+    "villages.groups 的 chats 里。"
+)

@@ -1,0 +1,245 @@
+"""Tables. Every state change of an issue is also an Event row (timeline, audit, figures)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Kind(StrEnum):
+    VILLAGE = "村里事"  # public or collective matter
+    NEIGHBOUR = "邻里事"  # dispute between households
+    HOUSEHOLD = "户里事"  # one household's own matter
+    UNSORTED = "待分类"  # voice/photo only: the owner sets the kind
+
+
+NOT_MATTER = "非事项"
+KINDS = (Kind.VILLAGE, Kind.NEIGHBOUR, Kind.HOUSEHOLD)
+# Kinds whose text the group never sees (privacy stub only).
+PRIVATE_KINDS = (Kind.NEIGHBOUR, Kind.HOUSEHOLD, Kind.UNSORTED)
+
+
+class Status(StrEnum):
+    OPEN = "open"  # 待认领
+    CLAIMED = "claimed"  # 办理中
+    CLOSED = "closed"  # 已办结
+    WITHDRAWN = "withdrawn"  # 已撤回
+
+
+ACTIVE_STATUSES = (Status.OPEN, Status.CLAIMED)
+
+
+class Role(StrEnum):
+    TOWN_LEADER = "镇领导"  # top of the escalation ladder
+    SECRETARY = "书记"  # supervises, assigns, gets the digest
+    CADRE = "村干部"
+    GRID = "网格员"
+    MEDIATOR = "调解员"
+
+
+class Level(StrEnum):
+    """Where a matter was settled: 组 / 村 / 镇 (小事不出村、大事不出镇)."""
+
+    GROUP = "group"
+    VILLAGE = "village"
+    TOWN = "town"
+
+
+class Rating(StrEnum):
+    SATISFIED = "满意"
+    FAIR = "基本满意"
+    UNSATISFIED = "不满意"
+
+
+class Village(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    active: bool = True
+    position: int = 0
+
+
+class ChatGroup(SQLModel, table=True):
+    """A 说事群: one group of a village, reachable through one or more chats."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    village_id: int = Field(foreign_key="village.id", index=True)
+    name: str = Field(unique=True)
+    active: bool = True
+    position: int = 0
+
+
+class GroupChat(SQLModel, table=True):
+    """A platform chat ("telegram:-100…", "wechat:…@chatroom") bound to a group."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_key: str = Field(unique=True)
+    group_id: int = Field(foreign_key="chatgroup.id", index=True)
+    active: bool = True
+
+
+class Person(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("village_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    role: str
+    village_id: int | None = Field(default=None, foreign_key="village.id", index=True)
+    kinds: str = ""  # comma separated kinds this person takes as owner
+    active: bool = True
+    position: int = 0
+
+    def kind_list(self) -> list[str]:
+        return [k for k in self.kinds.split(",") if k]
+
+
+class PersonId(SQLModel, table=True):
+    """A platform identity ("telegram:10001", "local:张姐") of a person in the grid."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    from_file: bool = True
+
+
+class GroupMember(SQLModel, table=True):
+    """The owner pool of a group, in file order."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="chatgroup.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    position: int = 0
+
+
+class Inbound(SQLModel, table=True):
+    """Every message the bot received, recorded before it is handled (the inbox)."""
+
+    __table_args__ = (
+        UniqueConstraint("platform", "chat", "message_id"),
+        Index("ix_inbound_status_received", "status", "received_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    chat: str
+    message_id: str
+    private: bool = False
+    sender: str  # "platform:user id"
+    sender_name: str = ""
+    text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    reply_to: str | None = None
+    button: str | None = None
+    attachments: str = "[]"  # JSON list of attachments
+    received_at: datetime
+    # new → handled statuses: matter, chatter, unsure (kept, not registered), command, note,
+    # rating, duplicate, ignored, registered (an unsure post registered later)
+    status: str = "new"
+    label: str | None = None
+    confidence: float | None = None
+    group_id: int | None = Field(default=None, foreign_key="chatgroup.id")
+    issue_id: int | None = Field(default=None, foreign_key="issue.id")
+
+
+class Issue(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_issue_status_due", "status", "due_at"),
+        Index("ix_issue_village_status", "village_id", "status"),
+        Index("ix_issue_owner_status", "owner_id", "status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    number: int = Field(unique=True)
+    village_id: int = Field(foreign_key="village.id")
+    group_id: int | None = Field(default=None, foreign_key="chatgroup.id")
+    kind: str
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    reporter: str  # "platform:user id"
+    reporter_name: str = ""
+    reporter_chat: str | None = None  # "platform:chat" where it was reported
+    owner_id: int | None = Field(default=None, foreign_key="person.id")
+    status: str = Status.OPEN
+    created_at: datetime
+    clock_start: datetime  # start of the current time limit (reset on reopen)
+    due_at: datetime
+    claimed_at: datetime | None = None
+    closed_at: datetime | None = None
+    result: str | None = None
+    rating: str | None = None
+    rated_at: datetime | None = None
+    level: str = Level.GROUP  # highest level the matter reached
+    settled_level: str | None = None
+    reports: int = 1  # how many people reported it (duplicates linked)
+    attachments: str = "[]"
+
+
+class Event(SQLModel, table=True):
+    """One change of an issue: created, assigned, claimed, note, due, kind, closed, rated,
+    reopened, withdrawn, escalated, report."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: int = Field(foreign_key="issue.id", index=True)
+    kind: str
+    actor: str  # person name, reporter key, or "系统"
+    at: datetime = Field(index=True)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class Outbox(SQLModel, table=True):
+    """Every outgoing message is a row first; a sender delivers it and marks it sent."""
+
+    __table_args__ = (
+        Index("ix_outbox_status_not_before", "status", "not_before"),
+        Index("ix_outbox_sent_message", "platform", "chat", "platform_message_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    chat: str  # platform chat id (group) or user id (private)
+    private: bool = False
+    recipient: str = ""  # display name (group name or person name) for transcripts and logs
+    mention: str | None = None  # "platform:user id" addressed in a group
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    buttons: str = "[]"  # JSON [[label, data], …]
+    issue_id: int | None = Field(default=None, foreign_key="issue.id", index=True)
+    reply_to: str | None = None  # platform message id answered
+    category: str = "reply"  # reply, notice, reminder, overdue, escalation, todo, digest
+    dedupe_key: str | None = Field(default=None, unique=True)
+    created_at: datetime
+    not_before: datetime
+    status: str = "pending"  # pending, sent, failed
+    tries: int = 0
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    platform_message_id: str | None = None
+
+
+class BindCode(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True)
+    person_id: int = Field(foreign_key="person.id")
+    created_at: datetime
+    used_at: datetime | None = None
+
+
+class Seen(SQLModel, table=True):
+    """The group a sender was last seen in (the village of a private report)."""
+
+    sender: str = Field(primary_key=True)
+    group_id: int = Field(foreign_key="chatgroup.id")
+    at: datetime
+
+
+class Pending(SQLModel, table=True):
+    """A question the bot asked and whose answer is the sender's next message
+    (the result after pressing 办结, the village of a private report)."""
+
+    sender: str = Field(primary_key=True)
+    action: str  # close_result, choose_village
+    issue_id: int | None = None
+    inbound_id: int | None = None
+    at: datetime
+
+
+class Counter(SQLModel, table=True):
+    """Named counters (issue numbers), incremented under a row lock."""
+
+    name: str = Field(primary_key=True)
+    value: int = 0
