@@ -60,7 +60,7 @@ const DEFAULT_FILE_NAME = {
   file: 'file.txt',
   emoticon: 'emoticon.gif',
 }
-// 1x1 transparent PNG, used when an image message carries no data.
+// A 1x1 PNG, used when an image message carries no data.
 const TINY_PNG_BASE64 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=='
 
 function messageTypeOfFile (fileBox) {
