@@ -5,9 +5,11 @@ and queues whatever the people concerned must be told."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from handlers import texts
@@ -50,6 +52,9 @@ class Ctx:
     deps: Deps
     now: datetime
     platform: str | None = None  # where private notices preferably go
+    # Strong references for the transaction: the session's identity map is weak, and keeping
+    # what was loaded once (e.g. the new owner) saves loading it again.
+    keep: list[object] = field(default_factory=list)
 
     def due_text(self, dt: datetime) -> str:
         return texts.when(dt, self.deps.clock.tz)
@@ -71,14 +76,24 @@ def event(ctx: Ctx, issue: Issue, kind: str, actor: str, detail: str = "") -> No
 
 
 def next_number(session: Session) -> int:
-    """The deployment's next #N, under a row lock so two instances never hand out the same."""
-    row = session.exec(select(Counter).where(Counter.name == "issue").with_for_update()).first()
-    if row is None:
-        row = Counter(name="issue", value=0)
-    row.value += 1
-    session.add(row)
-    session.flush()
-    return row.value
+    """The deployment's next #N. One UPDATE … RETURNING: the row lock it takes keeps two
+    instances from ever handing out the same number."""
+    bump = (
+        update(Counter)
+        .where(col(Counter.name) == "issue")
+        .values(value=col(Counter.value) + 1)
+        .returning(col(Counter.value))
+        .execution_options(synchronize_session=False)
+    )
+    value = session.execute(bump).scalar_one_or_none()
+    if value is not None:
+        return int(value)
+    try:
+        with session.begin_nested():  # the very first issue: create the counter
+            session.add(Counter(name="issue", value=1))
+        return 1
+    except IntegrityError:  # another instance created it first
+        return int(session.execute(bump).scalar_one())
 
 
 def owner_of(ctx: Ctx, issue: Issue) -> Person | None:
@@ -176,6 +191,7 @@ def create_issue(
     attachments: str = "[]",
 ) -> Issue:
     owner = choose_owner(ctx.session, village_id=village_id, group_id=group_id, kind=kind)
+    ctx.keep.append(owner)
     issue = Issue(
         number=next_number(ctx.session),
         village_id=village_id,

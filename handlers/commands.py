@@ -7,12 +7,12 @@ from sqlmodel import col, select
 
 from handlers import actions, texts
 from handlers.actions import Actor, Ctx, Outcome, refuse
+from handlers.directory import GroupInfo
 from handlers.parsing import Command, parse_due, parse_kind
 from handlers.privacy import short
 from storage.models import (
     ACTIVE_STATUSES,
     BindCode,
-    ChatGroup,
     Issue,
     Kind,
     Person,
@@ -41,7 +41,7 @@ def run(
     actor: Actor,
     *,
     reply_issue: Issue | None,
-    group: ChatGroup | None,
+    group: GroupInfo | None,
     private: bool,
 ) -> Outcome:
     if cmd.name == "unknown":
@@ -198,7 +198,7 @@ def mine(ctx: Ctx, actor: Actor, *, in_group: bool) -> Outcome:
     return Outcome(True, "\n".join(lines))
 
 
-def list_open(ctx: Ctx, actor: Actor, group: ChatGroup | None) -> Outcome:
+def list_open(ctx: Ctx, actor: Actor, group: GroupInfo | None) -> Outcome:
     """This group's open 村里事 (in a private chat: the actor's village's)."""
     query = select(Issue).where(Issue.kind == Kind.VILLAGE, col(Issue.status).in_(ACTIVE_STATUSES))
     if group is not None:
@@ -240,6 +240,7 @@ def bind(ctx: Ctx, actor: Actor, code: str, *, private: bool) -> Outcome:
     else:
         existing.person_id = person.id or 0
         ctx.session.add(existing)
+    ctx.deps.directory.clear()  # the new id must be known at once
     village = ctx.session.get(Village, person.village_id) if person.village_id else None
     return Outcome(
         True,

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from handlers.classifier import Classifier, KeywordClassifier
 from handlers.clock import Clock
+from handlers.directory import Directory
 from storage.grid import Grid
 from storage.models import Issue
 
@@ -26,3 +27,4 @@ class Deps:
     clock: Clock
     classifier: Classifier = field(default_factory=KeywordClassifier)
     duplicates: DuplicateFinder | None = None
+    directory: Directory = field(default_factory=Directory)

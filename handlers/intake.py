@@ -19,8 +19,9 @@ from sqlmodel import Session, col, select
 
 from handlers import actions, commands, texts
 from handlers.actions import Actor, Ctx, Outcome
-from handlers.classifier import MATTER_THRESHOLD, UNSURE_THRESHOLD
+from handlers.classifier import MATTER_THRESHOLD, UNSURE_THRESHOLD, Prediction
 from handlers.deps import Deps
+from handlers.directory import GroupInfo
 from handlers.messages import Inbound as Message
 from handlers.outbox import enqueue, to_person
 from handlers.parsing import explicit_tag, parse_command, parse_rating, report_body, strip_tag
@@ -31,14 +32,11 @@ from storage.models import (
     KINDS,
     NOT_MATTER,
     ChatGroup,
-    GroupChat,
     Inbound,
     Issue,
     Kind,
     Outbox,
     Pending,
-    Person,
-    PersonId,
     Rating,
     Seen,
     Village,
@@ -60,48 +58,81 @@ class Handled:
 
 
 def receive(engine: Engine, deps: Deps, msg: Message) -> Handled:
-    """Record, then handle. Safe to call again with the same message."""
-    inbound_id = record(engine, msg)
-    if inbound_id is None:
-        return Handled(None, duplicate=True)
-    return handle(engine, deps, inbound_id)
+    """Record and handle in one transaction. A redelivered message is recognised by the
+    inbox's unique key and handled once; if handling fails, the message is still recorded
+    (status "new") and `resume_pending` tries it again at the next start."""
+    try:
+        with session_scope(engine) as session:
+            row = _inbound_row(msg)
+            session.add(row)
+            session.flush()
+            return _handle_row(session, deps, row)
+    except IntegrityError:
+        return (
+            Handled(None, duplicate=True)
+            if _already_handled(engine, msg)
+            else _retry(engine, deps, msg)
+        )
+    except Exception:
+        log.exception("handling message %s:%s:%s failed", msg.platform, msg.chat, msg.message_id)
+        inbound_id = record(engine, msg)
+        return Handled(inbound_id)
+
+
+def _inbound_row(msg: Message) -> Inbound:
+    return Inbound(
+        platform=msg.platform,
+        chat=msg.chat,
+        message_id=msg.message_id,
+        private=msg.private,
+        sender=msg.sender_key,
+        sender_name=msg.sender_name or msg.sender,
+        text=msg.text,
+        reply_to=msg.reply_to,
+        button=msg.button,
+        attachments=msg.attachments_json(),
+        received_at=msg.at,
+    )
+
+
+def _existing(session: Session, msg: Message) -> Inbound | None:
+    return session.exec(
+        select(Inbound).where(
+            Inbound.platform == msg.platform,
+            Inbound.chat == msg.chat,
+            Inbound.message_id == msg.message_id,
+        )
+    ).first()
+
+
+def _already_handled(engine: Engine, msg: Message) -> bool:
+    with Session(engine) as session:
+        row = _existing(session, msg)
+        return row is None or row.status != "new"
+
+
+def _retry(engine: Engine, deps: Deps, msg: Message) -> Handled:
+    """Recorded earlier but never handled (a failure): handle it now."""
+    with Session(engine) as session:
+        row = _existing(session, msg)
+    return handle(engine, deps, row.id) if row is not None and row.id else Handled(None, True)
 
 
 def record(engine: Engine, msg: Message) -> int | None:
-    """The inbox row's id, or None when this message was recorded before and already handled."""
+    """Record without handling (status "new"); None when it was recorded before."""
     with Session(engine) as session:
-        row = Inbound(
-            platform=msg.platform,
-            chat=msg.chat,
-            message_id=msg.message_id,
-            private=msg.private,
-            sender=msg.sender_key,
-            sender_name=msg.sender_name or msg.sender,
-            text=msg.text,
-            reply_to=msg.reply_to,
-            button=msg.button,
-            attachments=msg.attachments_json(),
-            received_at=msg.at,
-        )
+        row = _inbound_row(msg)
         session.add(row)
         try:
             session.commit()
             return row.id
         except IntegrityError:
             session.rollback()
-    with Session(engine) as session:
-        existing = session.exec(
-            select(Inbound).where(
-                Inbound.platform == msg.platform,
-                Inbound.chat == msg.chat,
-                Inbound.message_id == msg.message_id,
-            )
-        ).one()
-        return existing.id if existing.status == "new" else None
+            return None
 
 
 def resume_pending(engine: Engine, deps: Deps) -> int:
-    """Handle messages recorded before a crash but never handled."""
+    """Handle messages recorded but never handled."""
     with Session(engine) as session:
         ids = session.exec(
             select(Inbound.id).where(Inbound.status == "new").order_by(col(Inbound.id))
@@ -117,30 +148,27 @@ def handle(engine: Engine, deps: Deps, inbound_id: int) -> Handled:
         row = session.exec(select(Inbound).where(Inbound.id == inbound_id).with_for_update()).one()
         if row.status != "new":  # another instance handled it meanwhile
             return Handled(inbound_id, duplicate=True)
-        ctx = Ctx(session, deps, deps.clock.now(), platform=row.platform)
-        result = Handled(inbound_id)
+        return _handle_row(session, deps, row)
+
+
+def _handle_row(session: Session, deps: Deps, row: Inbound) -> Handled:
+    ctx = Ctx(session, deps, deps.clock.now(), platform=row.platform)
+    result = Handled(row.id)
+    # Writes are flushed where an id is needed; no autoflush before every read saves a round
+    # trip per query on this hot path.
+    with session.no_autoflush:
         row.status = _decide(ctx, row, result)
-        session.add(row)
-        return result
+    session.add(row)
+    return result
 
 
 def _actor(ctx: Ctx, row: Inbound) -> Actor:
-    person = ctx.session.exec(
-        select(Person).join(PersonId).where(PersonId.key == row.sender, Person.active)
-    ).first()
+    person = ctx.deps.directory.person(ctx.session, row.sender)
     return Actor(key=row.sender, name=row.sender_name, person=person)
 
 
-def _group(ctx: Ctx, row: Inbound) -> ChatGroup | None:
-    return ctx.session.exec(
-        select(ChatGroup)
-        .join(GroupChat)
-        .where(
-            GroupChat.chat_key == f"{row.platform}:{row.chat}",
-            GroupChat.active,
-            ChatGroup.active,
-        )
-    ).first()
+def _group(ctx: Ctx, row: Inbound) -> GroupInfo | None:
+    return ctx.deps.directory.group(ctx.session, f"{row.platform}:{row.chat}")
 
 
 def reply(ctx: Ctx, row: Inbound, text: str, *, issue_id: int | None = None, **kw: object) -> None:
@@ -190,7 +218,7 @@ def _decide(ctx: Ctx, row: Inbound, result: Handled) -> str:
         reply_unknown_group(ctx, row)
         return "ignored"
     if group is not None:
-        _seen(ctx, row.sender, group)
+        _seen(ctx, row.sender, group.id)
     text = row.text.strip()
     pending = ctx.session.get(Pending, row.sender)
     cmd = parse_command(text) if text else None
@@ -225,7 +253,7 @@ def _decide(ctx: Ctx, row: Inbound, result: Handled) -> str:
     return _post(ctx, row, actor, group, text)
 
 
-def _post(ctx: Ctx, row: Inbound, actor: Actor, group: ChatGroup | None, text: str) -> str:
+def _post(ctx: Ctx, row: Inbound, actor: Actor, group: GroupInfo | None, text: str) -> str:
     media = [a["kind"] for a in json.loads(row.attachments) if a.get("kind") in MEDIA_KINDS]
     if not text:
         if media and actor.person is None:
@@ -239,8 +267,21 @@ def _post(ctx: Ctx, row: Inbound, actor: Actor, group: ChatGroup | None, text: s
     if tag is not None:
         return _register(ctx, row, group, Kind(tag), strip_tag(body) or body)
     prediction = ctx.deps.classifier.predict(body)
+    status = _classified(ctx, row, group, body, prediction, forced=forced is not None)
     row.label, row.confidence = prediction.label, prediction.confidence
-    if forced is not None:
+    return status
+
+
+def _classified(
+    ctx: Ctx,
+    row: Inbound,
+    group: GroupInfo | None,
+    body: str,
+    prediction: Prediction,
+    *,
+    forced: bool,
+) -> str:
+    if forced:
         if not body:
             reply(ctx, row, texts.NEED_NUMBER.format(example="说事 村口路灯坏了"))
             return "chatter"
@@ -256,7 +297,7 @@ def _post(ctx: Ctx, row: Inbound, actor: Actor, group: ChatGroup | None, text: s
 
 
 def _register(
-    ctx: Ctx, row: Inbound, group: ChatGroup | None, kind: Kind, text: str, media: str = ""
+    ctx: Ctx, row: Inbound, group: GroupInfo | None, kind: Kind, text: str, media: str = ""
 ) -> str:
     village_id = group.village_id if group else _village_of_private(ctx, row)
     if village_id is None:
@@ -381,7 +422,7 @@ def _answer_pending(
             .order_by(col(ChatGroup.position))
         ).first()
         if group is not None:
-            _seen(ctx, row.sender, group)
+            _seen(ctx, row.sender, group.id or 0)
         body = report_body(original.text) or original.text.strip()
         tag = explicit_tag(body)
         kind = Kind(tag) if tag else Kind(ctx.deps.classifier.predict(body).kind)
@@ -403,8 +444,9 @@ def _answer_pending(
     return None
 
 
-def _seen(ctx: Ctx, sender: str, group: ChatGroup) -> None:
-    ctx.session.merge(Seen(sender=sender, group_id=group.id or 0, at=ctx.now))
+def _seen(ctx: Ctx, sender: str, group_id: int) -> None:
+    if ctx.deps.directory.seen_changed(sender, group_id):
+        ctx.session.merge(Seen(sender=sender, group_id=group_id, at=ctx.now))
 
 
 def reply_unknown_group(ctx: Ctx, row: Inbound) -> None:

@@ -57,8 +57,17 @@ def enqueue(
         not_before=not_before or now,
     )
     session.add(row)
-    session.flush()
+    if dedupe_key:
+        session.flush()  # so a second message under the same key in this transaction is seen
     return row
+
+
+def person_keys(session: Session, person_id: int) -> list[str]:
+    return list(
+        session.exec(
+            select(PersonId.key).where(PersonId.person_id == person_id).order_by(col(PersonId.id))
+        ).all()
+    )
 
 
 def person_address(
@@ -66,9 +75,7 @@ def person_address(
 ) -> tuple[str, str] | None:
     """The (platform, user id) to reach a person privately, on the preferred platform if they
     have an account there."""
-    keys = session.exec(
-        select(PersonId.key).where(PersonId.person_id == person.id).order_by(col(PersonId.id))
-    ).all()
+    keys = person_keys(session, person.id or 0)
     if not keys:
         return None
     for key in keys:

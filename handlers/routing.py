@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -19,6 +20,36 @@ def time_limit(grid: Grid, kind: str) -> timedelta:
 
 def due_for(grid: Grid, kind: str, start: datetime) -> datetime:
     return start + time_limit(grid, kind)
+
+
+def _open_count() -> Any:
+    """Open issues of the person in the row (uses ix_issue_owner_status)."""
+    return (
+        select(func.count())
+        .where(col(Issue.owner_id) == col(Person.id), col(Issue.status).in_(ACTIVE_STATUSES))
+        .scalar_subquery()
+    )
+
+
+def pool_with_load(
+    session: Session, *, village_id: int, group_id: int | None
+) -> list[tuple[Person, int]]:
+    """The pool with each member's open issues, in one query."""
+    if group_id is not None:
+        rows = session.exec(
+            select(Person, _open_count())
+            .join(GroupMember, col(GroupMember.person_id) == col(Person.id))
+            .where(GroupMember.group_id == group_id, Person.active)
+            .order_by(col(GroupMember.position))
+        ).all()
+        if rows:
+            return [(p, int(n)) for p, n in rows]
+    rows = session.exec(
+        select(Person, _open_count())
+        .where(Person.village_id == village_id, Person.active, Person.kinds != "")
+        .order_by(col(Person.position))
+    ).all()
+    return [(p, int(n)) for p, n in rows]
 
 
 def pool(session: Session, *, village_id: int, group_id: int | None) -> list[Person]:
@@ -76,11 +107,10 @@ def choose_owner(
 ) -> Person | None:
     """定人: in the pool, who takes this kind and has the fewest open issues (ties: file order);
     for 待分类 the pool's first member; if nobody takes the kind, the village 书记."""
-    members = pool(session, village_id=village_id, group_id=group_id)
+    members = pool_with_load(session, village_id=village_id, group_id=group_id)
     if kind == Kind.UNSORTED and members:
-        return members[0]
-    takers = [p for p in members if kind in p.kind_list()]
+        return members[0][0]
+    takers = [(p, n) for p, n in members if kind in p.kind_list()]
     if takers:
-        counts = open_counts(session, [p.id for p in takers if p.id is not None])
-        return min(takers, key=lambda p: counts.get(p.id or 0, 0))  # min keeps file order on ties
-    return secretary(session, village_id) or (members[0] if members else None)
+        return min(takers, key=lambda pn: pn[1])[0]  # min keeps file order on ties
+    return secretary(session, village_id) or (members[0][0] if members else None)

@@ -1,0 +1,79 @@
+"""Intake throughput: posts through handlers and storage on SQLite, one core.
+
+Goal (issue 2): ≥ 1,000 posts/s with per-post p99 < 10 ms; classification ≥ 5,000 posts/s.
+Run: .venv/bin/python bench/intake.py [--posts 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+from bot.app import build
+from bot.config import Settings
+from handlers.clock import FakeClock
+from handlers.intake import receive
+from handlers.messages import Inbound
+
+# A mix like a real group: about a third are matters, the rest chatter and replies.
+POSTS = [
+    "村口路灯坏了好几天了，晚上黑乎乎的",
+    "收到",
+    "隔壁老王家的鸡天天跑到我家菜地里",
+    "好的谢谢",
+    "我家老人住院了，想问问大病救助怎么申请",
+    "大家早上好[太阳]",
+    "三组那段水渠塌了，过两天要放水灌溉了",
+    "👍👍",
+    "明天几点开会？",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--posts", type=int, default=3000)
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {0})  # one core, as the goal says
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        clock = FakeClock(datetime(2026, 11, 23, 9, 0))
+        app = build(Settings(database_url=url), clock=clock, database_url=url)
+        classifier = app.deps.classifier
+        start = time.perf_counter()
+        n_cls = 20000
+        for i in range(n_cls):
+            classifier.predict(POSTS[i % len(POSTS)] + str(i % 7))
+        cls_rate = n_cls / (time.perf_counter() - start)
+        latencies = []
+        start = time.perf_counter()
+        for i in range(args.posts):
+            msg = Inbound(
+                platform="local",
+                chat="新联村说事群",
+                sender=f"村民{i % 200}",
+                sender_name=f"村民{i % 200}",
+                text=POSTS[i % len(POSTS)],
+                message_id=f"m{i}",
+                at=clock.now(),
+            )
+            t0 = time.perf_counter()
+            receive(app.engine, app.deps, msg)
+            latencies.append(time.perf_counter() - t0)
+        total = time.perf_counter() - start
+        latencies.sort()
+        p50 = statistics.median(latencies) * 1000
+        p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+        print(f"classifier: {type(classifier).__name__}")
+        print(f"classification: {cls_rate:,.0f} posts/s")
+        print(f"intake: {args.posts / total:,.0f} posts/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+        app.engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
