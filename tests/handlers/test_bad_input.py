@@ -1,4 +1,4 @@
-"""Bad input never crashes and never changes what it should not: a short Chinese reply or silence."""
+"""Bad input never crashes and never changes what it should not: a short reply, or silence."""
 
 from __future__ import annotations
 
