@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -12,21 +13,29 @@ from bot.config import Settings
 from handlers.classifier import Classifier, KeywordClassifier
 from handlers.clock import Clock, SystemClock
 from handlers.deps import Deps
+from handlers.duplicates import TextDuplicates
 from scheduler.sender import Sender, Transport
-from storage.db import make_engine, upgrade
+from storage.db import make_engine, startup_lock, upgrade
 from storage.grid import Grid, load_grid, sync_grid
 
 log = logging.getLogger(__name__)
 
 
-def load_classifier() -> Classifier:
-    """The trained model when one ships, else the keyword baseline."""
-    try:
-        from handlers.model import load_default  # type: ignore[attr-defined]
-    except ImportError:
-        return KeywordClassifier()
-    model: Classifier | None = load_default()
-    return model or KeywordClassifier()
+def load_classifier(settings: Settings | None = None) -> Classifier:
+    """The trained model (the deployment's retrained DATA_DIR/model.npz preferred over the
+    shipped one, reloaded when it changes), else the keyword baseline; with LLM_BASE_URL and
+    LLM_MODEL set, an LLM's second opinion on the posts it is unsure of."""
+    from handlers.model import load_default
+
+    settings = settings or Settings()
+    model: Classifier = load_default(settings.data_dir) or KeywordClassifier()
+    if settings.llm_base_url and settings.llm_model:
+        from handlers.llm import SecondOpinion
+
+        model = SecondOpinion(
+            model, settings.llm_base_url, settings.llm_api_key, settings.llm_model
+        )
+    return model
 
 
 @dataclass
@@ -37,9 +46,13 @@ class App:
     clock: Clock
     deps: Deps
     transports: dict[str, Transport] = field(default_factory=dict)
+    # What the admin's 状态 page shows, kept up to date by whoever knows it, e.g.
+    # status["telegram"] = {"mode": "polling", "state": "connected", "at": datetime},
+    # status["wechat"] = {"state": "scan", "qr": url}, status["jobs"] = {name: {"last_run": …}}.
+    status: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def sender(self) -> Sender:
-        return Sender(self.engine, self.clock, self.transports, self.settings.outbox_max_tries)
+        return Sender.from_settings(self.engine, self.clock, self.transports, self.settings)
 
 
 def build(
@@ -55,8 +68,11 @@ def build(
     if migrate:
         upgrade(engine)
     with Session(engine) as session:
+        startup_lock(session.connection())
         sync_grid(session, grid)
         session.commit()
     clock = clock or SystemClock(grid.timezone)
-    deps = Deps(grid=grid, clock=clock, classifier=classifier or load_classifier())
+    classifier = classifier or load_classifier(settings)
+    deps = Deps(grid=grid, clock=clock, classifier=classifier)
+    deps.duplicates = TextDuplicates.for_classifier(getattr(classifier, "local", classifier))
     return App(settings=settings, engine=engine, grid=grid, clock=clock, deps=deps)

@@ -9,8 +9,17 @@ import secrets
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
+from bot import ops
 from bot.config import Settings
+from bot.logs import configure as configure_logging
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from storage.models import Person
 
 log = logging.getLogger("shuoshi")
 
@@ -23,17 +32,47 @@ def main(argv: list[str] | None = None) -> int:
     chat.add_argument("--script", type=Path, help="script file (default: read lines from stdin)")
     chat.add_argument("--db", help="database URL (default: a fresh temporary SQLite file)")
     sub.add_parser("classify", help='label JSON lines {"text": …} from stdin')
+    train = sub.add_parser("train", help="retrain the classifier with the deployment's fixes")
+    train.add_argument("--posts", type=Path, help="labeled posts folder (default: data/posts)")
+    train.add_argument("--out", type=Path, help="model file (default: DATA_DIR/model.npz)")
+    evaluate = sub.add_parser("eval", help="per-label precision/recall/F1 on a labeled file")
+    evaluate.add_argument("file", type=Path, help='JSON lines {"text": …, "label": …}')
     db = sub.add_parser("db", help="database migrations")
-    db.add_argument("action", choices=["upgrade", "current"])
+    db.add_argument("action", choices=["upgrade", "current", "copy"])
+    db.add_argument("--to", help="copy: the database URL to copy all data to (PostgreSQL)")
+    db.add_argument("--force", action="store_true", help="copy: empty the target first")
     bind = sub.add_parser("bind-code", help="print a one-time code a cadre sends as /bind CODE")
     bind.add_argument("name")
     bind.add_argument("--village", help="when the name exists in several villages")
-    args = parser.parse_args(argv)
-    settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    pw = sub.add_parser("set-password", help="set a grid person's admin log-in password")
+    pw.add_argument("name")
+    pw.add_argument("--village", help="when the name exists in several villages")
+    pw.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    tok = sub.add_parser("api-token", help="print a new API token for a grid person (shown once)")
+    tok.add_argument("name")
+    tok.add_argument("--village", help="when the name exists in several villages")
+    tok.add_argument("--label", default="", help="what the token is for, e.g. 县平台")
+    digest = sub.add_parser(
+        "digest", help="print the weekly digest (周报) of a village or the town"
     )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    where = digest.add_mutually_exclusive_group(required=True)
+    where.add_argument("--village", help="village name as in the grid file")
+    where.add_argument("--town", action="store_true", help="the villages side by side")
+    digest.add_argument("--week", help="ISO week such as 2026-W48 (default: last week)")
+    digest.add_argument("--png", type=Path, help="also draw the chart into this PNG file")
+    outbox = sub.add_parser("outbox", help="list pending and failed outgoing messages")
+    outbox.add_argument("--failed", action="store_true", help="only the failed ones")
+    outbox.add_argument("--retry", type=int, action="append", metavar="ID", help="send again")
+    ops.add_parsers(sub)
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:  # a bad value in .env: say which, don't show a traceback
+        for err in exc.errors():
+            name = ".".join(str(x) for x in err["loc"]).upper()
+            print(f"配置错误 {name}: {err['msg']}（请检查 .env）", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_json)
     try:
         return COMMANDS[args.command](settings, args)
     except Exception as exc:
@@ -110,7 +149,7 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_classify(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import load_classifier
 
-    classifier = load_classifier()
+    classifier = load_classifier(settings)
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -129,9 +168,39 @@ def cmd_classify(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from handlers.learning import CORRECTION_WEIGHT, corrections
+    from handlers.training import REPO_POSTS, dataset, train, with_corrections
+    from storage.db import make_engine, upgrade
+
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    with Session(engine) as session:
+        fixes = corrections(session)
+    engine.dispose()
+    examples = with_corrections(dataset(args.posts or REPO_POSTS), fixes, CORRECTION_WEIGHT)
+    model = train(examples)
+    out = args.out or settings.data_dir / "model.npz"
+    model.save(out)
+    print(f"trained on {model.meta['examples']} posts ({len(fixes)} corrections) → {out}")
+    return 0
+
+
+def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import load_classifier
+    from handlers.training import evaluate, read_jsonl
+
+    print(evaluate(load_classifier(settings), read_jsonl(args.file)).text())
+    return 0
+
+
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
     from storage.db import current_revision, head_revision, make_engine, upgrade
 
+    if args.action == "copy":
+        return ops.cmd_db_copy(settings, args)
     engine = make_engine(settings.database_url)
     if args.action == "upgrade":
         upgrade(engine)
@@ -165,12 +234,144 @@ def cmd_bind_code(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build
+    from scheduler.digest import print_digest
+
+    app = build(settings)
+    try:
+        return print_digest(app, village=args.village, town=args.town, week=args.week, png=args.png)
+    finally:
+        app.engine.dispose()
+
+
+def cmd_outbox(settings: Settings, args: argparse.Namespace) -> int:
+    from handlers.clock import SystemClock
+    from handlers.privacy import short
+    from storage import outbox_queries as q
+    from storage.db import make_engine, session_scope, upgrade
+    from storage.grid import load_grid
+
+    clock = SystemClock(load_grid(settings.grid_file).timezone)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    code = 0
+    with session_scope(engine) as session:
+        for outbox_id in args.retry or []:
+            if q.retry_failed(session=session, outbox_id=outbox_id, now=clock.now()):
+                print(f"#{outbox_id} 已重新排队，稍后发送")
+            else:
+                print(f"#{outbox_id} 不是发送失败的消息", file=sys.stderr)
+                code = 2
+    with session_scope(engine) as session:
+        n = q.count_by_status(session=session)
+        print(
+            f"发件箱：待发 {n[q.PENDING]}，发送中 {n[q.SENDING]}，"
+            f"已发 {n[q.SENT]}，失败 {n[q.FAILED]}"
+        )
+        statuses = (q.FAILED,) if args.failed else (q.PENDING, q.SENDING, q.FAILED)
+        names = {q.PENDING: "待发", q.SENDING: "发送中", q.FAILED: "失败"}
+        for row in q.list_outbox(session=session, statuses=statuses, limit=200):
+            to = f"{row.recipient or row.chat}{'（私聊）' if row.private else ''}"
+            when = (
+                f" {row.not_before.astimezone(clock.tz):%m-%d %H:%M}起"
+                if row.status != q.FAILED
+                else ""
+            )
+            error = f" 上次错误：{short(row.last_error, 60)}" if row.last_error else ""
+            print(
+                f"#{row.id} {names[row.status]} {row.platform} → {to}{when} "
+                f"已试{row.tries}次 「{short(row.text)}」{error}"
+            )
+        if n[q.FAILED]:
+            print("重发：shuoshi outbox --retry ID")
+    engine.dispose()
+    return code
+
+
+def _grid_person(app: App, name: str, village: str | None) -> Person | None:
+    """The one active grid person of that name (in that village), or None after saying why."""
+    from sqlmodel import Session
+
+    from admin.auth import people_named
+
+    with Session(app.engine) as session:
+        people = people_named(session, name, village)
+    if len(people) != 1:
+        print(
+            f"网格里{'没有' if not people else '有多个'}“{name}”"
+            + ("，请加 --village 村名" if people else ""),
+            file=sys.stderr,
+        )
+        return None
+    return people[0]
+
+
+def cmd_set_password(settings: Settings, args: argparse.Namespace) -> int:
+    import getpass
+
+    from sqlmodel import Session
+
+    from admin.auth import MIN_PASSWORD, set_password
+    from bot.app import build
+
+    app = build(settings)
+    try:
+        person = _grid_person(app, args.name, args.village)
+        if person is None:
+            return 2
+        if args.stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass(f"{person.name} 的新密码：")
+            if getpass.getpass("再输一遍：") != password:
+                print("两次输入不一样，密码没有改。", file=sys.stderr)
+                return 2
+        if len(password) < MIN_PASSWORD:
+            print(f"密码至少 {MIN_PASSWORD} 位。", file=sys.stderr)
+            return 2
+        with Session(app.engine) as session:
+            set_password(session, person, password, app.clock.now())
+            session.commit()
+        print(f"已为{person.name}（{person.role}）设置后台密码。")
+        return 0
+    finally:
+        app.engine.dispose()
+
+
+def cmd_api_token(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from admin.auth import new_token
+    from bot.app import build
+
+    app = build(settings)
+    try:
+        person = _grid_person(app, args.name, args.village)
+        if person is None:
+            return 2
+        with Session(app.engine) as session:
+            token = new_token(session, person, app.clock.now(), args.label)
+            session.commit()
+        print(token)
+        return 0
+    finally:
+        app.engine.dispose()
+
+
 COMMANDS = {
     "run": cmd_run,
     "chat": cmd_chat,
     "classify": cmd_classify,
+    "train": cmd_train,
+    "eval": cmd_eval,
     "db": cmd_db,
     "bind-code": cmd_bind_code,
+    "set-password": cmd_set_password,
+    "api-token": cmd_api_token,
+    "outbox": cmd_outbox,
+    "digest": cmd_digest,
+    **ops.COMMANDS,
 }
 
 if __name__ == "__main__":

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     admin_host: str = "127.0.0.1"
     admin_port: int = 8000
     admin_secret: str = ""  # signs admin session cookies; generated into data_dir when empty
+    admin_session_hours: int = 12  # a log-in lasts this long
+    admin_secure_cookie: bool = False  # set when the admin is served over HTTPS
+    admin_chat: bool | None = None  # 模拟群聊 page; default: on when no platform is configured
 
     telegram_bot_token: str = ""
     telegram_base_url: str = ""
@@ -31,10 +34,42 @@ class Settings(BaseSettings):
     wechaty_puppet_service_endpoint: str = ""
     wechaty_puppet_service_token: str = ""
     wechaty_puppet_service_no_tls_insecure_client: bool = False
+    # With several instances one reads the gateway at a time (a lease in the database, renewed
+    # every third of this); another takes over within 4/3 of it when the reader dies.
+    wechat_lease_seconds: float = 30.0
 
     llm_base_url: str = ""
     llm_api_key: str = ""
     llm_model: str = ""
 
+    # Outbox sender (scheduler/sender.py). Tries before a message is left "failed" for
+    # `shuoshi outbox --retry ID`; 429s, 5xx and timeouts each count one.
     outbox_max_tries: int = 8
+    outbox_batch_size: int = 100  # rows claimed at a time; a second instance takes the next ones
+    outbox_concurrency: int = 8  # sends on the wire at once (each chat still strictly in order)
+    # A claimed row not marked sent by then is taken again (its sender died mid-send). Must be
+    # well above the send timeout: rows the rate limits hold back longer are given back.
+    outbox_lease_seconds: float = 120.0
+    outbox_send_timeout_seconds: float = 30.0  # a send taking longer counts as a failed try
+    outbox_poll_seconds: float = 1.0  # look for due rows this often when nobody calls wake()
+    # Retries after a 5xx or timeout wait this long, doubling each try up to the maximum, with
+    # jitter; a 429's retry_after is waited exactly instead.
+    outbox_backoff_seconds: float = 2.0
+    outbox_backoff_max_seconds: float = 600.0
+    # Platform rate limits, counted per running process: with two `shuoshi run` on one
+    # database, halve them. 0 switches a limit off.
+    telegram_max_per_second: int = 30  # the whole bot (Telegram: about 30 messages/s)
+    telegram_chat_max_per_second: int = 1  # any one chat, private or group
+    telegram_group_max_per_minute: int = 20  # any one group chat
+    wechat_max_per_second: int = 0  # the whole account; the puppet service may need one
+    wechat_chat_max_per_second: int = 1  # any one chat; faster looks like a bot to WeChat
+    wechat_room_max_per_minute: int = 20  # any one room (group chat)
+    # Added to every window above: network jitter can bring two messages closer together at
+    # the platform than they left here, and a limit kept to the millisecond then earns a 429.
+    outbox_rate_margin_seconds: float = 0.05
+    # PostgreSQL only. False lets the sender's claims and marks skip waiting for the disk
+    # (synchronous_commit off, on its own connection only): about twice the rows/s when the
+    # disk is slow, but if the database server itself crashes, what was sent in its last
+    # fraction of a second may be sent once more after it restarts.
+    outbox_synchronous_commit: bool = True
     daily_todo: bool = True

@@ -12,13 +12,14 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from handlers import texts
+from handlers import learning, texts
 from handlers.deps import Deps
 from handlers.outbox import to_chat, to_person, to_sender
 from handlers.privacy import short
 from handlers.routing import choose_owner, due_for, secretary, time_limit
 from storage.models import (
     ACTIVE_STATUSES,
+    NOT_MATTER,
     PRIVATE_KINDS,
     Counter,
     Event,
@@ -365,6 +366,7 @@ def set_kind(ctx: Ctx, issue: Issue, actor: Actor, kind: Kind) -> Outcome:
         issue.due_at = max(issue.due_at, due_for(ctx.deps.grid, kind, issue.clock_start))
     ctx.session.add(issue)
     event(ctx, issue, "kind", actor.label, f"{old}→{kind}")
+    learning.record_issue(ctx.session, issue, kind, "tag", ctx.now)
     return Outcome(True, texts.TAG_OK.format(n=issue.number, kind=kind))
 
 
@@ -470,6 +472,7 @@ def withdraw(ctx: Ctx, issue: Issue, actor: Actor) -> Outcome:
     issue.closed_at = ctx.now
     ctx.session.add(issue)
     event(ctx, issue, "withdrawn", actor.label)
+    learning.record_issue(ctx.session, issue, NOT_MATTER, "withdraw", ctx.now)
     owner = owner_of(ctx, issue)
     if owner:
         to_person(

@@ -128,3 +128,96 @@ UNKNOWN_GROUP = (
     "这个群还没登记到说事网格里，暂不登记事项。请管理员把 {chat_key} 加到网格文件 "
     "villages.groups 的 chats 里。"
 )
+
+# --- telegram -------------------------------------------------------------------------------
+TG_PRIVACY_MODE = (
+    "提醒管理员：我在这个群里只能看到命令（如 /claim 12）和回复我的消息，村民直接说的事我看不到、"
+    "登记不上。请把我设为本群管理员；或者在 @BotFather 里发 /setprivacy，选中我，再选 Disable，"
+    "然后把我移出本群、重新拉进来。"
+)
+TG_STATE = "【现状】{status}"  # appended to a message whose button was pressed
+TG_CUT = "……（太长了，后面的内容请到后台查看）"
+TG_COMMANDS_GROUP = [
+    ("report", "说一件事（一定登记）：/report 村口路灯坏了"),
+    ("claim", "认领：/claim 12"),
+    ("close", "办结：/close 12 已修好"),
+    ("note", "记进展：/note 12 已联系施工队"),
+    ("status", "查询：/status 12"),
+    ("due", "改限期：/due 12 3天"),
+    ("tag", "改类别：/tag 12 邻里事"),
+    ("assign", "指派（书记）：/assign 12 张姐"),
+    ("reopen", "重办：/reopen 12"),
+    ("withdraw", "撤回自己反映的事：/withdraw 12"),
+    ("mine", "我的事项"),
+    ("list", "本群未办结的村里事"),
+    ("help", "怎么用"),
+]
+TG_COMMANDS_PRIVATE = [
+    ("start", "说事助手是做什么的"),
+    ("bind", "干部绑定：/bind 绑定码"),
+    ("mine", "我的事项"),
+    ("status", "查询：/status 12"),
+    ("claim", "认领：/claim 12"),
+    ("close", "办结：/close 12 已修好"),
+    ("note", "记进展：/note 12 已联系施工队"),
+    ("list", "我们村未办结的村里事"),
+    ("help", "怎么用"),
+]
+
+# --- scheduler ------------------------------------------------------------------------------
+# Sent by the scheduler (categories reminder, overdue, escalation, todo, digest). These wait out
+# the quiet hours and then go as one message per person; replies and notices never wait.
+# Held texts may go out hours after they were written: no "still N hours left" in them.
+REMIND_UNCLAIMED = (
+    "提醒：#{n}【{kind}】{summary} 交给您超过{hours}了，还没有认领。"
+    "请回复“认领 {n}”，限 {due} 前办结。"
+)
+REMIND_DUE = "提醒：#{n}【{kind}】{summary} 快到期了，请在 {due} 前办结。"
+OVERDUE_OWNER = (
+    "督办：#{n}【{kind}】{summary} 已到期限（{due}）还没办结，请抓紧办，办好回复“办结 {n} 结果”。"
+)
+OVERDUE_SECRETARY = "督办：#{n}【{kind}】{summary} 已超期（限 {due}），负责人：{owner}。"
+ESCALATED_TOWN = (
+    "升级到镇：{village} #{n}【{kind}】{summary} 已超期{late}（限 {due}），"
+    "负责人：{owner}。请督办。"
+)
+NO_OWNER = "（无人）"
+MERGED_HEADER = "您有{count}条提醒："
+MERGED_ITEM = "{i}. {text}"
+TODO_HEADER = "今日待办（{count}件，超期的在前）："
+TODO_ITEM = "#{n}【{kind}】{summary}，限 {due}{late}"
+TODO_LATE = "，已超期{days}天"
+TODO_MORE = "……还有{count}件，发“我的”查看全部。"
+SPAN_DAYS = "{d}天"
+SPAN_HOURS = "{h}小时"
+SPAN_MINUTES = "{m}分钟"
+
+DIGEST_TITLE = "{place}说事周报 {year}年第{week}周（{start}—{end}）"
+DIGEST_COUNTS = (
+    "新增{new}件，办结{closed}件（按期{on_time}件），未办结{open}件，其中超期{overdue}件。"
+)
+DIGEST_RATES = "办结率{closure}，按期办结率{on_time}。"
+DIGEST_BY_KIND = "分类：{items}"
+DIGEST_KIND_ITEM = "{kind} 新增{new}/办结{closed}/未办结{open}"
+DIGEST_SATISFACTION = (
+    "评价：满意{satisfied}，基本满意{fair}，不满意{unsatisfied}，未评价{unrated}。"
+)
+DIGEST_LEVELS = "办结层级：组{group}，村{village}，镇{town}。"
+DIGEST_OVERDUE_HEADER = "超期事项（{count}件）："
+DIGEST_OVERDUE_ITEM = "#{n}【{kind}】{summary}｜{owner}，超期{days}天"
+DIGEST_REPEAT_HEADER = "重复反映（同群同类、30天内2次以上）："
+DIGEST_REPEAT_ITEM = "{group}【{kind}】{summary}：{count}次（{numbers}）"
+DIGEST_MORE = "……还有{count}件，请到后台查看。"
+RATE_NONE = "—"
+TOWN_DIGEST_ROWS = "各村情况："
+TOWN_DIGEST_ROW = (
+    "{village}：新增{new}｜办结{closed}｜按期{on_time}｜未办结{open}｜超期{overdue}｜"
+    "办结率{closure}｜按期率{on_time_rate}｜满意{satisfied}/评价{rated}"
+)
+TOWN_DIGEST_TOTAL = "全镇"
+TOWN_ESCALATED_HEADER = "升级到镇、尚未办结（{count}件）："
+TOWN_ESCALATED_ITEM = "{village} #{n}【{kind}】{summary}｜{owner}，超期{days}天"
+CHART_SERIES_VILLAGE = ("新增", "办结", "未办结")
+CHART_SERIES_TOWN = ("新增", "办结", "超期")
+CHART_TITLE = "{place} 第{week}周"
+CHART_COUNT = "件数"

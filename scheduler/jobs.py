@@ -1,4 +1,9 @@
-"""Scheduled work (reminders, escalation, digests) driven by the clock.
+"""Scheduled work (reminders, 督办, escalation, daily to-do, weekly digest) driven by the clock.
+
+All state is in the database: what is due (IssueCheck, JobRun), what was owed and sent
+(Reminder). APScheduler is only the trigger that runs `Scheduler.sweep` every minute in
+`shuoshi run`, so a restart loses and repeats nothing, and instances sharing one PostgreSQL
+split the work with row locks (FOR UPDATE SKIP LOCKED) and unique keys.
 
 `make_ticker` gives scenario scripts a way to move time: every job due on the way runs at its
 own simulated time, and what it queues is delivered then.
@@ -6,16 +11,188 @@ own simulated time, and what it queues is delivered then.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, SQLModel
+
+from handlers.clock import Clock
+from scheduler import periodic
+from scheduler.config import SchedulerConfig, scheduler_config
+from scheduler.ladder import Directory, process_due
+from scheduler.notices import settle
+from storage.db import session_scope
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+log = logging.getLogger(__name__)
 
 Tick = Callable[[datetime], Awaitable[None]]
+CHECK = SQLModel.metadata.tables["issuecheck"]
+REMINDER = SQLModel.metadata.tables["reminder"]
+OUTBOX = SQLModel.metadata.tables["outbox"]
+SWEEP_SECONDS = 60
+MAX_BATCHES = 10_000  # a guard against a loop, far above any real backlog
 
 
-def make_ticker(app: Any) -> Tick:
+@dataclass
+class SweepResult:
+    issues: int = 0
+    periodic: list[str] = field(default_factory=list)
+    messages: int = 0
+
+
+class Scheduler:
+    """One deployment's scheduled work; safe to run in several processes at once."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        cfg: SchedulerConfig,
+        *,
+        town: str = "",
+        charts: Path | None = None,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.cfg = cfg
+        self.town = town
+        self.charts = charts
+
+    @classmethod
+    def for_app(cls, app: Any, *, charts: bool = True) -> Scheduler:
+        cfg = scheduler_config(app.grid, daily_todo=app.settings.daily_todo)
+        folder = Path(app.settings.data_dir) / "charts" if cfg.digest_chart and charts else None
+        return cls(app.engine, app.clock, cfg, town=app.grid.town_name, charts=folder)
+
+    def now(self) -> datetime:
+        return self.clock.now().astimezone(self.clock.tz)
+
+    def sweep(self) -> SweepResult:
+        """Everything due now: the periodic jobs (to-do, digest), then the issues whose check
+        has come, in transactions of up to `batch` issues, each writing what it found owed
+        together with whatever waits: held inside the quiet hours, else one message per
+        person."""
+        now = self.now()
+        result = SweepResult()
+        result.periodic = periodic.run(
+            self.engine, now=now, cfg=self.cfg, town=self.town, charts=self.charts
+        )
+        quiet = self.cfg.in_quiet(now)
+        with Session(self.engine) as session:
+            directory = Directory.load(session)
+        for _ in range(MAX_BATCHES):
+            try:
+                with session_scope(self.engine) as session:
+                    batch = process_due(
+                        session, now=now, cfg=self.cfg, directory=directory, limit=self.cfg.batch
+                    )
+                    result.messages += settle(session, now=now, owed=batch.rows, quiet=quiet)
+            except IntegrityError:
+                # Another instance recorded one of these stages first (its commit is visible
+                # now): nothing is lost, the rows are done.
+                log.info("a reminder of this batch was recorded by another instance")
+                break
+            result.issues += batch.issues
+            if batch.issues < self.cfg.batch:
+                break
+        return result
+
+    def sweep_logged(self) -> None:
+        """The APScheduler job: a failed sweep is logged and the next minute tries again."""
+        try:
+            result = self.sweep()
+        except OperationalError:
+            log.exception("scheduler sweep: database unavailable")
+            return
+        except Exception:
+            log.exception("scheduler sweep")
+            return
+        if result.issues or result.periodic or result.messages:
+            log.info(
+                "sweep: %d issues looked at, jobs %s, %d messages queued",
+                result.issues,
+                result.periodic or "-",
+                result.messages,
+            )
+
+    def next_moment(self) -> datetime | None:
+        """The next moment after now at which a sweep has something to do (for scripts: the
+        clock jumps there)."""
+        now = self.now()
+        moments: list[datetime] = []
+        with Session(self.engine) as session:
+            first = session.execute(
+                select(func.min(CHECK.c.next_check_at)).where(CHECK.c.next_check_at > now)
+            ).scalar()
+            if first is not None:
+                moments.append(first)
+            held = session.execute(
+                select(REMINDER.c.id).where(REMINDER.c.status == "held").limit(1)
+            ).first()
+            if held is not None:
+                moments.append(self.cfg.quiet_end(now))
+            retry = session.execute(
+                select(func.min(OUTBOX.c.not_before)).where(
+                    OUTBOX.c.status == "pending", OUTBOX.c.not_before > now
+                )
+            ).scalar()
+            if retry is not None:
+                moments.append(retry)
+        if (daily := periodic.next_moment(now, self.cfg)) is not None:
+            moments.append(daily)
+        later = [m for m in moments if m > now]
+        return min(later, default=None)
+
+
+def make_ticker(app: Any, *, charts: bool = False) -> Tick:
+    """For `@at`/`@wait` in scenario scripts: step the fake clock to each moment the scheduler
+    has work before `when`, sweep and deliver there, so each message shows at its own time.
+    No digest charts by default: a transcript cannot show them, and drawing costs seconds."""
+    scheduler: Scheduler | None = None
+
     async def tick(when: datetime) -> None:
-        # No periodic jobs yet: the clock simply moves and pending messages go out.
-        return None
+        nonlocal scheduler
+        if scheduler is None:
+            scheduler = Scheduler.for_app(app, charts=charts)
+        sender = app.sender()
+        clock = app.clock
+        for _ in range(MAX_BATCHES):
+            scheduler.sweep()
+            await sender.flush()
+            moment = scheduler.next_moment()
+            if moment is None or moment > when:
+                return
+            clock.set(moment)
 
     return tick
+
+
+def start_scheduler(app: Any) -> AsyncIOScheduler:
+    """`shuoshi run`: sweep every minute (and once at start-up) on the running event loop; the
+    sweep itself runs in APScheduler's worker thread, the sender loop delivers what it queues."""
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    scheduler = Scheduler.for_app(app)
+    aps = AsyncIOScheduler(timezone=app.clock.tz)
+    aps.add_job(
+        scheduler.sweep_logged,
+        "interval",
+        seconds=SWEEP_SECONDS,
+        next_run_time=app.clock.now(),
+        id="sweep",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=SWEEP_SECONDS,
+    )
+    aps.start()
+    return aps

@@ -1,33 +1,88 @@
 """The outbox sender: delivers pending rows through each platform's transport, marks them sent.
 
-A row is only ever sent by the one sender that claimed it; a failure leaves it pending for a
-later try (with backoff) until the configured number of tries is spent.
+How a row travels (the SQL is in storage/outbox_queries.py):
+
+    pending ──claim──▶ sending (ours until claimed_until) ──send──▶ sent
+                          │ TransientError, 5xx, timeout ──▶ pending again, later (one try counted)
+                          │ PermanentError, or tries spent ──▶ failed (listed by `shuoshi outbox`)
+                          └ the chat must wait too long, or we stop ──▶ pending, untried
+
+Exactly once, as far as a platform allows. Only the sender holding a row's claim sends it, and
+it marks the row sent in the statement right after the transport returns (autocommit: the mark
+is durable when it returns), with no suspension point in between, so no other task of this
+sender can run, or freeze, in that gap. What remains is the at-least-once window: if the
+process dies while a request is on the wire, or after the platform took the message and before
+the mark commits, the row is still "sending" and is sent again once its lease has passed (at
+once when a sender restarts on the same host and sees the old process gone). Telegram and
+WeChat offer no idempotency key, so this window cannot be closed from our side; it covers at
+most `outbox_concurrency` messages, and only at a crash (with outbox_synchronous_commit off,
+also at a crash of the database server). Leases compare the instances' clocks: keep them within
+a few seconds of each other (NTP); the start window (see SenderConfig) leaves 45 s to spare.
+
+Rate limits (scheduler/ratelimit.py) are kept per process: two instances on one PostgreSQL never
+send the same row, but each counts only its own sends, so with N instances set the limits to
+1/N of the platform's. Within one sender the rows of one chat go out one after another, in
+order; across instances the order within a chat is best effort.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from datetime import timedelta
+import os
+import random
+import secrets
+import socket
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields, replace
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlalchemy.engine import Connection, Engine
 
 from handlers.clock import Clock
+from scheduler.ratelimit import ChatKey, Limit, PlatformLimits, RateLimiter
 from storage.models import Outbox
+from storage.outbox_queries import (
+    claim_due,
+    claims_by_host,
+    mark_failed,
+    mark_retry,
+    mark_sent,
+    release,
+)
 
 log = logging.getLogger(__name__)
 
+HOST = socket.gethostname()
+# Claim owners of the senders alive in this process, so recovery at start never mistakes a
+# sibling sender (same pid, other token) for a dead predecessor.
+_LIVE_OWNERS: set[str] = set()
+
 
 class TransientError(Exception):
-    """The platform asked us to try later (HTTP 429/5xx, a timeout)."""
+    """The platform asked us to try later (HTTP 429/5xx, a timeout). With `retry_after`, the
+    platform said when (Telegram's 429): that is exactly how long the chat waits."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
 
+class PermanentError(Exception):
+    """The platform will never take this message (chat not found, bot blocked or removed from
+    the group, message malformed): the row fails at once, without more tries."""
+
+
 class Transport(Protocol):
+    """One platform's way out. `send` returns the platform's message id. It raises
+    PermanentError for what no retry can fix, TransientError (with retry_after when the
+    platform gives one) for what may pass; any other exception counts as transient too."""
+
     platform: str
 
     async def send(self, row: Outbox) -> str:
@@ -35,75 +90,485 @@ class Transport(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class SenderConfig:
+    """The sender's settings. Names and defaults are those of bot.config.Settings, which
+    `from_settings` copies; the comments there say what each one is for."""
+
+    outbox_max_tries: int = 8
+    outbox_batch_size: int = 100
+    outbox_concurrency: int = 8
+    outbox_lease_seconds: float = 120.0
+    outbox_send_timeout_seconds: float = 30.0
+    outbox_poll_seconds: float = 1.0
+    outbox_backoff_seconds: float = 2.0
+    outbox_backoff_max_seconds: float = 600.0
+    telegram_max_per_second: int = 30
+    telegram_chat_max_per_second: int = 1
+    telegram_group_max_per_minute: int = 20
+    wechat_max_per_second: int = 0
+    wechat_chat_max_per_second: int = 1
+    wechat_room_max_per_minute: int = 20
+    outbox_rate_margin_seconds: float = 0.05
+    outbox_synchronous_commit: bool = True
+
+    def __post_init__(self) -> None:
+        if self.outbox_lease_seconds <= self.outbox_send_timeout_seconds:
+            raise ValueError("outbox_lease_seconds must exceed outbox_send_timeout_seconds")
+        if self.outbox_max_tries < 1 or self.outbox_batch_size < 1 or self.outbox_concurrency < 1:
+            raise ValueError("outbox_max_tries, _batch_size and _concurrency must be ≥ 1")
+
+    @classmethod
+    def from_settings(cls, settings: object) -> SenderConfig:
+        return cls(
+            **{f.name: getattr(settings, f.name) for f in fields(cls) if hasattr(settings, f.name)}
+        )
+
+    @property
+    def start_window(self) -> float:
+        """How long after claiming a row its send may still start. A send then ends (or times
+        out) well inside the lease, so no live sender ever has its claim taken over; rows the
+        rate limits hold back longer are given back and claimed again when due."""
+        return (self.outbox_lease_seconds - self.outbox_send_timeout_seconds) / 2
+
+    def limits(self) -> dict[str, PlatformLimits]:
+        def at_most(count: int, per: float) -> tuple[Limit, ...]:
+            # 0 switches a limit off. The margin widens each window a little: jitter on the
+            # way (or a pause of this process) can bring two messages closer together at the
+            # platform than they were when they left.
+            margin = self.outbox_rate_margin_seconds
+            return (Limit(count, per + margin),) if count > 0 else ()
+
+        return {
+            "telegram": PlatformLimits(
+                overall=at_most(self.telegram_max_per_second, 1.0),
+                chat=at_most(self.telegram_chat_max_per_second, 1.0),
+                group=at_most(self.telegram_group_max_per_minute, 60.0),
+            ),
+            "wechat": PlatformLimits(
+                overall=at_most(self.wechat_max_per_second, 1.0),
+                chat=at_most(self.wechat_chat_max_per_second, 1.0),
+                group=at_most(self.wechat_room_max_per_minute, 60.0),
+            ),
+        }
+
+
+@dataclass
+class SenderStats:
+    sent: int = 0
+    retried: int = 0  # failed tries that will be tried again
+    failed: int = 0  # given up
+    released: int = 0  # given back untried (rate limits, stopping)
+    lost_claims: int = 0  # sent after our lease had been taken over (may be duplicates)
+
+
+@dataclass
+class _Claimed:
+    row: Outbox
+    start_by: float  # monotonic time by which its send must start
+
+
 class Sender:
     def __init__(
-        self, engine: Engine, clock: Clock, transports: dict[str, Transport], max_tries: int = 8
+        self,
+        engine: Engine,
+        clock: Clock,
+        transports: dict[str, Transport],
+        max_tries: int | None = None,
+        *,
+        config: SenderConfig | None = None,
+        limiter: RateLimiter | None = None,
+        rng: random.Random | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        owner: str | None = None,
     ) -> None:
+        config = config or SenderConfig()
+        if max_tries is not None:
+            config = replace(config, outbox_max_tries=max_tries)
         self.engine = engine
         self.clock = clock
         self.transports = transports
-        self.max_tries = max_tries
+        self.config = config
+        self.limiter = limiter or RateLimiter(config.limits(), clock=monotonic)
+        self.rng = rng or random.Random()
+        self.monotonic = monotonic
+        self.sleep = sleep
+        self.owner = owner or f"{HOST}:{os.getpid()}:{secrets.token_hex(4)}"
+        _LIVE_OWNERS.add(self.owner)
+        self.stats = SenderStats()
+        self._queues: dict[ChatKey, deque[_Claimed]] = {}
+        self._workers: dict[ChatKey, asyncio.Task[None]] = {}
+        # A chat whose row failed waits until then, so newer rows do not overtake the retry.
+        self._held: dict[ChatKey, datetime] = {}
+        self._claimed = 0  # rows claimed and not yet finished or given back
+        self._stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._conn: Connection | None = None
 
-    def due_rows(self, limit: int = 200) -> list[Outbox]:
-        with Session(self.engine) as session:
-            return list(
-                session.exec(
-                    select(Outbox)
-                    .where(
-                        Outbox.status == "pending",
-                        col(Outbox.platform).in_(list(self.transports)),
-                        Outbox.not_before <= self.clock.now(),
-                    )
-                    .order_by(col(Outbox.not_before), col(Outbox.id))
-                    .limit(limit)
-                ).all()
-            )
+    @classmethod
+    def from_settings(
+        cls, engine: Engine, clock: Clock, transports: dict[str, Transport], settings: object
+    ) -> Sender:
+        return cls(engine, clock, transports, config=SenderConfig.from_settings(settings))
+
+    @property
+    def max_tries(self) -> int:
+        return self.config.outbox_max_tries
+
+    # --- running --------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """New rows were queued: look now rather than at the next poll. Safe from any thread,
+        and a no-op while the sender is not running."""
+        loop, event = self._loop, self._wake
+        if loop is None or event is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            event.set()
+        else:
+            loop.call_soon_threadsafe(event.set)
 
     async def flush(self) -> int:
-        """Send everything due now; the number sent."""
-        sent = 0
-        while True:
-            rows = self.due_rows()
-            if not rows:
-                return sent
-            progressed = False
-            for row in rows:
-                if await self.send_one(row):
-                    sent += 1
-                    progressed = True
-            if not progressed:
-                return sent
+        """Send everything due now and return the number sent (scenario scripts, tests)."""
+        return await self._pump(until_idle=True)
 
-    async def send_one(self, row: Outbox) -> bool:
-        transport = self.transports[row.platform]
+    async def run_forever(self) -> None:
+        """Deliver until cancelled: claim what is due, wake at once on `wake()`, else every
+        `outbox_poll_seconds`."""
         try:
-            message_id = await transport.send(row)
-        except Exception as exc:  # any failure: try again later, never lose the row
-            self._failed(row, exc)
-            return False
-        with Session(self.engine) as session:
-            db_row = session.get(Outbox, row.id)
-            if db_row is None:
-                return False
-            db_row.status = "sent"
-            db_row.sent_at = self.clock.now()
-            db_row.tries += 1
-            db_row.platform_message_id = message_id
-            session.add(db_row)
-            session.commit()
-        return True
+            self.recover_orphans()
+        except Exception:  # the database may be down at start; leases recover the rows
+            log.exception("outbox: recovering rows of a stopped sender failed")
+        await self._pump(until_idle=False)
 
-    def _failed(self, row: Outbox, exc: Exception) -> None:
-        log.warning("send failed for outbox %s: %s", row.id, exc)
-        with Session(self.engine) as session:
-            db_row = session.get(Outbox, row.id)
-            if db_row is None:
-                return
-            db_row.tries += 1
-            db_row.last_error = str(exc)[:500]
-            wait = getattr(exc, "retry_after", None) or min(300, 2**db_row.tries)
-            db_row.not_before = self.clock.now() + timedelta(seconds=wait)
-            if db_row.tries >= self.max_tries:
-                db_row.status = "failed"
-            session.add(db_row)
-            session.commit()
+    def recover_orphans(self) -> int:
+        """Give back at once the rows that a dead sender on this host left "sending" (a crash
+        or kill), instead of waiting for their leases; the number given back. Those messages
+        may have reached their chat already: this is the at-least-once window."""
+        with self._db() as db:
+            owners = claims_by_host(db=db, host=HOST)
+            dead = {owner: ids for owner, ids in owners.items() if not _alive(owner)}
+            count = sum(
+                release(db=db, outbox_ids=ids, owner=owner, not_before=None)
+                for owner, ids in dead.items()
+            )
+        if count:
+            log.warning(
+                "outbox: %d messages were being sent when the last run stopped; sending them "
+                "again (each may reach its chat twice)",
+                count,
+            )
+        return count
+
+    async def _pump(self, *, until_idle: bool) -> int:
+        if self._loop is not None:
+            raise RuntimeError("this sender is already running")
+        self._loop = asyncio.get_running_loop()
+        # Fresh per run: asyncio primitives belong to the loop that first waits on them, and
+        # scenario scripts run each step in a loop of its own.
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(self.config.outbox_concurrency)
+        self._stopping = False
+        sent_before = self.stats.sent
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    claimed = self._claim_more()
+                except Exception:  # the database went away: keep what we hold, try again
+                    if until_idle:
+                        raise
+                    log.exception("outbox: claiming rows failed")
+                    claimed = 0
+                if until_idle and not claimed and not self._workers:
+                    return self.stats.sent - sent_before
+                if until_idle and claimed:
+                    continue  # keep claiming while rows come; workers run at the next await
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancel that lands as the event fires, and the sender would never stop.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.config.outbox_poll_seconds):
+                        await self._wake.wait()
+        finally:
+            await self._stop()
+
+    async def _stop(self) -> None:
+        # Rows not yet started go back now; sends on the wire get a moment to finish, so
+        # their outcome is recorded and they are not sent again after a restart.
+        self._stopping = True
+        workers = list(self._workers.values())
+        if workers:
+            _, pending = await asyncio.wait(workers, timeout=self._grace())
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._loop = None
+        self.close()
+
+    @contextmanager
+    def _db(self) -> Iterator[Connection]:
+        """The sender's own connection, in autocommit mode. Every claim, mark and release is
+        one statement, atomic by itself, so this saves a BEGIN and a COMMIT round trip, a
+        pool checkout and an ORM session per row. A failed statement drops the connection;
+        the next use opens a new one (the database may have restarted)."""
+        if self._conn is None or self._conn.invalidated or self._conn.closed:
+            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            if self._async_commit:
+                conn.exec_driver_sql("SET synchronous_commit TO off")
+            self._conn = conn
+        try:
+            yield self._conn
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Return the sender's connection to the pool (it is opened again when needed)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                if self._async_commit:  # the pool hands this connection to others next
+                    conn.exec_driver_sql("RESET synchronous_commit")
+                conn.close()
+
+    @property
+    def _async_commit(self) -> bool:
+        return (
+            not self.config.outbox_synchronous_commit and self.engine.dialect.name == "postgresql"
+        )
+
+    def _grace(self) -> float:
+        # A send on the wire ends within its timeout, so this waits for every outcome
+        # unless the timeout is long.
+        return min(5.0, self.config.outbox_send_timeout_seconds + 0.1)
+
+    def _claim_more(self) -> int:
+        batch = self.config.outbox_batch_size
+        # Claim again only when half the batch is done: one claim per row would double the
+        # statements, and holding more than a batch would starve a second instance.
+        if self._claimed > batch // 2 or not self.transports:
+            return 0
+        now = self.clock.now()
+        self._held = {key: until for key, until in self._held.items() if until > now}
+        # Chats we are busy with are left out: their next rows come when we are done, in
+        # order, and a slow chat cannot fill the whole batch. (Chats waiting for a retry are
+        # not: their new rows are given back to wait behind the retry, see _dispatch.)
+        busy: dict[str, set[str]] = {}
+        for platform, chat in self._queues:
+            busy.setdefault(platform, set()).add(chat)
+        with self._db() as db:
+            rows = claim_due(
+                db=db,
+                platforms=sorted(self.transports),
+                owner=self.owner,
+                now=now,
+                lease=timedelta(seconds=self.config.outbox_lease_seconds),
+                limit=batch - self._claimed,
+                skip_chats=busy,
+            )
+        self._claimed += len(rows)
+        self._dispatch(rows)
+        return len(rows)
+
+    def _dispatch(self, rows: list[Outbox]) -> None:
+        start_by = self.monotonic() + self.config.start_window
+        per_chat = max(1, self.config.outbox_batch_size // 10)
+        held_back: dict[datetime | None, list[int]] = {}
+        for row in rows:
+            key = (row.platform, row.chat)
+            until = self._held.get(key)
+            queue = self._queues.setdefault(key, deque())
+            if until is not None or len(queue) >= per_chat:
+                # A chat waiting for a retry keeps its order; one with plenty queued gives
+                # the rest back at once (due as they were) so other chats get the slots.
+                held_back.setdefault(until, []).append(row.id or 0)
+                if not queue:
+                    del self._queues[key]
+                continue
+            queue.append(_Claimed(row, start_by))
+            if key not in self._workers:
+                self._workers[key] = asyncio.create_task(self._work(key))
+        for until, ids in held_back.items():
+            self._give_back(ids, until)
+
+    # --- one chat -------------------------------------------------------------------------
+
+    async def _work(self, key: ChatKey) -> None:
+        """Send one chat's rows in order; stop at a failure (the rest wait for the retry)."""
+        queue = self._queues[key]
+        try:
+            while queue and not self._stopping:
+                item = queue[0]
+                if not await self._take_turn(item.row, item.start_by):
+                    if self._stopping:
+                        break
+                    wait = self.limiter.wait_time(
+                        item.row.platform, item.row.chat, group=not item.row.private
+                    )
+                    later = self.clock.now() + timedelta(seconds=wait)
+                    self._held[key] = later
+                    self._give_back([c.row.id or 0 for c in queue], later)
+                    queue.clear()
+                    break
+                queue.popleft()
+                try:
+                    retry_at = await self._deliver(item.row)
+                finally:
+                    assert self._slots is not None
+                    self._slots.release()
+                    self._finished(1)
+                if retry_at is not None:
+                    self._held[key] = retry_at
+                    self._give_back([c.row.id or 0 for c in queue], retry_at)
+                    queue.clear()
+        except Exception:  # the database failed mid-way: leases bring the rows back
+            log.exception("outbox: sending to %s:%s stopped", *key)
+        finally:
+            if queue:
+                try:
+                    self._give_back([c.row.id or 0 for c in queue], None)
+                except Exception:
+                    log.exception("outbox: giving back rows for %s:%s failed", *key)
+                queue.clear()
+            del self._queues[key]
+            del self._workers[key]
+            if self._wake is not None:
+                self._wake.set()
+
+    async def _take_turn(self, row: Outbox, start_by: float) -> bool:
+        """Wait for the rate limits and a free send slot; False when the row's start window
+        passes first (or the sender stops). True means: a slot is held, the limits are
+        charged, send now."""
+        assert self._slots is not None
+        group = not row.private
+        while not self._stopping:
+            wait = self.limiter.wait_time(row.platform, row.chat, group=group)
+            if self.monotonic() + wait > start_by:
+                return False
+            if wait > 0:
+                await self.sleep(wait)
+                continue
+            await self._slots.acquire()
+            # Charged only now, with the slot in hand, so the platform sees the message at the
+            # time the limiter counted it (a wait for a slot after charging would bunch sends).
+            if self.limiter.try_acquire(row.platform, row.chat, group=group) == 0.0:
+                return True
+            self._slots.release()
+        return False
+
+    async def _deliver(self, row: Outbox) -> datetime | None:
+        """Send one claimed row and record the outcome. Returns when the chat may be tried
+        again if this try failed and will be retried, else None."""
+        assert row.id is not None
+        try:
+            async with asyncio.timeout(self.config.outbox_send_timeout_seconds):
+                message_id = await self.transports[row.platform].send(row)
+        except PermanentError as exc:
+            self._give_up(row, _describe(exc))
+            return None
+        except Exception as exc:  # 429, 5xx, timeouts, anything unknown: may pass
+            return self._failed_try(row, exc)
+        # Nothing suspends from the transport's return to this commit: the at-least-once
+        # window left here is the process dying in these few lines.
+        with self._db() as db:
+            ours = mark_sent(
+                db=db,
+                outbox_id=row.id,
+                owner=self.owner,
+                now=self.clock.now(),
+                message_id=str(message_id),
+            )
+        self.stats.sent += 1
+        if not ours:
+            self.stats.lost_claims += 1
+            log.warning("outbox %s sent after its lease was taken over; may arrive twice", row.id)
+        return None
+
+    def _failed_try(self, row: Outbox, exc: Exception) -> datetime | None:
+        assert row.id is not None
+        error = _describe(exc)
+        tries = row.tries + 1
+        if tries >= self.config.outbox_max_tries:
+            self._give_up(row, error)
+            return None
+        retry_after = exc.retry_after if isinstance(exc, TransientError) else None
+        # The row's not_before carries the wait, and the chat is held until then (see _work),
+        # both on the app's clock, so scenario scripts see the retry at its simulated time.
+        delay = max(0.0, float(retry_after)) if retry_after is not None else self.backoff(tries)
+        not_before = self.clock.now() + timedelta(seconds=delay)
+        log.info("outbox %s: try %d failed (%s); again in %.1fs", row.id, tries, error, delay)
+        with self._db() as db:
+            mark_retry(
+                db=db,
+                outbox_id=row.id,
+                owner=self.owner,
+                not_before=not_before,
+                error=error,
+            )
+        self.stats.retried += 1
+        return not_before
+
+    def backoff(self, tries: int) -> float:
+        """Seconds before try number `tries` + 1: doubling from outbox_backoff_seconds up to
+        the maximum, the upper half of it at random so a burst of failures spreads out."""
+        cap = self.config.outbox_backoff_max_seconds
+        delay = min(cap, self.config.outbox_backoff_seconds * 2 ** min(tries - 1, 62))
+        return delay / 2 + self.rng.random() * delay / 2
+
+    def _give_up(self, row: Outbox, error: str) -> None:
+        assert row.id is not None
+        log.warning("outbox %s to %s:%s failed for good: %s", row.id, row.platform, row.chat, error)
+        with self._db() as db:
+            mark_failed(db=db, outbox_id=row.id, owner=self.owner, error=error)
+        self.stats.failed += 1
+
+    def _give_back(self, ids: list[int], not_before: datetime | None) -> None:
+        if not ids:
+            return
+        try:
+            with self._db() as db:
+                release(db=db, outbox_ids=ids, owner=self.owner, not_before=not_before)
+            self.stats.released += len(ids)
+        finally:
+            # Ours no more either way: given back, or left to their lease if that failed.
+            self._finished(len(ids))
+
+    def _finished(self, count: int) -> None:
+        # Wake the pump when the claimed rows drop to half a batch, so it claims the next
+        # ones before the workers run dry.
+        half = self.config.outbox_batch_size // 2
+        was = self._claimed
+        self._claimed -= count
+        if was > half >= self._claimed and self._wake is not None:
+            self._wake.set()
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _alive(owner: str) -> bool:
+    """Whether the sender that made this claim may still be running (on this host)."""
+    if owner in _LIVE_OWNERS:
+        return True
+    try:
+        pid = int(owner.rsplit(":", 2)[1])
+    except (IndexError, ValueError):
+        return True  # not ours to judge: wait for the lease
+    if pid == os.getpid():
+        return False  # an earlier life of this pid (pid 1 in a restarted container)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process now holds that pid
+    return True

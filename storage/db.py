@@ -21,7 +21,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -35,6 +37,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # Error logs must not carry what villagers wrote (SQL parameters).
+    kwargs.setdefault("hide_parameters", True)
     return create_engine(url, **kwargs)
 
 
@@ -50,8 +54,19 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     tables in revisions of their own that all start from the initial schema)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
+        startup_lock(conn)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+
+
+STARTUP_LOCK = 5_151_0001  # any constant shared by every instance of this program
+
+
+def startup_lock(conn: Any) -> None:
+    """Several instances starting at once on one PostgreSQL migrate and sync the grid one after
+    the other (released at the end of the transaction). SQLite serves a single instance."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({STARTUP_LOCK})")
 
 
 def current_revision(engine: Engine) -> str | None:

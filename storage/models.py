@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, event, inspect
+from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
 
@@ -145,6 +147,19 @@ class Issue(SQLModel, table=True):
         Index("ix_issue_status_due", "status", "due_at"),
         Index("ix_issue_village_status", "village_id", "status"),
         Index("ix_issue_owner_status", "owner_id", "status"),
+        # The admin list (migration 0004): each filter with the newest-first order, the due
+        # order, and overdue counts from the index alone.
+        Index("ix_issue_new", "created_at", "id"),
+        Index("ix_issue_village_new", "village_id", "created_at", "id"),
+        Index("ix_issue_group_new", "group_id", "created_at", "id"),
+        Index("ix_issue_kind_new", "kind", "created_at", "id"),
+        Index("ix_issue_status_new", "status", "created_at", "id"),
+        Index("ix_issue_owner_new", "owner_id", "created_at", "id"),
+        Index("ix_issue_due", "due_at", "id"),
+        Index("ix_issue_closed", "closed_at"),
+        Index(
+            "ix_issue_due_cover", "status", "due_at", "village_id", "group_id", "kind", "owner_id"
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: int = Field(unique=True)
@@ -204,11 +219,16 @@ class Outbox(SQLModel, table=True):
     dedupe_key: str | None = Field(default=None, unique=True)
     created_at: datetime
     not_before: datetime
-    status: str = "pending"  # pending, sent, failed
+    status: str = "pending"  # pending, sending (claimed by a sender), sent, failed
     tries: int = 0
     last_error: str | None = None
     sent_at: datetime | None = None
     platform_message_id: str | None = None
+    image: str | None = None  # path of a PNG (digest chart) sent along where the platform can
+    # The claim of the sender delivering the row ("host:pid:token") and its lease: a sender that
+    # dies mid-send leaves the row "sending", and it is taken again once the lease has passed.
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
 
 
 class BindCode(SQLModel, table=True):
@@ -243,3 +263,153 @@ class Counter(SQLModel, table=True):
 
     name: str = Field(primary_key=True)
     value: int = 0
+
+
+# --- scheduler ---------------------------------------------------------------------------------
+
+
+class Reminder(SQLModel, table=True):
+    """One thing the scheduler owes one person: a reminder, 督办 or escalation of an issue in
+    one cycle (clock_start), a daily to-do, a digest. The unique key is what makes "no one gets
+    the same reminder twice" hold across restarts and instances. Rows wait as "held" (quiet
+    hours) until a dispatch merges a person's rows into one outbox message ("queued")."""
+
+    # Only the few rows waiting out the quiet hours are indexed: most rows are written already
+    # sent and never looked up by status.
+    __table_args__ = (
+        Index(
+            "ix_reminder_held",
+            "person_id",
+            sqlite_where=sql_text("status = 'held'"),
+            postgresql_where=sql_text("status = 'held'"),
+        ),
+    )
+    # No foreign keys: a sweep writes thousands of these rows at once and the per-row checks
+    # were half its cost, while issues and people are never deleted (people are deactivated).
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    issue_id: int | None = Field(default=None, index=True)
+    person_id: int | None = None
+    stage: str  # unclaimed, reminder, overdue, escalation, todo, digest, town_digest
+    due_at: datetime  # the moment it fell due
+    created_at: datetime
+    text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    image: str | None = None
+    status: str = "held"  # held, queued (an outbox row carries it), skipped (superseded)
+    outbox_id: int | None = None
+
+
+class JobRun(SQLModel, table=True):
+    """A periodic job done for one period (todo 2026-11-24, digest 2026-W48); the unique row is
+    the claim, so a restart or a second instance never runs it twice."""
+
+    __table_args__ = (UniqueConstraint("job", "period"),)
+    id: int | None = Field(default=None, primary_key=True)
+    job: str
+    period: str
+    at: datetime
+
+
+class IssueCheck(SQLModel, table=True):
+    """When the scheduler must look at an open issue next (reminder, 督办, escalation). One
+    narrow row per issue still being chased, none for the closed: a sweep reads only what is
+    due through the index, and moving a check on never rewrites the wide, many-indexed issue
+    row. Kept by the listeners below, so handlers need not know about the scheduler."""
+
+    issue_id: int = Field(primary_key=True, foreign_key="issue.id")
+    next_check_at: datetime = Field(index=True)
+
+
+_RECHECK_FIELDS = ("status", "clock_start", "due_at", "owner_id", "kind", "claimed_at")
+_CHECKS = SQLModel.metadata.tables["issuecheck"]
+
+
+@event.listens_for(Issue, "after_insert")
+def _first_check(_mapper: Any, conn: Any, issue: Issue) -> None:
+    # clock_start is never later than any moment the scheduler acts on, so the next sweep sees
+    # a new issue once, works out its real next moment and stores that.
+    if issue.status in ACTIVE_STATUSES:
+        conn.execute(_CHECKS.insert().values(issue_id=issue.id, next_check_at=issue.clock_start))
+
+
+@event.listens_for(Issue, "before_update")
+def _recheck(_mapper: Any, conn: Any, issue: Issue) -> None:
+    # A new due time, a reopen, a new owner… may move a moment earlier: look again at once (the
+    # sweep recomputes); a closed or withdrawn matter is no longer chased.
+    state = inspect(issue)
+    if not any(state.attrs[name].history.has_changes() for name in _RECHECK_FIELDS):
+        return
+    if issue.status not in ACTIVE_STATUSES:
+        conn.execute(_CHECKS.delete().where(_CHECKS.c.issue_id == issue.id))
+        return
+    moved = conn.execute(
+        _CHECKS.update()
+        .where(_CHECKS.c.issue_id == issue.id)
+        .values(next_check_at=issue.clock_start)
+    )
+    if moved.rowcount == 0:
+        conn.execute(_CHECKS.insert().values(issue_id=issue.id, next_check_at=issue.clock_start))
+
+
+class AdminLogin(SQLModel, table=True):
+    """A grid person's password for the admin pages (`shuoshi set-password NAME`), argon2."""
+
+    person_id: int = Field(primary_key=True, foreign_key="person.id")
+    password_hash: str
+    set_at: datetime
+
+
+class ApiToken(SQLModel, table=True):
+    """A program's access to /api/ on behalf of a person (`shuoshi api-token NAME`).
+    Only the SHA-256 of the token is kept; the token itself is shown once."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    token_hash: str = Field(unique=True)
+    label: str = ""
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+# --- operations --------------------------------------------------------------------------------
+
+
+class Lease(SQLModel, table=True):
+    """A duty only one instance may perform at a time (a WeChat gateway's event stream), held
+    by `holder` until `expires_at` and renewed before then (storage/lease.py). Times are UTC.
+    `epoch` grows by one each time the lease changes hands (a fencing token)."""
+
+    name: str = Field(primary_key=True)
+    holder: str
+    epoch: int = 0
+    acquired_at: datetime
+    expires_at: datetime
+
+
+class IssueTally(SQLModel, table=True):
+    """How many issues there are per village, group, kind, status and owner (0: none), kept by
+    database triggers on `issue` (migration 0004): the admin list's counts without counting."""
+
+    village_id: int = Field(primary_key=True)
+    group_id: int = Field(primary_key=True)
+    kind: str = Field(primary_key=True)
+    status: str = Field(primary_key=True)
+    owner_id: int = Field(primary_key=True)
+    n: int = 0
+
+
+# --- learning ----------------------------------------------------------------------------------
+
+
+class LabeledExample(SQLModel, table=True):
+    """A deployment's own labeled post, from a correction: a /tag change (source "tag"), an
+    unregistered post registered ("register", or "admin:NAME" from the admin pages), a
+    withdrawn issue ("withdraw", label 非事项). `shuoshi train` learns from them."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    label: str  # 村里事, 邻里事, 户里事 or 非事项
+    source: str
+    created_at: datetime = Field(index=True)
+    village_id: int | None = Field(default=None, foreign_key="village.id")

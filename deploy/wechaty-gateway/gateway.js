@@ -297,6 +297,13 @@ function createControlApi (puppet) {
       return { alreadyLoggedIn: false, id }
     },
 
+    'POST /scan': (body) => {
+      const qrcode = String(body.qrcode ?? 'https://login.weixin.qq.com/l/mock')
+      const status = Number(body.status ?? PUPPET.types.ScanStatus.Waiting)
+      puppet.mocker.scan(qrcode, status) // emits SCAN
+      return { qrcode, status }
+    },
+
     'POST /logout': async () => {
       if (!puppet.isLoggedIn) return { loggedOut: false }
       await puppet.logout('control endpoint') // emits LOGOUT
@@ -394,6 +401,24 @@ async function createPuppet (name) {
   }
 }
 
+/**
+ * The server does not queue events: a SCAN (the QR code to log in) emitted while no client
+ * listens, e.g. while the bot restarts, would be lost until the puppet shows a new QR code.
+ * Keep the last one and emit it again when a client calls Start (clients open their event
+ * stream first, then call Start).
+ */
+function replayScanOnStart (puppet) {
+  let lastScan = null
+  puppet.on('scan', payload => { lastScan = payload })
+  puppet.on('login', () => { lastScan = null })
+  const start = puppet.start.bind(puppet)
+  puppet.start = async (...args) => {
+    await start(...args)
+    const payload = lastScan
+    if (payload && !puppet.isLoggedIn) setImmediate(() => puppet.emit('scan', payload))
+  }
+}
+
 async function main () {
   const puppetName = process.env.WECHATY_PUPPET
   if (!puppetName) fail('set WECHATY_PUPPET (e.g. wechaty-puppet-mock)')
@@ -405,6 +430,7 @@ async function main () {
   const noTls = process.env.WECHATY_PUPPET_SERVICE_NO_TLS === 'true'
 
   const puppet = await createPuppet(puppetName)
+  replayScanOnStart(puppet)
   const server = new PuppetServer({
     endpoint: `${host}:${port}`,
     puppet,

@@ -17,4 +17,11 @@ def test_migrated_database_matches_the_models(database_url: str) -> None:
         diff = compare_metadata(ctx, SQLModel.metadata)
     assert current_revision(engine) == head_revision()
     engine.dispose()
+    # Full-text search structures are raw SQL in their migration (FTS5 tables, a trigram
+    # index) with no model: anything else the models and the schema disagree on is a bug.
+    diff = [d for d in diff if not (d[0] in ("remove_table", "remove_index") and _search(d[1]))]
     assert diff == []
+
+
+def _search(obj: object) -> bool:
+    return "search" in str(getattr(obj, "name", "")) or "grams" in str(getattr(obj, "name", ""))

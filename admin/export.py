@@ -1,0 +1,139 @@
+"""台账导出: the current filter as .xlsx (admin/xlsx.py: streamed while the rows are read, so
+memory does not grow with the row count) or as .csv (UTF-8 with BOM, so Excel reads the
+Chinese), one row per issue, numbers masked, newest first like the list."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from sqlmodel import Session
+from starlette.responses import StreamingResponse
+
+from admin import xlsx
+from admin.labels import LEVEL, STATUS
+from handlers.privacy import mask
+from storage.queries import IssueFilter, days_late, iter_issues
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+SHEET = "台账"
+# (header, column width); `values` gives a row in this order.
+COLUMNS: list[tuple[str, float]] = [
+    ("编号", 8),
+    ("类别", 8),
+    ("村", 10),
+    ("群", 16),
+    ("内容", 48),
+    ("反映人", 10),
+    ("负责人", 10),
+    ("状态", 8),
+    ("登记时间", 17),
+    ("限期", 17),
+    ("办结时间", 17),
+    ("超期天数", 9),
+    ("办理结果", 32),
+    ("评价", 9),
+    ("办结层级", 9),
+    ("反映人数", 9),
+]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+_DIGIT = re.compile(r"\d")
+
+
+def _masked(text: str) -> str:
+    """privacy.mask, skipped for the many texts without a digit (this runs for every row)."""
+    return mask(text) if _DIGIT.search(text) else text
+
+
+def values(row: Any, now: datetime) -> list[Any]:
+    """One ledger row. Times stay as read (aware); the writers show them in local time."""
+    return [
+        row.number,
+        row.kind,
+        row.village_name or "",
+        row.group_name or "私聊",
+        _masked(row.text),
+        row.reporter_name,
+        row.owner_name or "",
+        STATUS.get(row.status, row.status),
+        row.created_at,
+        row.due_at,
+        row.closed_at,
+        days_late(row.due_at, row.status, now) or None,
+        _masked(row.result or ""),
+        row.rating or "",
+        LEVEL.get(row.settled_level or "", ""),
+        row.reports,
+    ]
+
+
+def filename(now: datetime, suffix: str) -> tuple[str, str]:
+    """(the Chinese name, an ASCII fallback)."""
+    stamp = f"{now:%Y%m%d-%H%M}"
+    return f"说事台账-{stamp}.{suffix}", f"shuoshi-ledger-{stamp}.{suffix}"
+
+
+def disposition(now: datetime, suffix: str) -> str:
+    name, fallback = filename(now, suffix)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
+
+
+def _rows(app: App, f: IssueFilter) -> Iterator[list[Any]]:
+    """Ledger rows as the database hands them over (a server-side cursor where there is one)."""
+    now = app.clock.now()
+    with Session(app.engine) as session:
+        for row in iter_issues(session, f=f, now=now):
+            yield values(row, now)
+
+
+def xlsx_chunks(app: App, f: IssueFilter) -> Iterator[bytes]:
+    return xlsx.stream(SHEET, COLUMNS, _rows(app, f), tz=app.clock.tz)
+
+
+def xlsx_response(app: App, f: IssueFilter) -> StreamingResponse:
+    return StreamingResponse(
+        xlsx_chunks(app, f),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": disposition(app.clock.now(), "xlsx")},
+    )
+
+
+def _csv_text(value: Any, tz: Any) -> Any:
+    if isinstance(value, datetime):
+        return f"{value.astimezone(tz):%Y-%m-%d %H:%M}"
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return "" if value is None else value
+
+
+def csv_rows(app: App, f: IssueFilter, batch: int = 500) -> Iterator[bytes]:
+    """The CSV as it is read from the database, a few hundred rows per chunk."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow([title for title, _ in COLUMNS])
+    tz = app.clock.tz
+    for n, row in enumerate(_rows(app, f), 1):
+        writer.writerow([_csv_text(v, tz) for v in row])
+        if n % batch == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def csv_response(app: App, f: IssueFilter) -> StreamingResponse:
+    return StreamingResponse(
+        csv_rows(app, f),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": disposition(app.clock.now(), "csv")},
+    )

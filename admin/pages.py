@@ -1,0 +1,549 @@
+"""The pages people use: log-in, 事项列表, 事项详情 with its actions, 未登记帖子, 统计, 台账导出,
+状态. Changes call the handler functions the chat commands call (handlers/actions.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from sqlmodel import Session, func, select
+
+from admin import charts, export
+from admin.auth import Viewer, check_password, fingerprint
+from admin.web import (
+    AppDep,
+    Csrf,
+    OptionalViewer,
+    PageViewer,
+    SessionDep,
+    chat_enabled,
+    csrf_token,
+    flash,
+    get_app,
+    local_midnight,
+    page_args,
+    read_filter,
+    render,
+)
+from handlers import actions
+from handlers.actions import Actor, Ctx, Outcome
+from handlers.outbox import to_person
+from handlers.parsing import parse_due
+from handlers.privacy import mask
+from handlers.register import dismiss_post, register_post
+from storage import queries
+from storage.db import current_revision, head_revision
+from storage.models import KINDS, AdminLogin, ChatGroup, Issue, Kind, Person, Role, Village
+
+router = APIRouter(include_in_schema=False)
+ADMIN_RELAY = "{actor}在后台：{text}"  # a change the owner would otherwise not hear of
+
+# --- log-in ----------------------------------------------------------------------------------
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/issues"
+
+
+@router.get("/")
+def home(request: Request, viewer: OptionalViewer) -> Response:
+    if viewer is not None and viewer.via == "session":
+        return RedirectResponse("/issues", status_code=303)
+    return RedirectResponse("/chat" if chat_enabled(get_app(request)) else "/login", 303)
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "") -> Response:
+    return render(request, "login.html", None, next=_safe_next(next), error=None, name="")
+
+
+@router.post("/login", dependencies=[Csrf])
+def login(
+    request: Request,
+    session: SessionDep,
+    app: AppDep,
+    name: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    limiter = request.app.state.limiter
+    now = app.clock.now()
+    address = request.client.host if request.client else "?"
+    name = name.strip()[:50]
+    if limiter.blocked(name, address, now):
+        wait = limiter.wait_seconds(name, address, now)
+        response = render(
+            request,
+            "login.html",
+            None,
+            next=_safe_next(next),
+            name=name,
+            error=f"登录失败次数太多，请 {wait} 秒后再试。",
+        )
+        response.status_code = 429
+        response.headers["Retry-After"] = str(wait)
+        return response
+    person = check_password(session, name, password) if name and password else None
+    if person is None:
+        limiter.failed(name, address, now)
+        response = render(
+            request, "login.html", None, next=_safe_next(next), name=name, error="姓名或密码不对。"
+        )
+        response.status_code = 401
+        return response
+    login_row = session.get(AdminLogin, person.id)
+    assert login_row is not None
+    request.session.clear()  # a new session on log-in: nothing from before carries over
+    request.session.update(
+        pid=person.id, pw=fingerprint(login_row.password_hash), at=int(now.timestamp())
+    )
+    csrf_token(request)
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.post("/logout", dependencies=[Csrf])
+def logout(request: Request) -> Response:
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+# --- 事项列表 ----------------------------------------------------------------------------------
+
+
+def _choices(session: Session, viewer: Viewer) -> dict[str, Any]:
+    return {
+        "villages": queries.villages(session, viewer.villages),
+        "groups": queries.groups(session, viewer.villages),
+        "people": queries.people(session, viewer.villages),
+        "kinds": [*KINDS, Kind.UNSORTED],
+    }
+
+
+def _query_with(request: Request, **changes: object) -> str:
+    params = {k: v for k, v in request.query_params.items() if v}
+    for key, value in changes.items():
+        if value is None or value == "":
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    return urlencode(params)
+
+
+@router.get("/issues")
+def issue_list(request: Request, viewer: PageViewer, session: SessionDep, app: AppDep) -> Response:
+    now = app.clock.now()
+    f = read_filter(request.query_params, viewer, app.clock.tz)
+    page, per_page = page_args(request.query_params)
+    counts = queries.count_issues(session, f=f, now=now)
+    offset = (page - 1) * per_page
+    rows = queries.list_issues(session, f=f, now=now, offset=offset, limit=per_page, counts=counts)
+    pages = max(1, -(-counts.total // per_page))
+    return render(
+        request,
+        "issues.html",
+        viewer,
+        rows=rows,
+        counts=counts,
+        f=f,
+        page=page,
+        pages=pages,
+        per_page=per_page,
+        days_late=lambda row: queries.days_late(row.due_at, row.status, now),
+        query_with=lambda **kw: _query_with(request, **kw),
+        export_query=_query_with(request, page=None),
+        **_choices(session, viewer),
+    )
+
+
+# --- 事项详情 and its actions ------------------------------------------------------------------
+
+
+def visible_issue(session: Session, viewer: Viewer, number: int) -> Issue:
+    """The issue, if this viewer may see it; otherwise "not found" (not even its existence)."""
+    issue = queries.get_issue(session, number=number)
+    if issue is None or not viewer.sees(issue.village_id):
+        raise HTTPException(status_code=404, detail=f"没有 #{number} 这件事，或它不归您管。")
+    return issue
+
+
+def may_see_full(viewer: Viewer, issue: Issue) -> bool:
+    """The owner, the village 书记 and 镇领导 see numbers in full; others see them masked."""
+    return (
+        viewer.role == Role.TOWN_LEADER
+        or (viewer.role == Role.SECRETARY and viewer.village_id == issue.village_id)
+        or viewer.person_id == issue.owner_id
+    )
+
+
+@router.get("/issues/{number}")
+def issue_detail(
+    number: int, request: Request, viewer: PageViewer, session: SessionDep, app: AppDep
+) -> Response:
+    issue = visible_issue(session, viewer, number)
+    full = may_see_full(viewer, issue)
+    show: Callable[[str], str] = (lambda s: s) if full else mask
+    events = queries.timeline(session, issue_id=issue.id or 0)
+    owner = session.get(Person, issue.owner_id) if issue.owner_id else None
+    village = session.get(Village, issue.village_id)
+    now = app.clock.now()
+    actor = viewer.actor(session)
+    return render(
+        request,
+        "issue.html",
+        viewer,
+        issue=issue,
+        show=show,
+        full=full,
+        owner=owner,
+        village=village,
+        group=session.get(ChatGroup, issue.group_id) if issue.group_id else None,
+        events=[e for e in events if e.kind != "report"],
+        reports=[e for e in events if e.kind == "report"],
+        attachments=actions.attachments_of(issue),
+        late=queries.days_late(issue.due_at, issue.status, now),
+        people=queries.people(session, (issue.village_id,)),
+        kinds=KINDS,
+        active=issue.status in ("open", "claimed"),
+        can_assign=actions.is_leader_of(actor, issue),
+        can_finish=actions.can_finish(actor, issue),
+        due_value=issue.due_at.astimezone(app.clock.tz).strftime("%Y-%m-%dT%H:%M"),
+    )
+
+
+def _parse_due(value: str, now: datetime, tz: Any) -> datetime | None:
+    value = value.strip()
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return parse_due(value, now)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
+def _act(
+    request: Request,
+    session: Session,
+    viewer: Viewer,
+    number: int,
+    change: Callable[[Ctx, Issue, Actor], Outcome],
+    *,
+    relay: bool = False,
+) -> Response:
+    """Run one handler action as this viewer; commit when it succeeded. With `relay`, the
+    owner hears of it when someone else made the change (the handler tells nobody)."""
+    app = get_app(request)
+    issue = visible_issue(session, viewer, number)
+    ctx = Ctx(session, app.deps, app.clock.now())
+    actor = viewer.actor(session)
+    outcome = change(ctx, issue, actor)
+    if outcome.ok:
+        owner = actions.owner_of(ctx, issue)
+        if relay and owner is not None and owner.id != viewer.person_id:
+            to_person(
+                session,
+                owner,
+                ADMIN_RELAY.format(actor=actor.label, text=outcome.text),
+                now=ctx.now,
+                issue_id=issue.id,
+                category="notice",
+            )
+        session.commit()
+    else:
+        session.rollback()
+    flash(request, outcome.text, outcome.ok)
+    return RedirectResponse(f"/issues/{number}", status_code=303)
+
+
+@router.post("/issues/{number}/assign", dependencies=[Csrf])
+def issue_assign(
+    number: int,
+    request: Request,
+    viewer: PageViewer,
+    session: SessionDep,
+    person: Annotated[int, Form()],
+) -> Response:
+    def change(ctx: Ctx, issue: Issue, actor: Actor) -> Outcome:
+        target = ctx.session.get(Person, person)
+        if target is None or not target.active or target.village_id != issue.village_id:
+            return actions.refuse("请从本村网格里选人。")
+        return actions.assign(ctx, issue, actor, target)
+
+    return _act(request, session, viewer, number, change)
+
+
+@router.post("/issues/{number}/due", dependencies=[Csrf])
+def issue_due(
+    number: int,
+    request: Request,
+    viewer: PageViewer,
+    session: SessionDep,
+    due: Annotated[str, Form()],
+) -> Response:
+    def change(ctx: Ctx, issue: Issue, actor: Actor) -> Outcome:
+        when = _parse_due(due, ctx.now, ctx.deps.clock.tz)
+        if when is None:
+            return actions.refuse("看不懂这个期限，请选日期时间，或写 3天、明天、2026-12-01。")
+        return actions.set_due(ctx, issue, actor, when)
+
+    return _act(request, session, viewer, number, change, relay=True)
+
+
+@router.post("/issues/{number}/kind", dependencies=[Csrf])
+def issue_kind(
+    number: int,
+    request: Request,
+    viewer: PageViewer,
+    session: SessionDep,
+    kind: Annotated[str, Form()],
+) -> Response:
+    def change(ctx: Ctx, issue: Issue, actor: Actor) -> Outcome:
+        if kind not in KINDS:
+            return actions.refuse("请选择类别：村里事、邻里事或户里事。")
+        return actions.set_kind(ctx, issue, actor, Kind(kind))
+
+    return _act(request, session, viewer, number, change, relay=True)
+
+
+@router.post("/issues/{number}/note", dependencies=[Csrf])
+def issue_note(
+    number: int,
+    request: Request,
+    viewer: PageViewer,
+    session: SessionDep,
+    text: Annotated[str, Form()] = "",
+) -> Response:
+    return _act(request, session, viewer, number, lambda c, i, a: actions.add_note(c, i, a, text))
+
+
+@router.post("/issues/{number}/close", dependencies=[Csrf])
+def issue_close(
+    number: int,
+    request: Request,
+    viewer: PageViewer,
+    session: SessionDep,
+    result: Annotated[str, Form()] = "",
+) -> Response:
+    return _act(
+        request,
+        session,
+        viewer,
+        number,
+        lambda c, i, a: actions.close(c, i, a, result),
+        relay=True,
+    )
+
+
+@router.post("/issues/{number}/reopen", dependencies=[Csrf])
+def issue_reopen(
+    number: int,
+    request: Request,
+    viewer: PageViewer,
+    session: SessionDep,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    return _act(
+        request, session, viewer, number, lambda c, i, a: actions.reopen(c, i, a, reason.strip())
+    )
+
+
+@router.get("/issues/{number}/attachments/{index}")
+def attachment(
+    number: int, index: int, viewer: PageViewer, session: SessionDep, app: AppDep
+) -> Response:
+    """A stored copy of a photo or voice message, only from inside the data folder."""
+    issue = visible_issue(session, viewer, number)
+    items = actions.attachments_of(issue)
+    if not 0 <= index < len(items) or not items[index].get("path"):
+        raise HTTPException(status_code=404, detail="没有这个附件。")
+    root = Path(app.settings.data_dir).resolve()
+    path = (root / items[index]["path"]).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise HTTPException(status_code=404, detail="附件文件不在了。")
+    return FileResponse(path)
+
+
+# --- 未登记帖子 --------------------------------------------------------------------------------
+
+
+@router.get("/posts")
+def post_list(request: Request, viewer: PageViewer, session: SessionDep) -> Response:
+    page, per_page = page_args(request.query_params)
+    rows, total = queries.unsure_posts(
+        session, villages=viewer.villages, offset=(page - 1) * per_page, limit=per_page
+    )
+    names = {v.id: v.name for v in queries.villages(session)}
+    return render(
+        request,
+        "posts.html",
+        viewer,
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // per_page)),
+        village_names=names,
+        villages=queries.villages(session, viewer.villages),
+        kinds=KINDS,
+        media=lambda row: [a.get("kind", "") for a in json.loads(row.attachments or "[]")],
+    )
+
+
+def _decide_post(
+    request: Request, session: Session, viewer: Viewer, decide: Callable[[Ctx, Actor], Outcome]
+) -> Response:
+    app = get_app(request)
+    ctx = Ctx(session, app.deps, app.clock.now())
+    outcome = decide(ctx, viewer.actor(session))
+    if outcome.ok:
+        session.commit()
+    else:
+        session.rollback()
+    flash(request, outcome.text, outcome.ok)
+    return RedirectResponse("/posts", status_code=303)
+
+
+@router.post("/posts/{inbound_id}/register", dependencies=[Csrf])
+def post_register(
+    inbound_id: int,
+    request: Request,
+    viewer: PageViewer,
+    session: SessionDep,
+    kind: Annotated[str, Form()],
+    village: Annotated[str, Form()] = "",
+) -> Response:
+    chosen = int(village) if village.isdigit() else None
+    return _decide_post(
+        request,
+        session,
+        viewer,
+        lambda ctx, actor: register_post(ctx, inbound_id, kind, actor, village_id=chosen),
+    )
+
+
+@router.post("/posts/{inbound_id}/dismiss", dependencies=[Csrf])
+def post_dismiss(
+    inbound_id: int, request: Request, viewer: PageViewer, session: SessionDep
+) -> Response:
+    return _decide_post(
+        request, session, viewer, lambda ctx, actor: dismiss_post(ctx, inbound_id, actor)
+    )
+
+
+# --- 统计 --------------------------------------------------------------------------------------
+
+WEEK_CHOICES = (4, 8, 12, 26, 52)
+
+
+def stats_period(params: Any, now: datetime, tz: Any) -> tuple[datetime, int]:
+    """The Monday 00:00 the figures start at and how many weeks they cover (to this week)."""
+    try:
+        weeks = int(params.get("weeks") or 8)
+    except ValueError:
+        weeks = 8
+    weeks = weeks if weeks in WEEK_CHOICES else 8
+    today = now.astimezone(tz).date()
+    this_monday = today - timedelta(days=today.weekday())
+    end_day: date = this_monday + timedelta(weeks=1)
+    if params.get("until"):
+        try:
+            chosen = date.fromisoformat(params["until"])
+            end_day = chosen - timedelta(days=chosen.weekday()) + timedelta(weeks=1)
+        except ValueError:
+            pass
+    return local_midnight(end_day - timedelta(weeks=weeks), tz), weeks
+
+
+@router.get("/stats")
+def stats_page(request: Request, viewer: PageViewer, session: SessionDep, app: AppDep) -> Response:
+    now = app.clock.now()
+    start, weeks = stats_period(request.query_params, now, app.clock.tz)
+    figures = queries.stats(session, start=start, weeks=weeks, villages=viewer.villages, now=now)
+    villages = queries.villages(session, viewer.villages)
+    people = {p.id: p for p in queries.people(session, viewer.villages)}
+    return render(
+        request,
+        "stats.html",
+        viewer,
+        s=figures,
+        weeks=weeks,
+        week_choices=WEEK_CHOICES,
+        villages=villages,
+        people=people,
+        week_label=lambda dt: dt.astimezone(app.clock.tz).strftime("%m-%d"),
+        chart_weeks=charts.weekly(figures, app.clock.tz),
+        chart_villages=charts.villages(figures, villages) if len(villages) > 1 else "",
+        chart_kinds=charts.kinds(figures),
+        chart_levels=charts.levels(figures),
+    )
+
+
+# --- 台账导出 ----------------------------------------------------------------------------------
+
+
+@router.get("/export.xlsx")
+def export_xlsx(request: Request, viewer: PageViewer, app: AppDep) -> Response:
+    f = read_filter(request.query_params, viewer, app.clock.tz)
+    return export.xlsx_response(app, f)
+
+
+@router.get("/export.csv")
+def export_csv(request: Request, viewer: PageViewer, app: AppDep) -> Response:
+    f = read_filter(request.query_params, viewer, app.clock.tz)
+    return export.csv_response(app, f)
+
+
+# --- 状态 --------------------------------------------------------------------------------------
+
+
+@router.get("/status")
+def status_page(request: Request, viewer: PageViewer, session: SessionDep, app: AppDep) -> Response:
+    if viewer.role not in (Role.TOWN_LEADER, Role.SECRETARY):
+        raise HTTPException(status_code=403, detail="状态页只给书记和镇领导看。")
+    database: dict[str, Any] = {"dialect": app.engine.dialect.name}
+    try:
+        database["url"] = app.engine.url.render_as_string(hide_password=True)
+        database["revision"] = current_revision(app.engine)
+        database["head"] = head_revision()
+        database["issues"] = session.exec(select(func.count()).select_from(Issue)).one()
+        database["ok"] = True
+    except Exception as exc:  # shown on the page: the database is what may be broken
+        database["ok"] = False
+        database["error"] = str(exc)[:300]
+    platforms: dict[str, dict[str, Any]] = {
+        "telegram": {
+            "configured": bool(app.settings.telegram_bot_token),
+            "mode": "webhook" if app.settings.telegram_webhook_url else "polling",
+        },
+        "wechat": {"configured": bool(app.settings.wechaty_puppet_service_endpoint)},
+        "local": {"configured": chat_enabled(app)},
+    }
+    for name, info in app.status.items():
+        if name in platforms:
+            platforms[name].update(info)
+    others = {k: v for k, v in app.status.items() if k not in platforms and k != "jobs"}
+    jobs = {
+        name: {"上次": at, "周期": period} for name, period, at in queries.last_job_runs(session)
+    }
+    jobs.update(app.status.get("jobs", {}))
+    return render(
+        request,
+        "status.html",
+        viewer,
+        platforms=platforms,
+        transports=sorted(app.transports),
+        jobs=jobs,
+        others=others,
+        outbox=queries.outbox_summary(session),
+        oldest=queries.oldest_pending(session),
+        failed=queries.failed_messages(session),
+        database=database,
+    )
+
+
+__all__ = ["may_see_full", "router", "visible_issue"]

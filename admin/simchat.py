@@ -1,0 +1,230 @@
+"""模拟群聊: the local platform as a web page. Pick a group and a person, post, press the bot's
+buttons, and see its replies in the group and in that person's private chat. Posts go through
+the same `handlers.intake.receive` as every platform; the bot's messages are the outbox rows
+a `WebTransport` "delivers" (they stay in the database, which is what the page shows).
+
+It speaks as anyone, so it is on only where no real platform is configured (see
+`admin.web.chat_enabled`)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session, col, select
+
+from admin.web import Csrf, OptionalViewer, chat_enabled, flash, get_app, render
+from handlers import texts
+from handlers.intake import Handled, receive
+from handlers.messages import Inbound
+from scheduler.sender import Sender
+from storage import queries
+from storage.models import ChatGroup, GroupChat, Outbox, Person, PersonId, Village
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+PLATFORM = "local"
+VILLAGERS = ("张大爷", "李大妈", "王婶", "孙奶奶", "老周")
+TEXT_LIMIT = 2000
+
+
+class WebTransport:
+    """Delivery to the web page is the outbox row itself; its id is the message id."""
+
+    platform = PLATFORM
+
+    async def send(self, row: Outbox) -> str:
+        return f"w{row.id}"
+
+
+def install(app: App) -> None:
+    """Register the web transport for the local platform (unless one is there already)."""
+    if chat_enabled(app) and PLATFORM not in app.transports:
+        app.transports[PLATFORM] = WebTransport()
+
+
+def _enabled(request: Request) -> App:
+    app = get_app(request)
+    if not chat_enabled(app):
+        raise HTTPException(status_code=404, detail="模拟群聊只在没有接真实平台时打开。")
+    return app
+
+
+router = APIRouter(prefix="/chat", include_in_schema=False, dependencies=[Depends(_enabled)])
+_flush_locks: dict[int, asyncio.Lock] = {}
+
+
+async def deliver(app: App) -> None:
+    """Send what the bot queued for the local platform now, so the page shows it at once."""
+    transport = app.transports.get(PLATFORM)
+    if transport is None:
+        return
+    lock = _flush_locks.setdefault(id(app), asyncio.Lock())
+    async with lock:
+        sender = Sender(app.engine, app.clock, {PLATFORM: transport}, app.settings.outbox_max_tries)
+        await sender.flush()
+
+
+def local_groups(session: Session) -> list[tuple[ChatGroup, str, str]]:
+    """Groups reachable on the local platform: (group, its local chat id, village name)."""
+    rows = session.exec(
+        select(ChatGroup, GroupChat.chat_key, Village.name)
+        .join(GroupChat, col(GroupChat.group_id) == col(ChatGroup.id))
+        .join(Village, col(Village.id) == col(ChatGroup.village_id))
+        .where(
+            col(GroupChat.chat_key).like(f"{PLATFORM}:%"),
+            GroupChat.active,
+            ChatGroup.active,
+        )
+        .order_by(col(Village.position), col(ChatGroup.position))
+    ).all()
+    return [(g, key.split(":", 1)[1], village) for g, key, village in rows]
+
+
+def local_people(session: Session) -> list[tuple[str, str]]:
+    """(name on the local platform, role) of the grid people who have one."""
+    rows = session.exec(
+        select(PersonId.key, Person.role)
+        .join(Person, col(Person.id) == col(PersonId.person_id))
+        .where(col(PersonId.key).like(f"{PLATFORM}:%"), Person.active)
+        .order_by(col(Person.village_id), col(Person.position))
+    ).all()
+    return [(key.split(":", 1)[1], role) for key, role in rows]
+
+
+def _state(request: Request, session: Session) -> dict[str, Any]:
+    groups = local_groups(session)
+    chosen = request.query_params.get("group") or ""
+    chat = next((c for _, c, _ in groups if c == chosen), groups[0][1] if groups else "")
+    name = (request.query_params.get("as") or "").strip()[:20] or VILLAGERS[0]
+    return {"groups": groups, "chat": chat, "name": name}
+
+
+def _panes(session: Session, chat: str, name: str) -> dict[str, Any]:
+    return {
+        "group_messages": queries.local_conversation(session, chat=chat, private=False),
+        "private_messages": queries.local_conversation(session, chat=name, private=True),
+        "buttons_of": queries.buttons_of,
+    }
+
+
+@router.get("")
+def chat_page(request: Request, viewer: OptionalViewer) -> Response:
+    app = get_app(request)
+    with Session(app.engine) as session:
+        state = _state(request, session)
+        return render(
+            request,
+            "chat.html",
+            viewer,
+            people=local_people(session),
+            villagers=VILLAGERS,
+            here=urlencode({"group": state["chat"], "as": state["name"]}),
+            **state,
+            **_panes(session, state["chat"], state["name"]),
+        )
+
+
+@router.get("/feed")
+def chat_feed(request: Request) -> Response:
+    """Both conversations as HTML, for the page to refresh itself."""
+    app = get_app(request)
+    with Session(app.engine) as session:
+        state = _state(request, session)
+        return render(
+            request,
+            "chat_panes.html",
+            None,
+            show_flash=False,
+            here=urlencode({"group": state["chat"], "as": state["name"]}),
+            **state,
+            **_panes(session, state["chat"], state["name"]),
+        )
+
+
+def _back(chat: str, name: str) -> RedirectResponse:
+    return RedirectResponse(
+        "/chat?" + urlencode({"group": chat, "as": name}) + "#end", status_code=303
+    )
+
+
+@router.post("/post", dependencies=[Csrf])
+async def chat_post(
+    request: Request,
+    name: Annotated[str, Form()],
+    text: Annotated[str, Form()],
+    group: Annotated[str, Form()] = "",
+    private: Annotated[str, Form()] = "",
+    reply_to: Annotated[str, Form()] = "",
+) -> Response:
+    app = get_app(request)
+    name = name.strip()[:20]
+    if not name or not text.strip():
+        flash(request, "请写上姓名和内容。", ok=False)
+        return _back(group, name)
+    in_private = private in ("1", "on", "true")
+    msg = Inbound(
+        platform=PLATFORM,
+        chat=name if in_private else group,
+        sender=name,
+        sender_name=name,
+        text=text[:TEXT_LIMIT],
+        message_id=f"web-{secrets.token_hex(6)}",
+        at=app.clock.now(),
+        private=in_private,
+        reply_to=reply_to or None,
+    )
+    await run_in_threadpool(receive, app.engine, app.deps, msg)
+    await deliver(app)
+    return _back(group, name)
+
+
+@router.post("/press", dependencies=[Csrf])
+async def chat_press(
+    request: Request,
+    name: Annotated[str, Form()],
+    message: Annotated[int, Form()],
+    label: Annotated[str, Form()],
+    group: Annotated[str, Form()] = "",
+) -> Response:
+    app = get_app(request)
+    name = name.strip()[:20]
+
+    def press() -> Handled | None:
+        with Session(app.engine) as session:
+            row = session.get(Outbox, message)
+            if row is None or row.platform != PLATFORM or row.status != "sent":
+                return None
+            data = dict(queries.buttons_of(row)).get(label)
+            if data is None:
+                return None
+            return receive(
+                app.engine,
+                app.deps,
+                Inbound(
+                    platform=PLATFORM,
+                    chat=row.chat,
+                    sender=name,
+                    sender_name=name,
+                    text="",
+                    message_id=f"web-cb-{secrets.token_hex(6)}",
+                    at=app.clock.now(),
+                    private=row.private,
+                    reply_to=row.platform_message_id,
+                    button=data,
+                ),
+            )
+
+    handled = await run_in_threadpool(press)
+    if handled is None:
+        flash(request, texts.BUTTON_STALE, ok=False)
+    elif handled.answer and handled.alert:
+        flash(request, handled.answer, ok=False)
+    await deliver(app)
+    return _back(group, name)

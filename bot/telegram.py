@@ -1,0 +1,771 @@
+"""The Telegram door (python-telegram-bot 22): updates in, outbox rows out. No business rule here.
+
+In.  Polling by default; a webhook route on the admin app when TELEGRAM_WEBHOOK_URL is set. Either
+     way an update is recorded in the inbox before Telegram is told it arrived, and only then
+     decided (handlers.intake). Telegram delivers again whatever it was not told about; the inbox
+     makes that harmless. Polling is our own getUpdates loop on PTB's bot rather than PTB's
+     Updater: the Updater confirms a batch (by asking for the next offset) as soon as the batch
+     is queued in memory, before any handler ran, so a crash would lose it. Here the offset
+     passes an update only once the update is recorded.
+Out. `TelegramTransport.send(row)` delivers one outbox row for scheduler.sender.Sender. The door
+     runs that sender for the "telegram" rows and wakes it after each update, so an
+     acknowledgment goes out at once rather than at the next round.
+
+`TelegramDoor.accept` is the one list of what the bot reads: messages (text, captions, photos,
+voice, documents, locations) in groups and private chats, their edits, button presses, and the
+bot being added to a group. Other bots, channel posts and service messages (joins, pins) are
+ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import html
+import json
+import logging
+import re
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request, Response
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, select
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    CallbackQuery,
+    ChatMemberUpdated,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+    Update,
+    User,
+)
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import Application, ApplicationBuilder
+from telegram.helpers import mention_html
+
+from bot.app import App
+from handlers import commands, texts
+from handlers.actions import Ctx
+from handlers.deps import Deps
+from handlers.edits import receive_edit
+from handlers.intake import Handled, receive
+from handlers.messages import Attachment, Inbound
+from handlers.outbox import to_chat
+from scheduler.sender import PermanentError, Sender, TransientError
+from storage.db import session_scope
+from storage.models import ACTIVE_STATUSES, GroupChat, Issue, Outbox, Status
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
+POLL_TIMEOUT = timedelta(seconds=30)  # long poll
+MAX_BACKOFF = 30.0
+DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API serves files up to 20 MB
+TEXT_LIMIT = 4096  # Telegram's limits, in UTF-16 code units
+CAPTION_LIMIT = 1024
+ANSWER_LIMIT = 200  # answerCallbackQuery text
+WAKE_EVERY = 0.02  # seconds: a burst of updates wakes the sender once per this, not per update
+ADMINS = (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+_OTHER_BOT_COMMAND = re.compile(r"^/[A-Za-z0-9_]+@([A-Za-z0-9_]+)")
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------------------------
+# out: outbox rows → sendMessage
+# --------------------------------------------------------------------------------------------
+
+
+class TelegramTransport:
+    """Sends one outbox row: HTML text, the group's addressee as a mention, buttons as an inline
+    keyboard, as a reply when the row answers a message, with its picture (a digest chart) when
+    it has one."""
+
+    platform = PLATFORM
+
+    def __init__(self, bot: Bot, names: Callable[[str, int], Awaitable[str | None]]) -> None:
+        self.bot = bot
+        self.names = names  # (sender key, chat id) → display name for a mention
+
+    async def send(self, row: Outbox) -> str:
+        try:
+            return await self._send(row)
+        except RetryAfter as exc:
+            raise TransientError(f"Telegram: {exc}", retry_after=retry_seconds(exc)) from exc
+        except ChatMigrated as exc:
+            raise PermanentError(
+                f"Telegram chat {row.chat} is now telegram:{exc.new_chat_id}; put that in the grid"
+            ) from exc
+        except (Forbidden, BadRequest, InvalidToken) as exc:
+            raise PermanentError(f"Telegram refused the message to {row.chat}: {exc}") from exc
+        except NetworkError as exc:  # timeouts, 5xx, a dropped connection
+            raise TransientError(f"Telegram: {exc}") from exc
+
+    async def _send(self, row: Outbox) -> str:
+        chat_id = int(row.chat)
+        text = html.escape(_cut(row.text, TEXT_LIMIT))
+        if row.mention and not row.private:
+            name = await self.names(row.mention, chat_id)
+            if name:
+                text = f"{mention_html(row.mention.partition(':')[2], name)} {text}"
+        markup = keyboard(row.buttons)
+        reply = _reply_parameters(row.reply_to)
+        image = getattr(row, "image", None)
+        if image and Path(image).is_file():
+            fits = _utf16(row.text) <= CAPTION_LIMIT
+            photo = await self.bot.send_photo(
+                chat_id,
+                Path(image).read_bytes(),
+                caption=text if fits else None,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup if fits else None,
+                reply_parameters=reply,
+            )
+            if fits:
+                return str(photo.message_id)
+        sent = await self.bot.send_message(
+            chat_id,
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            reply_parameters=reply,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
+        return str(sent.message_id)
+
+
+def keyboard(buttons: str) -> InlineKeyboardMarkup | None:
+    """The outbox's JSON [[label, data], …] as one row of inline buttons."""
+    pairs = json.loads(buttons or "[]")
+    if not pairs:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in pairs]]
+    )
+
+
+def _reply_parameters(reply_to: str | None) -> ReplyParameters | None:
+    # A button press has no message to answer ("cb:…"): then the reply simply follows.
+    if not reply_to or not reply_to.isdigit():
+        return None
+    return ReplyParameters(int(reply_to), allow_sending_without_reply=True)
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _cut(text: str, limit: int) -> str:
+    if _utf16(text) <= limit:
+        return text
+    room = limit - _utf16(texts.TG_CUT) - 64  # the mention goes in front
+    return text.encode("utf-16-le")[: room * 2].decode("utf-16-le", "ignore") + texts.TG_CUT
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    # The private timedelta avoids PTB 22's deprecation warning on the int property.
+    value: Any = getattr(exc, "_retry_after", None)
+    if not isinstance(value, timedelta):
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+# --------------------------------------------------------------------------------------------
+# in: updates → inbox → decisions
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Accepted:
+    """An update recorded in the inbox and decided; what is left to do on Telegram's side."""
+
+    chat: int
+    handled: Handled | None = None
+    query: CallbackQuery | None = None  # a button press to answer
+    group: bool = False  # a group message: the privacy-mode notice may be due
+    member_status: str | None = None  # the bot's status in the group, when known
+
+
+class TelegramDoor:
+    def __init__(self, app: App) -> None:
+        settings = app.settings
+        if not settings.telegram_bot_token:
+            raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+        self.app = app
+        self.engine: Engine = app.engine
+        self.deps: Deps = app.deps
+        self.webhook_url = settings.telegram_webhook_url
+        self.webhook_path = urlsplit(self.webhook_url).path or DEFAULT_WEBHOOK_PATH
+        self.secret = settings.telegram_webhook_secret or _derived_secret(
+            settings.telegram_bot_token
+        )
+        self.files = Path(settings.data_dir) / "attachments"
+        self.application = build_application(
+            settings.telegram_bot_token, settings.telegram_base_url
+        )
+        self.bot: Bot = self.application.bot
+        self.transport = TelegramTransport(self.bot, self._mention_name)
+        # A sender of its own for the "telegram" rows, woken after each update.
+        self.sender = Sender.from_settings(
+            app.engine, app.clock, {PLATFORM: self.transport}, settings
+        )
+        self.username = ""
+        self.reads_all = True  # getMe's can_read_all_group_messages (privacy mode off)
+        self.connected = asyncio.Event()
+        self._one_at_a_time = asyncio.Lock()  # updates are decided in the order they came
+        self._queue: asyncio.Queue[Accepted] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._names: dict[str, str] = {}
+        self._privacy_checked: set[int] = set()
+        self._offset = 0
+        self._last_wake = 0.0
+        self._wake_due = False
+        # Database work runs on the event loop, as the sender's does. Measured (bench/telegram.py)
+        # against worker threads, on SQLite and on PostgreSQL: threads were slower, as a thread
+        # writing to SQLite meets the sender's writes in SQLite's busy handler, and a thread
+        # waiting on PostgreSQL competes with the loop for the GIL after every statement.
+        self.db_in_thread = False
+
+    async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self.db_in_thread:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        return fn(*args, **kwargs)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Connect (retrying while Telegram is unreachable) and serve, in the background."""
+        self._status(state="connecting", mode="webhook" if self.webhook_url else "polling")
+        self._tasks = [asyncio.create_task(self._run(), name="telegram")]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            # Again until it ends: under Python 3.11 asyncio.wait_for may swallow a cancel that
+            # arrives just as its wait ends.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait([task], timeout=1.0)
+            if not task.cancelled() and task.exception() is not None:
+                log.error("%s stopped: %r", task.get_name(), task.exception())
+        self._tasks = []
+        if self.connected.is_set() and not self.webhook_url and self._offset:
+            with contextlib.suppress(TelegramError):  # tell Telegram what was recorded
+                await self.bot.get_updates(offset=self._offset, limit=1, timeout=0)
+        with contextlib.suppress(Exception):
+            await self.application.shutdown()
+        self._status(state="stopped")
+
+    async def _run(self) -> None:
+        await self._connect()
+        self._tasks.append(asyncio.create_task(self.sender.run_forever(), name="telegram-sender"))
+        if self.webhook_url:
+            while True:  # the route records and decides; what follows is done here
+                await self._finish_safely(await self._queue.get())
+        else:
+            await self._poll()
+
+    async def _connect(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await self.application.initialize()
+                if self.webhook_url:
+                    await self.bot.set_webhook(
+                        self.webhook_url, secret_token=self.secret, allowed_updates=ALLOWED_UPDATES
+                    )
+                else:
+                    await self.bot.delete_webhook()
+                break
+            except InvalidToken:
+                self._status(state="error", error="Telegram rejected the bot token")
+                log.error("Telegram rejected TELEGRAM_BOT_TOKEN; the Telegram door is off")
+                raise
+            except (NetworkError, RetryAfter) as exc:
+                self._status(state="error", error=str(exc))
+                log.warning("Telegram unreachable (%s); trying again in %.0fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF)
+        me = self.bot.bot
+        self.username = me.username or ""
+        self.reads_all = bool(me.can_read_all_group_messages)
+        if not self.reads_all:
+            log.warning(
+                "@%s runs in privacy mode and sees only commands and replies in groups; "
+                "turn it off in @BotFather (/setprivacy) or make the bot a group admin",
+                self.username,
+            )
+        await self._set_commands()
+        self.connected.set()
+        self._status(
+            state="connected",
+            mode="webhook" if self.webhook_url else "polling",
+            bot=f"@{self.username}",
+            privacy_mode=not self.reads_all,
+            error=None,
+        )
+
+    async def _set_commands(self) -> None:
+        menus = [
+            (texts.TG_COMMANDS_GROUP, BotCommandScopeAllGroupChats()),
+            (texts.TG_COMMANDS_PRIVATE, BotCommandScopeAllPrivateChats()),
+        ]
+        for menu, scope in menus:
+            try:
+                await self.bot.set_my_commands([BotCommand(c, d) for c, d in menu], scope=scope)
+            except TelegramError as exc:  # a menu is a comfort, not a reason to stop
+                log.warning("setMyCommands failed: %s", exc)
+
+    # ---------------------------------------------------------------- polling
+
+    async def _poll(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                updates = await self.bot.get_updates(
+                    offset=self._offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
+                )
+            except InvalidToken:
+                self._status(state="error", error="Telegram rejected the bot token")
+                raise
+            except (NetworkError, Conflict, RetryAfter) as exc:
+                wait = retry_seconds(exc) if isinstance(exc, RetryAfter) else delay
+                self._status(state="error", error=str(exc))
+                log.warning("getUpdates failed (%s); trying again in %.0fs", exc, wait)
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, MAX_BACKOFF)
+                continue
+            if delay > 1.0:
+                self._status(state="connected", error=None)
+                delay = 1.0
+            for update in updates:
+                accepted = await self._accept_until_recorded(update)
+                self._offset = update.update_id + 1
+                if accepted is not None:
+                    await self._finish_safely(accepted)
+
+    async def _accept_until_recorded(self, update: Update) -> Accepted | None:
+        """Never pass an update that could not be recorded: while the database is away, wait."""
+        delay = 0.5
+        while True:
+            try:
+                return await self.accept(update)
+            except SQLAlchemyError as exc:
+                self._status(state="error", error=f"database: {str(exc)[:200]}")
+                log.warning("could not record update %s (%s); retrying", update.update_id, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF)
+            except Exception:  # a bug on this one update: skip it rather than stop the door
+                log.exception("update %s could not be read; skipped", update.update_id)
+                return None
+
+    # ---------------------------------------------------------------- webhook
+
+    async def receive_webhook(self, secret: str | None, body: bytes) -> int:
+        """The webhook route's work: check, record (and decide), answer. The HTTP status."""
+        if secret is None or not secrets.compare_digest(secret.encode(), self.secret.encode()):
+            return 403
+        try:
+            update = Update.de_json(json.loads(body), self.bot)
+        except Exception as exc:  # not an update: sending it again will not make it one
+            log.warning("webhook body is not an update: %s", exc)
+            return 400
+        try:
+            accepted = await self.accept(update)
+        except Exception:
+            log.exception(  # the id only: the update holds what people wrote
+                "could not record update %s; Telegram will send it again", update.update_id
+            )
+            return 500
+        if accepted is not None:
+            self._queue.put_nowait(accepted)
+        return 200
+
+    # ---------------------------------------------------------------- what the bot reads
+
+    async def accept(self, update: Update) -> Accepted | None:
+        """Record one update in the inbox and decide it; None when there is nothing for the bot
+        in it. Raises when it could not be recorded."""
+        async with self._one_at_a_time:
+            if update.callback_query is not None:
+                return await self._accept_press(update.callback_query)
+            if update.message is not None:
+                return await self._accept_message(update.message)
+            if update.edited_message is not None:
+                return await self._accept_edit(update.edited_message)
+            if update.my_chat_member is not None:
+                return self._accept_membership(update.my_chat_member)
+            return None  # channel posts, edited channel posts, anything else
+
+    async def _accept_message(self, message: Message) -> Accepted | None:
+        msg = await self._inbound(message, str(message.message_id), message.date)
+        if msg is None:
+            return None
+        handled = await self._db(receive, self.engine, self.deps, msg)
+        return Accepted(message.chat.id, handled, group=not msg.private)
+
+    async def _accept_edit(self, message: Message) -> Accepted | None:
+        edited_at = message.edit_date or message.date
+        edit_id = f"{message.message_id}~{int(edited_at.timestamp())}"
+        msg = await self._inbound(message, edit_id, edited_at)
+        if msg is None:
+            return None
+        edited = await self._db(
+            receive_edit, self.engine, self.deps, msg, edited_id=str(message.message_id)
+        )
+        log.debug("edit of %s in %s: %s", message.message_id, msg.chat, edited.outcome)
+        return Accepted(message.chat.id)
+
+    async def _accept_press(self, query: CallbackQuery) -> Accepted | None:
+        pressed = query.message
+        if query.from_user.is_bot or pressed is None:
+            return None
+        self._remember(query.from_user)
+        msg = Inbound(
+            platform=PLATFORM,
+            chat=str(pressed.chat.id),
+            sender=str(query.from_user.id),
+            sender_name=query.from_user.full_name,
+            text="",
+            message_id=f"cb:{query.id}",
+            at=self.app.clock.now(),
+            private=pressed.chat.type == ChatType.PRIVATE,
+            reply_to=str(pressed.message_id),
+            button=query.data or "",
+            chat_title=pressed.chat.title or "",
+        )
+        handled = await self._db(receive, self.engine, self.deps, msg)
+        return Accepted(pressed.chat.id, handled, query=query)
+
+    def _accept_membership(self, change: ChatMemberUpdated) -> Accepted | None:
+        """The bot added to a group: the moment to say whether it can read the group."""
+        joined = change.new_chat_member.status not in (
+            ChatMemberStatus.LEFT,
+            ChatMemberStatus.BANNED,
+        )
+        if not joined or change.chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
+            return None
+        return Accepted(change.chat.id, group=True, member_status=change.new_chat_member.status)
+
+    async def _inbound(self, message: Message, message_id: str, at: datetime) -> Inbound | None:
+        user = message.from_user
+        if user is None or user.is_bot or message.sender_chat is not None:
+            return None  # other bots, channels, anonymous admins
+        if message.chat.type == ChatType.CHANNEL:
+            return None
+        text = message.text or message.caption or ""
+        if not text and message.effective_attachment is None:
+            if message.migrate_to_chat_id:
+                log.warning(
+                    "Telegram group %s is now supergroup telegram:%s; put that in the grid",
+                    message.chat.id,
+                    message.migrate_to_chat_id,
+                )
+            return None  # service messages: joins, pins, title changes …
+        m = _OTHER_BOT_COMMAND.match(text)
+        if m and self.username and m.group(1).lower() != self.username.lower():
+            return None  # /claim@other_bot is not for us
+        self._remember(user)
+        replied = message.reply_to_message
+        if replied is not None and replied.forum_topic_created is not None:
+            replied = None  # in a forum topic every message "replies" to the topic's start
+        return Inbound(
+            platform=PLATFORM,
+            chat=str(message.chat.id),
+            sender=str(user.id),
+            sender_name=user.full_name,
+            text=text,
+            message_id=message_id,
+            at=at.astimezone(self.app.clock.tz),
+            private=message.chat.type == ChatType.PRIVATE,
+            reply_to=str(replied.message_id) if replied is not None else None,
+            attachments=await self._attachments(message),
+            chat_title=message.chat.title or "",
+        )
+
+    async def _attachments(self, message: Message) -> tuple[Attachment, ...]:
+        found: list[Attachment] = []
+        media: Any = None
+        kind = ""
+        if message.photo:
+            kind, media = "photo", message.photo[-1]  # the largest size
+        elif message.voice or message.audio:
+            kind, media = "voice", message.voice or message.audio
+        elif message.animation or message.video or message.video_note:
+            kind, media = "video", message.animation or message.video or message.video_note
+        elif message.document:
+            kind, media = "document", message.document
+        elif message.sticker:
+            kind, media = "sticker", message.sticker
+        if media is not None:
+            keep = kind in ("photo", "voice", "document")
+            path = await self._download(media) if keep else None
+            found.append(Attachment(kind, media.file_id, path))
+        if message.location is not None:
+            place = message.location
+            found.append(Attachment("location", note=f"{place.latitude},{place.longitude}"))
+        return tuple(found)
+
+    async def _download(self, media: Any) -> str | None:
+        """The file in data/attachments, named by Telegram's unique id (so a redelivered update
+        does not fetch it again); None when it is too big or the download failed."""
+        if (media.file_size or 0) > DOWNLOAD_LIMIT:
+            return None
+        unique = str(media.file_unique_id)
+        self.files.mkdir(parents=True, exist_ok=True)
+        for existing in self.files.glob(f"{unique}*"):
+            if existing.stem == unique and existing.suffix != ".part":
+                return str(existing)
+        try:
+            remote = await media.get_file()
+            path = self.files / (unique + PurePosixPath(remote.file_path or "").suffix[:12])
+            part = path.with_name(path.name + ".part")
+            await remote.download_to_drive(part)
+            part.replace(path)
+            return str(path)
+        except (TelegramError, OSError) as exc:
+            log.warning("could not download %s (%s); keeping its file id", media.file_id, exc)
+            return None
+
+    # ---------------------------------------------------------------- after recording
+
+    async def finish(self, accepted: Accepted) -> None:
+        """What follows a decision on Telegram's side: send what is owed, answer a button press,
+        warn a group the bot cannot read."""
+        self._wake_sender()
+        if accepted.query is not None:
+            await self._answer(accepted.query, accepted.handled)
+        if accepted.group and not self.reads_all:
+            await self._privacy_notice(accepted.chat, accepted.member_status)
+        self._status(last_update=self.app.clock.now())
+
+    async def _finish_safely(self, accepted: Accepted) -> None:
+        try:
+            await self.finish(accepted)
+        except Exception:  # recorded and decided already; only the extras are lost
+            log.exception("after a Telegram update in chat %s", accepted.chat)
+
+    async def _answer(self, query: CallbackQuery, handled: Handled | None) -> None:
+        answer = handled.answer if handled is not None else None
+        try:
+            await query.answer(
+                text=answer[:ANSWER_LIMIT] if answer else None,
+                show_alert=bool(handled is not None and handled.alert),
+            )
+        except TelegramError as exc:  # too old, or answered before a redelivery
+            log.info("answerCallbackQuery %s: %s", query.id, exc)
+        pressed = query.message
+        if handled is None or handled.edit_issue is None or not isinstance(pressed, Message):
+            return
+        await self._show_state(pressed, handled.edit_issue)
+
+    async def _show_state(self, pressed: Message, number: int) -> None:
+        """Edit the pressed message: its state line below the text, only the buttons that can
+        still do something."""
+        if not pressed.text:
+            return
+        datas = [
+            b.callback_data
+            for row in (pressed.reply_markup.inline_keyboard if pressed.reply_markup else ())
+            for b in row
+            if isinstance(b.callback_data, str)
+        ]
+        state = await self._db(_issue_state, self.engine, self.deps, number, datas)
+        if state is None:
+            return
+        line, still = state
+        body = pressed.text_html
+        marker = "\n\n" + html.escape(texts.TG_STATE.format(status=""))
+        if marker in body:
+            body = body[: body.rindex(marker)]
+        text = body + "\n\n" + html.escape(texts.TG_STATE.format(status=line))
+        buttons = [
+            b
+            for row in (pressed.reply_markup.inline_keyboard if pressed.reply_markup else ())
+            for b in row
+            if b.callback_data in still
+        ]
+        try:
+            await pressed.edit_text(
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=InlineKeyboardMarkup([buttons]) if buttons else None,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                log.warning("could not edit message %s: %s", pressed.message_id, exc)
+        except TelegramError as exc:
+            log.warning("could not edit message %s: %s", pressed.message_id, exc)
+
+    async def _privacy_notice(self, chat_id: int, status: str | None) -> None:
+        """In privacy mode the bot misses ordinary posts: say so once in each known group,
+        unless the bot is an admin there (admins see everything)."""
+        if chat_id in self._privacy_checked:
+            return
+        self._privacy_checked.add(chat_id)
+        if status is None:
+            try:
+                status = (await self.bot.get_chat_member(chat_id, self.bot.id)).status
+            except TelegramError as exc:
+                self._privacy_checked.discard(chat_id)
+                log.info("getChatMember in %s: %s", chat_id, exc)
+                return
+        if status in ADMINS:
+            return
+        await self._db(
+            _queue_privacy_notice, self.engine, self.app.clock.now(), f"{PLATFORM}:{chat_id}"
+        )
+        self._wake_sender()
+
+    # ---------------------------------------------------------------- sending
+
+    def _wake_sender(self) -> None:
+        """Something was queued: have the sender look now, or within WAKE_EVERY when it was
+        woken just before (in a burst, each look then claims many rows at once)."""
+        if self._wake_due:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._last_wake + WAKE_EVERY - loop.time()
+        if wait <= 0:
+            self._last_wake = loop.time()
+            self.sender.wake()
+        else:
+            self._wake_due = True
+            loop.call_later(wait, self._woken)
+
+    def _woken(self) -> None:
+        self._wake_due = False
+        self._wake_sender()
+
+    def _remember(self, user: User) -> None:
+        key = f"{PLATFORM}:{user.id}"
+        self._names.pop(key, None)
+        self._names[key] = user.full_name
+        if len(self._names) > 10_000:
+            self._names.pop(next(iter(self._names)))
+
+    async def _mention_name(self, key: str, chat_id: int) -> str | None:
+        name = self._names.get(key)
+        if name is None:  # not seen since the start: ask Telegram
+            try:
+                member = await self.bot.get_chat_member(chat_id, int(key.partition(":")[2]))
+            except (TelegramError, ValueError):
+                return None
+            self._remember(member.user)
+            name = member.user.full_name
+        return name
+
+    def _status(self, **fields: Any) -> None:
+        """Connection state for the admin's status page (`app.status["telegram"]`: state,
+        mode, bot, privacy_mode, error, last_update, at), when the app keeps one."""
+        status = getattr(self.app, "status", None)
+        if isinstance(status, MutableMapping):
+            status.setdefault(PLATFORM, {}).update(fields, at=self.app.clock.now())
+
+
+def _issue_state(
+    engine: Engine, deps: Deps, number: int, datas: list[str]
+) -> tuple[str, set[str]] | None:
+    """The issue's status line, and which of these buttons can still do something."""
+    with Session(engine) as session:
+        issue = session.exec(select(Issue).where(Issue.number == number)).first()
+        if issue is None:
+            return None
+        ctx = Ctx(session, deps, deps.clock.now(), platform=PLATFORM)
+        line = commands.status(ctx, issue, show_text=False).text
+        possible = {
+            "claim": issue.status == Status.OPEN,
+            "close": issue.status in ACTIVE_STATUSES,
+            "rate": issue.status == Status.CLOSED and issue.rating is None,
+        }
+        return line, {d for d in datas if possible.get(d.partition(":")[0], True)}
+
+
+def _queue_privacy_notice(engine: Engine, now: datetime, chat_key: str) -> None:
+    with session_scope(engine) as session:
+        known = session.exec(
+            select(GroupChat.id).where(GroupChat.chat_key == chat_key, GroupChat.active)
+        ).first()
+        if known is not None:
+            to_chat(
+                session, chat_key, texts.TG_PRIVACY_MODE, now=now, dedupe_key=f"privacy:{chat_key}"
+            )
+
+
+def _derived_secret(token: str) -> str:
+    """A webhook secret when none is configured: stable across restarts and instances."""
+    return hashlib.sha256(f"shuoshi-webhook:{token}".encode()).hexdigest()
+
+
+def build_application(token: str, base_url: str = "") -> AnyApplication:
+    """PTB's Application: the bot and its HTTP clients. Updates come through `TelegramDoor`."""
+    builder = ApplicationBuilder().token(token).updater(None)
+    if base_url:
+        base = base_url.rstrip("/")
+        builder = builder.base_url(base)
+        if base.endswith("/bot"):  # a self-hosted Bot API server serves files beside it
+            builder = builder.base_file_url(base[: -len("/bot")] + "/file/bot")
+    return builder.build()
+
+
+# --------------------------------------------------------------------------------------------
+# wiring
+# --------------------------------------------------------------------------------------------
+
+
+def mount_webhook(api: FastAPI, door: TelegramDoor) -> None:
+    """The webhook route on the admin app: 403 on a wrong secret, 200 once recorded, 5xx when
+    recording failed (Telegram then sends the update again)."""
+
+    async def telegram_webhook(request: Request) -> Response:
+        status = await door.receive_webhook(
+            request.headers.get(SECRET_HEADER), await request.body()
+        )
+        return Response(status_code=status)
+
+    api.add_api_route(
+        door.webhook_path, telegram_webhook, methods=["POST"], include_in_schema=False
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(app: App, web: FastAPI | None = None) -> AsyncIterator[TelegramDoor]:
+    """The Telegram door for `shuoshi run`: polling, or the webhook route mounted on `web`."""
+    door = TelegramDoor(app)
+    if door.webhook_url:
+        if web is None:
+            raise ValueError("TELEGRAM_WEBHOOK_URL needs the admin app to mount the route on")
+        mount_webhook(web, door)
+    await door.start()
+    try:
+        yield door
+    finally:
+        await door.stop()

@@ -1,0 +1,286 @@
+"""Is a new post the same matter as an open issue? (five people reporting one dark street light)
+
+Precision first: a wrong link hides a real matter behind someone else's number, a missed link
+only costs a second issue. Two texts report the same matter when
+- they name the same things (objects: 路灯, 水塔, 电杆 …) — no thing in one that is missing from
+  the other, things often named in passing (路, 树 …) aside — and the same kind of trouble where
+  both say it (不亮 vs 一直亮 are two matters),
+- they agree on the place: not two different 组 numbers, not two different named places,
+  and on whose it is: not two different households (我家 / 刘家 / 周奶奶),
+- the new one is not a new occurrence ("这个月第三次"),
+- and their content overlaps enough (IDF-weighted characters and bigrams, overlap coefficient).
+`TextDuplicates.find` applies this to open issues of the same village and kind from the last
+14 days, newest first.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from handlers.normalize import normalize
+from storage.models import ACTIVE_STATUSES, Issue
+
+WINDOW = timedelta(days=14)
+THRESHOLD = 0.2  # overlap needed once things, trouble and place agree
+MAX_CANDIDATES = 200
+
+# Things a report is about (canonical name: words). Longest words are matched first.
+OBJECTS: dict[str, tuple[str, ...]] = {
+    "灯": ("路灯", "灯", "照明"),
+    "供水": ("停水", "没水", "来水", "自来水", "龙头", "供水", "饮水", "水浑", "水黄"),
+    "水塔": ("水塔", "水池", "饮水池", "蓄水池"),
+    "水管": ("水管", "管道", "主管"),
+    "路": ("路面", "村道", "道路", "机耕道", "路"),
+    "坑": ("坑",),
+    "桥": ("桥",),
+    "垃圾": ("垃圾",),
+    "狗": ("狗",),
+    "电杆": ("电线杆", "电杆", "线杆"),
+    "电线": ("电线", "线路"),
+    "变压器": ("变压器", "台区"),
+    "电": ("停电", "来电", "电压"),
+    "树": ("树",),
+    "渠": ("水渠", "渠道", "渠", "涵洞", "排水沟"),
+    "厕所": ("厕所", "公厕"),
+    "护栏": ("护栏",),
+    "井盖": ("井盖",),
+    "监控": ("监控", "摄像头"),
+    "减速带": ("减速带",),
+    "斑马线": ("斑马线",),
+    "网": ("宽带", "信号", "上网", "网线"),
+    "车": ("校车", "班车", "公交"),
+    "墙": ("墙",),
+    "喇叭": ("喇叭", "广播"),
+    "电梯": ("电梯",),
+    "冰箱": ("冰箱",),
+    "医生": ("医生",),
+    "低保": ("低保",),
+    "医保": ("医保",),
+    "养老": ("养老",),
+    "补偿": ("补偿", "征地", "赔多少"),
+    "流转": ("流转",),
+    "账": ("账", "财务", "村务公开"),
+    "羊": ("羊",),
+    "鸡": ("鸡",),
+    "牛": ("牛",),
+    "猪": ("猪", "粪水"),
+    "沙": ("沙", "砖", "建筑垃圾"),
+}
+# Things often named only in passing ("斜靠在树上", "路边的变压器"): they do not tell two
+# reports apart unless nothing else is named.
+INCIDENTAL = frozenset({"路", "树", "墙", "沙", "冰箱", "坑"})
+# Kinds of trouble; two reports that both name one must share it.
+TROUBLES: dict[str, tuple[str, ...]] = {
+    "不亮": ("不亮", "黑", "灭", "暗", "不响"),
+    "常亮": ("一直亮", "不关", "白天也亮"),
+    "漏": ("漏", "渗", "冒水", "流水"),
+    "堵": ("堵", "淤", "清淤"),
+    "塌": ("塌", "冲断", "垮", "冲坏", "冲走"),
+    "裂": ("裂", "缝"),
+    "倒": ("倒", "歪", "斜"),
+    "缺": ("没了", "缺", "丢"),
+    "砸": ("砸", "撞", "偷"),
+    "压坏": ("压坏", "压的"),
+    "咬": ("咬",),
+    "叫": ("叫", "吵", "响"),
+    "浑": ("浑", "黄", "脏"),
+    "味": ("味", "臭"),
+    "占": ("占", "围", "圈", "堆"),
+    "遮": ("遮", "晒不到", "没太阳", "一点太阳"),
+    "没装": (
+        "没有灯",
+        "一盏灯都没有",
+        "没有护栏",
+        "没护栏",
+        "装个",
+        "装两",
+        "装几",
+        "安个",
+        "建个",
+        "建议",
+        "弄个",
+    ),
+    "坑": ("坑",),
+    "新装": ("新装", "新修", "新建"),
+    "标准": ("标准", "多少钱", "多少一亩", "赔多少"),
+    "未发": ("不分", "没分", "没给", "没到账", "还没发", "不给", "没发"),
+    "锁": ("锁",),
+    "烂": ("烂", "朽"),
+    "积水": ("积水", "一汪水", "漫水", "淹"),
+    "挖": ("挖",),
+    "私接": ("接到", "截了电", "私拉"),
+    "冲水": ("冲水",),
+}
+PLACES = (
+    "村口",
+    "村部",
+    "学校",
+    "中学",
+    "卫生室",
+    "广场",
+    "河边",
+    "后山",
+    "桥头",
+    "祠堂",
+    "戏台",
+    "水库",
+    "安置点",
+    "集市",
+    "公交站",
+    "东头",
+    "西头",
+    "南头",
+    "北头",
+    "上游",
+    "下游",
+    "镇上",
+)
+_SAME_PLACE = (
+    ("大队", "村部"),
+    ("村委会", "村部"),
+    ("村委", "村部"),
+    ("小学", "学校"),
+    ("村小", "学校"),
+)
+_GROUP = re.compile(r"([一二三四五六七八九十0-9]+)组")
+_AGAIN = re.compile(
+    r"第[0-9一二三四五六七八九十几]+[次回]|又一次|另一|又.{0,6}一处|这次在|还有一?[个处条根盏]"
+)
+# Whose matter: "我家", "刘家", "周奶奶" … two different households are two matters.
+_OWNER = re.compile(r"([\u4e00-\u9fff])(?:家|奶奶|爷爷|大爷|大妈|婶|叔|伯|嫂)")
+_NOT_OWNER = set("人大各自全农住国东西这那谁哪别两几每一")
+_STOP = set(
+    "的了是在我你他她它们这那个也都就还又吗呢吧啊呀哦嘛么着过把被给让和跟与及有没不很太好多一"
+    "上下里来去说要会能到得地啥什么怎今天昨晚早现家"
+)
+
+
+def _regex(table: dict[str, tuple[str, ...]]) -> tuple[re.Pattern[str], dict[str, str]]:
+    words = {w: name for name, ws in table.items() for w in ws}
+    return re.compile("|".join(map(re.escape, sorted(words, key=len, reverse=True)))), words
+
+
+_OBJ_RE, _OBJ = _regex(OBJECTS)
+_TRO_RE, _TRO = _regex(TROUBLES)
+_PLACE_RE = re.compile("|".join(map(re.escape, PLACES)))
+
+
+class Report:
+    """What the matching needs of one text, computed once."""
+
+    def __init__(self, text: str) -> None:
+        n = normalize(text)
+        for a, b in _SAME_PLACE:
+            n = n.replace(a, b)
+        self.norm = n
+        self.objects = {_OBJ[m] for m in _OBJ_RE.findall(n)}
+        self.core = (self.objects - INCIDENTAL) or self.objects
+        self.troubles = {_TRO[m] for m in _TRO_RE.findall(n)}
+        self.places = set(_PLACE_RE.findall(n))
+        self.groups = set(_GROUP.findall(unicodedata.normalize("NFKC", text)))  # digits kept
+        self.again = bool(_AGAIN.search(n))
+        self.owners = {m for m in _OWNER.findall(n) if m not in _NOT_OWNER}
+        grams: set[str] = set()
+        for piece in n.split(" "):
+            grams.update(c for c in piece if c not in _STOP)
+            grams.update(
+                piece[i : i + 2]
+                for i in range(len(piece) - 1)
+                if piece[i] not in _STOP and piece[i + 1] not in _STOP
+            )
+        self.grams = grams
+
+
+def _default_weight(gram: str) -> float:
+    return 1.0
+
+
+def similarity(a: Report, b: Report, weight: Callable[[str], float] = _default_weight) -> float:
+    """0 when the two cannot be one matter, else their content overlap (0–1)."""
+    if not a.objects or a.core != b.core:
+        return 0.0
+    if a.troubles and b.troubles and not a.troubles & b.troubles:
+        return 0.0
+    if a.groups and b.groups and not a.groups & b.groups:
+        return 0.0
+    if a.places and b.places and not a.places & b.places:
+        return 0.0
+    if a.owners and b.owners and not a.owners & b.owners:
+        return 0.0
+    if b.again:
+        return 0.0
+    wa = sum(weight(g) for g in a.grams)
+    wb = sum(weight(g) for g in b.grams)
+    if not wa or not wb:
+        return 0.0
+    return sum(weight(g) for g in a.grams & b.grams) / min(wa, wb)
+
+
+def same_matter(
+    a: str, b: str, weight: Callable[[str], float] = _default_weight, threshold: float = THRESHOLD
+) -> bool:
+    return similarity(Report(a), Report(b), weight) >= threshold
+
+
+class TextDuplicates:
+    """The `DuplicateFinder` of handlers.deps: the most similar open issue of the same village
+    and kind reported within `window`, when it reports the same matter."""
+
+    def __init__(
+        self,
+        weight: Callable[[str], float] | None = None,
+        *,
+        threshold: float = THRESHOLD,
+        window: timedelta = WINDOW,
+    ) -> None:
+        self.weight = weight or _default_weight
+        self.threshold = threshold
+        self.window = window
+
+    @classmethod
+    def for_classifier(cls, classifier: object) -> TextDuplicates:
+        """Weighted by the document frequencies in the classifier's model file, when it has them."""
+        return cls(idf_of(classifier))
+
+    def find(
+        self, session: Session, *, village_id: int, text: str, kind: str, now: datetime
+    ) -> Issue | None:
+        candidates = session.exec(
+            select(Issue)
+            .where(
+                Issue.village_id == village_id,
+                col(Issue.status).in_(ACTIVE_STATUSES),
+                Issue.kind == kind,
+                Issue.created_at >= now - self.window,
+            )
+            .order_by(col(Issue.created_at).desc())
+            .limit(MAX_CANDIDATES)
+        ).all()
+        new = Report(text)
+        best, best_score = None, self.threshold
+        for issue in candidates:
+            score = similarity(Report(issue.text), new, self.weight)
+            if score >= best_score:
+                best, best_score = issue, score
+        return best
+
+
+def idf_of(classifier: object) -> Callable[[str], float] | None:
+    """IDF weights from the document frequencies a `handlers.model.LinearModel` carries."""
+    model = getattr(classifier, "model", None)
+    df = getattr(model, "df", None)
+    n_docs = getattr(model, "n_docs", 0)
+    if not df or not n_docs:
+        return None
+    lookup: dict[str, int] = df
+
+    def weight(gram: str) -> float:
+        return math.log((n_docs + 1) / (lookup.get(gram, 0) + 1)) + 0.1
+
+    return weight

@@ -1,0 +1,93 @@
+"""Edited messages: an edit never makes a new issue.
+
+- An edit of a post the bot kept without registering it (unsure, chatter, or not decided yet)
+  updates the kept text, so the admin's list of unregistered posts shows what the villager
+  means now.
+- An edit of a post that became an issue adds the new wording to that issue as the reporter's
+  note (the owner is told) and the reporter is answered where they posted.
+- Edits of anything else (commands, ratings, notes) are kept and change nothing.
+
+Every edit is recorded in the inbox as a row of its own (status "edit", `reply_to` the edited
+message), unique like any message, so a redelivered edit is applied once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from handlers import actions
+from handlers.actions import Ctx
+from handlers.deps import Deps
+from handlers.intake import _actor, reply
+from handlers.messages import Inbound as Message
+from storage.models import Inbound, Issue
+
+UNDECIDED = ("new", "unsure", "chatter")  # kept posts an edit may still change
+
+
+@dataclass(frozen=True)
+class Edited:
+    outcome: str  # updated, note, ignored, duplicate
+    issue_number: int | None = None
+
+
+def receive_edit(engine: Engine, deps: Deps, msg: Message, *, edited_id: str) -> Edited:
+    """Record the edit of message `edited_id` (`msg.message_id` identifies this edit) and apply it,
+    in one transaction. Safe to call again with the same edit."""
+    with Session(engine, expire_on_commit=False) as session:
+        edit = Inbound(
+            platform=msg.platform,
+            chat=msg.chat,
+            message_id=msg.message_id,
+            private=msg.private,
+            sender=msg.sender_key,
+            sender_name=msg.sender_name or msg.sender,
+            text=msg.text,
+            reply_to=edited_id,
+            attachments=msg.attachments_json(),
+            received_at=msg.at,
+            status="edit",
+        )
+        session.add(edit)
+        try:
+            session.flush()
+        except IntegrityError:
+            session.rollback()
+            return Edited("duplicate")
+        result = _apply(Ctx(session, deps, deps.clock.now(), platform=msg.platform), edit)
+        session.commit()
+        return result
+
+
+def _apply(ctx: Ctx, edit: Inbound) -> Edited:
+    original = ctx.session.exec(
+        select(Inbound)
+        .where(
+            Inbound.platform == edit.platform,
+            Inbound.chat == edit.chat,
+            Inbound.message_id == edit.reply_to,
+        )
+        .with_for_update()
+    ).first()
+    if original is None or original.sender != edit.sender:
+        return Edited("ignored")
+    text = edit.text.strip()
+    if original.status in UNDECIDED:
+        original.text = edit.text
+        ctx.session.add(original)
+        return Edited("updated")
+    if original.status != "matter" or original.issue_id is None or not text:
+        return Edited("ignored")
+    issue = ctx.session.get(Issue, original.issue_id)
+    if issue is None or text == original.text.strip():
+        return Edited("ignored")
+    outcome = actions.add_note(ctx, issue, _actor(ctx, edit), text)
+    if not outcome.ok:
+        return Edited("ignored", issue.number)
+    edit.issue_id = issue.id
+    reply(ctx, original, outcome.text, issue_id=issue.id)
+    return Edited("note", issue.number)

@@ -1,0 +1,265 @@
+"""Figures for Prometheus at /metrics (mounted on the admin app).
+
+Two kinds:
+
+- Counted by this process, at the one place every decision passes: the commit of the
+  transaction that decided an inbound message. A session listener sees the inbox row's new
+  status and any issue created with it, and counts them once the commit succeeded (a rolled
+  back transaction counts nothing). Nothing in intake.py needs to know.
+      shuoshi_messages_total{platform, status}    matter, chatter, command, note, rating, …
+      shuoshi_matters_created_total{platform}
+      shuoshi_commands_total{platform}
+  With several instances, add them up across instances (sum by (platform)).
+
+- Read from the database when scraped (every instance shows the same values; take one, or
+  max()): what is owed and how late it is.
+      shuoshi_outbox_messages{platform, status}   pending, sending, sent, failed
+      shuoshi_send_retries_total{platform}        failed tries that were or will be tried again
+      shuoshi_outbox_lag_seconds                  how long the oldest due message has waited
+      shuoshi_scheduler_lag_seconds               how far the reminder sweep is behind
+      shuoshi_inbox_unhandled                     recorded, not yet decided (should be 0)
+  Plus shuoshi_lease_held{name} (1 on the instance reading a WeChat gateway) and the
+  process_* figures (memory, CPU, open files).
+
+No labels carry personal data: platforms, statuses, lease names only.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import case, event, func, inspect, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+from sqlmodel import SQLModel, col
+
+from handlers.clock import Clock
+from storage import lease
+from storage.models import Inbound, Issue, Outbox
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+MESSAGES = Counter(
+    "shuoshi_messages",
+    "Messages received and decided by this instance, by platform and outcome",
+    ["platform", "status"],
+    registry=REGISTRY,
+)
+MATTERS = Counter(
+    "shuoshi_matters_created",
+    "Matters (issues) registered by this instance",
+    ["platform"],
+    registry=REGISTRY,
+)
+COMMANDS = Counter(
+    "shuoshi_commands",
+    "Commands (slash, keyword, reply or button) handled by this instance",
+    ["platform"],
+    registry=REGISTRY,
+)
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
+
+CACHE_SECONDS = 5.0
+_KEY = "shuoshi.metrics"
+
+
+# --------------------------------------------------------------------------------------------
+# counted at commit
+# --------------------------------------------------------------------------------------------
+
+
+def _after_flush(session: Session, _context: Any) -> None:
+    for obj in session.new:
+        if isinstance(obj, Inbound) and obj.status != "new":
+            session.info.setdefault(_KEY, {})[("in", id(obj))] = (obj.platform, obj.status)
+        elif isinstance(obj, Issue):
+            platform = obj.reporter.partition(":")[0] or "unknown"
+            session.info.setdefault(_KEY, {})[("issue", id(obj))] = (platform, "")
+    for obj in session.dirty:
+        if (
+            isinstance(obj, Inbound)
+            and obj.status != "new"
+            and inspect(obj).attrs.status.history.has_changes()
+        ):
+            session.info.setdefault(_KEY, {})[("in", id(obj))] = (obj.platform, obj.status)
+
+
+def _after_commit(session: Session) -> None:
+    seen = session.info.pop(_KEY, None)
+    if not seen:
+        return
+    for (what, _), (platform, status) in seen.items():
+        if what == "issue":
+            MATTERS.labels(platform).inc()
+        else:
+            MESSAGES.labels(platform, status).inc()
+            if status == "command":
+                COMMANDS.labels(platform).inc()
+
+
+def _forget(session: Session, *_: Any) -> None:
+    session.info.pop(_KEY, None)
+
+
+_installed = False
+_lock = threading.Lock()
+
+
+def install() -> None:
+    """Listen to every session of this process (idempotent)."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        event.listen(Session, "after_flush", _after_flush)
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_rollback", _forget)
+        _installed = True
+
+
+# --------------------------------------------------------------------------------------------
+# read from the database
+# --------------------------------------------------------------------------------------------
+
+
+class DatabaseCollector(Collector):
+    """What is owed and how late, read (at most every CACHE_SECONDS) from the database."""
+
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._cached: tuple[float, list[Metric]] | None = None
+        self._lock = threading.Lock()
+
+    def describe(self) -> list[Metric]:
+        return []  # no description at registration: that would query the database
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            if self._cached is None or time.monotonic() - self._cached[0] > CACHE_SECONDS:
+                self._cached = (time.monotonic(), self._read())
+            yield from self._cached[1]
+
+    def _read(self) -> list[Metric]:
+        up = GaugeMetricFamily("shuoshi_database_up", "1 when the database answered the scrape")
+        try:
+            metrics = self._query()
+        except Exception:
+            up.add_metric([], 0)
+            return [up]
+        up.add_metric([], 1)
+        return [up, *metrics]
+
+    def _query(self) -> list[Metric]:
+        now = self.clock.now()
+        finished = col(Outbox.status).in_(("sent", "failed"))
+        retries = case((finished, col(Outbox.tries) - 1), else_=col(Outbox.tries))
+        with Session(self.engine) as session:
+            rows = session.execute(
+                select(
+                    col(Outbox.platform),
+                    col(Outbox.status),
+                    func.count(),
+                    func.coalesce(func.sum(case((col(Outbox.tries) > 0, retries), else_=0)), 0),
+                ).group_by(col(Outbox.platform), col(Outbox.status))
+            ).all()
+            oldest_due = session.execute(
+                select(func.min(Outbox.not_before)).where(
+                    col(Outbox.status) == "pending", col(Outbox.not_before) <= now
+                )
+            ).scalar()
+            next_check = session.execute(select(func.min(_next_check_column()))).scalar()
+            unhandled = session.execute(
+                select(func.count()).select_from(Inbound).where(col(Inbound.status) == "new")
+            ).scalar()
+        outbox = GaugeMetricFamily(
+            "shuoshi_outbox_messages",
+            "Outgoing messages in the outbox, by platform and status (whole database)",
+            labels=["platform", "status"],
+        )
+        retried = CounterMetricFamily(
+            "shuoshi_send_retries",
+            "Failed sending tries that were or will be tried again (whole database)",
+            labels=["platform"],
+        )
+        per_platform: dict[str, int] = {}
+        for platform, status, count, tries in rows:
+            outbox.add_metric([platform, status], count)
+            per_platform[platform] = per_platform.get(platform, 0) + int(tries or 0)
+        for platform, tries in sorted(per_platform.items()):
+            retried.add_metric([platform], tries)
+        outbox_lag = GaugeMetricFamily(
+            "shuoshi_outbox_lag_seconds",
+            "How long the oldest message due for sending has waited (0: nothing waiting)",
+        )
+        outbox_lag.add_metric([], _late(now, oldest_due))
+        scheduler_lag = GaugeMetricFamily(
+            "shuoshi_scheduler_lag_seconds",
+            "How far behind its due time the earliest unswept reminder/escalation check is",
+        )
+        scheduler_lag.add_metric([], _late(now, next_check))
+        inbox = GaugeMetricFamily(
+            "shuoshi_inbox_unhandled", "Messages recorded but not yet decided (whole database)"
+        )
+        inbox.add_metric([], int(unhandled or 0))
+        held = GaugeMetricFamily(
+            "shuoshi_lease_held",
+            "1 for each lease this instance holds (a WeChat gateway's event stream)",
+            labels=["name"],
+        )
+        for name in sorted(lease.HELD):
+            held.add_metric([name], 1)
+        return [outbox, retried, outbox_lag, scheduler_lag, inbox, held]
+
+
+def _next_check_column() -> Any:
+    """When the scheduler looks at an issue next: its own narrow table (issuecheck), or the
+    issue's column in schemas before it."""
+    checks = SQLModel.metadata.tables.get("issuecheck")
+    if checks is not None:
+        return checks.c.next_check_at
+    return SQLModel.metadata.tables["issue"].c.next_check_at
+
+
+def _late(now: datetime, due: datetime | None) -> float:
+    if due is None:
+        return 0.0
+    due = due if due.tzinfo else due.replace(tzinfo=UTC)  # the models store UTC
+    return max(0.0, (now - due).total_seconds())
+
+
+def exposition(engine: Engine, clock: Clock) -> bytes:
+    """The /metrics page for one app (tests call this directly)."""
+    own = CollectorRegistry(auto_describe=False)
+    own.register(DatabaseCollector(engine, clock))
+    return generate_latest(REGISTRY) + generate_latest(own)
+
+
+def mount(api: Any, app: Any) -> None:
+    """GET /metrics on the admin app (FastAPI), and counting in this process."""
+    from fastapi.responses import Response
+
+    install()
+    collector = DatabaseCollector(app.engine, app.clock)
+    own = CollectorRegistry(auto_describe=False)
+    own.register(collector)
+
+    def metrics() -> Response:
+        body = generate_latest(REGISTRY) + generate_latest(own)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    api.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)

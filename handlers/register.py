@@ -1,0 +1,131 @@
+"""A cadre's decision on a post the bot kept but did not register (status "unsure"):
+register it as a matter of a kind (as if the bot had been sure: acknowledged in the chat, the
+owner told), or mark it as not a matter. Either way the decision is a labeled example for the
+classifier."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from handlers import intake
+from handlers.actions import Actor, Ctx, Outcome, event, refuse
+from handlers.directory import GroupInfo
+from storage.models import KINDS, NOT_MATTER, ChatGroup, Inbound, Issue, Kind, Pending, Role
+
+# Words for the person in the admin (the chat hears the intake's own acknowledgement).
+DONE = "帖子已处理过了（{status}）。"
+NO_POST = "没有这条帖子。"
+NOT_YOURS = "这条帖子不是您村里的，不能登记。"
+NEED_VILLAGE = "私聊的帖子不知道是哪个村的，请先选村。"
+BAD_KIND = "请选择类别：村里事、邻里事或户里事。"
+REGISTERED = "已登记为 #{n}【{kind}】，负责人和反映人都已收到消息。"
+DUPLICATE = "与 #{n} 是同一件事，已并入（共{count}人反映）。"
+DISMISSED = "已标为“不是事项”。"
+
+
+def _post(ctx: Ctx, inbound_id: int) -> Inbound | Outcome:
+    row = ctx.session.exec(
+        select(Inbound).where(Inbound.id == inbound_id).with_for_update()
+    ).first()
+    if row is None:
+        return refuse(NO_POST)
+    if row.status != "unsure":
+        return refuse(DONE.format(status=row.status))
+    return row
+
+
+def _village(ctx: Ctx, row: Inbound, group: GroupInfo | None) -> int | None:
+    """The post's village: its group's; for a private post, where its sender was seen."""
+    if row.private:
+        return intake._village_of_private(ctx, row)
+    return group.village_id if group else None
+
+
+def _own_village(actor: Actor) -> int | None:
+    return actor.person.village_id if actor.person else None
+
+
+def _may_decide(actor: Actor, village_id: int | None) -> bool:
+    p = actor.person
+    if p is None or not p.active:
+        return False
+    return p.role == Role.TOWN_LEADER or (village_id is not None and p.village_id == village_id)
+
+
+def register_post(
+    ctx: Ctx, inbound_id: int, kind: str, actor: Actor, *, village_id: int | None = None
+) -> Outcome:
+    """Register an unsure post as a matter of `kind`. A private post whose village the bot
+    could not tell is registered in `village_id` (which then counts as where its sender was
+    seen, as when the sender answers the bot's question)."""
+    if kind not in KINDS:
+        return refuse(BAD_KIND)
+    row = _post(ctx, inbound_id)
+    if isinstance(row, Outcome):
+        return row
+    group = None if row.private else intake._group(ctx, row)
+    known = _village(ctx, row, group)
+    village = known if known is not None else (village_id or _own_village(actor))
+    if village is None:
+        return refuse(NEED_VILLAGE)
+    if not _may_decide(actor, village):
+        return refuse(NOT_YOURS)
+    if known is None and row.private:
+        first = ctx.session.exec(
+            select(ChatGroup)
+            .where(ChatGroup.village_id == village, ChatGroup.active)
+            .order_by(col(ChatGroup.position))
+        ).first()
+        if first is not None and first.id is not None:
+            intake._seen(ctx, row.sender, first.id)
+    pending = ctx.session.get(Pending, row.sender)
+    if pending is not None and pending.inbound_id == row.id:
+        ctx.session.delete(pending)
+    status = intake._register(ctx, row, group, Kind(kind), row.text.strip())
+    if status == "unsure" or row.issue_id is None:  # the intake could not place it after all
+        return refuse(NEED_VILLAGE)
+    issue = ctx.session.get(Issue, row.issue_id)
+    assert issue is not None
+    row.status = "registered" if status == "matter" else status
+    ctx.session.add(row)
+    remember_label(ctx, text=row.text, label=kind, actor=actor, village_id=village)
+    if status == "matter":
+        event(ctx, issue, "registered", actor.label)
+        return Outcome(True, REGISTERED.format(n=issue.number, kind=issue.kind))
+    return Outcome(True, DUPLICATE.format(n=issue.number, count=issue.reports))
+
+
+def dismiss_post(ctx: Ctx, inbound_id: int, actor: Actor) -> Outcome:
+    """Not a matter: the post stays kept as chatter, silently."""
+    row = _post(ctx, inbound_id)
+    if isinstance(row, Outcome):
+        return row
+    group = None if row.private else intake._group(ctx, row)
+    village = _village(ctx, row, group)
+    if village is None:
+        village = _own_village(actor)
+    if not _may_decide(actor, village):
+        return refuse(NOT_YOURS)
+    row.status = "chatter"
+    ctx.session.add(row)
+    remember_label(ctx, text=row.text, label=NOT_MATTER, actor=actor, village_id=village)
+    return Outcome(True, DISMISSED)
+
+
+def remember_label(
+    ctx: Ctx, *, text: str, label: str, actor: Actor, village_id: int | None
+) -> None:
+    """Keep a cadre's decision as a labeled example for training the classifier, where the
+    project has a store for them (`handlers.examples.record`); without one, nothing."""
+    try:
+        from handlers import examples
+    except ImportError:
+        return
+    examples.record(
+        ctx.session,
+        text=text,
+        label=label,
+        source=f"admin:{actor.label}",
+        village_id=village_id,
+        at=ctx.now,
+    )

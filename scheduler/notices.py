@@ -1,0 +1,160 @@
+"""From what the scheduler owes (held Reminder rows) to outbox messages: one per person.
+
+Quiet hours: nothing the scheduler writes (categories reminder, overdue, escalation, todo,
+digest) goes out inside them; held rows wait and the first sweep after the quiet hours end
+merges each person's rows into ONE message. Replies and notices (answers to a person's own post
+or command, news of their matter) are written by the handlers straight to the outbox and never
+wait. Outside quiet hours the same merge applies to whatever one sweep finds for a person.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlmodel import Session, SQLModel, col
+from sqlmodel import select as select_models
+
+from handlers import texts
+from handlers.actions import owner_buttons
+from handlers.outbox import split_key
+from scheduler.bulk import insert_rows, update_rows
+from storage.models import Issue, Person
+
+log = logging.getLogger(__name__)
+
+REMINDER = SQLModel.metadata.tables["reminder"]
+OUTBOX = SQLModel.metadata.tables["outbox"]
+PERSON_ID = SQLModel.metadata.tables["personid"]
+
+# The outbox category of a stage; a merged message takes the most pressing one.
+CATEGORY = {
+    "escalation": "escalation",
+    "overdue": "overdue",
+    "unclaimed": "reminder",
+    "reminder": "reminder",
+    "todo": "todo",
+    "digest": "digest",
+    "town_digest": "digest",
+}
+PRESSING = ("escalation", "overdue", "reminder", "todo", "digest")
+HELD_CATEGORIES = frozenset(PRESSING)  # what waits out the quiet hours
+OWNER_BUTTON_STAGES = ("unclaimed", "reminder", "overdue")
+HELD_LIMIT = 50_000  # held rows merged per transaction; more wait for the next sweep
+
+
+def settle(session: Session, *, now: datetime, owed: list[dict[str, Any]], quiet: bool) -> int:
+    """Write what a sweep found owed: inside the quiet hours as held rows; outside them, merged
+    with whatever is held, as one outbox message per person. The number of messages queued.
+
+    A few statements whatever the number of people: held rows, people, accounts and matters
+    are read in one go each, the messages inserted in one batch, the rows in another."""
+    if quiet:
+        insert_rows(session, REMINDER, owed)
+        return 0
+    held = [
+        dict(r._mapping)
+        for r in session.execute(
+            select(
+                REMINDER.c.id,
+                REMINDER.c.person_id,
+                REMINDER.c.issue_id,
+                REMINDER.c.stage,
+                REMINDER.c.text,
+                REMINDER.c.image,
+                REMINDER.c.due_at,
+            )
+            .where(REMINDER.c.status == "held")
+            .order_by(REMINDER.c.id)
+            .limit(HELD_LIMIT)
+            .with_for_update(skip_locked=True)
+        ).all()
+    ]
+    by_person: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in [*held, *(r for r in owed if r["status"] == "held")]:
+        by_person[row["person_id"]].append(row)
+    people = {
+        p.id: p
+        for p in session.exec(select_models(Person).where(col(Person.id).in_(list(by_person))))
+    }
+    accounts: dict[int, str] = {}
+    for person_id, key in session.execute(
+        select(PERSON_ID.c.person_id, PERSON_ID.c.key)
+        .where(PERSON_ID.c.person_id.in_(list(by_person)))
+        .order_by(PERSON_ID.c.id)
+    ).all():
+        accounts.setdefault(person_id, key)  # the first account, as to_person picks it
+    single = {rows[0]["issue_id"] for rows in by_person.values() if _one_issue(rows)}
+    issues = {
+        i.id: i for i in session.exec(select_models(Issue).where(col(Issue.id).in_(list(single))))
+    }
+    sendable: list[tuple[list[dict[str, Any]], dict[str, Any]]] = []
+    for person_id, rows in by_person.items():
+        rows.sort(key=lambda r: r["due_at"])  # in the order they fell due
+        person, key = people.get(person_id), accounts.get(person_id)
+        if person is None or key is None:
+            log.warning("nobody to send %d scheduler messages to (person %s)", len(rows), person_id)
+            for r in rows:
+                r["status"], r["outbox_id"] = "skipped", None
+        else:
+            sendable.append((rows, _message(person, key, rows, issues, now)))
+    if sendable:
+        ids = session.execute(
+            insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True),
+            [message for _, message in sendable],
+        ).scalars()
+        for (rows, _), outbox_id in zip(sendable, ids, strict=True):
+            for r in rows:
+                r["status"], r["outbox_id"] = "queued", outbox_id
+    insert_rows(session, REMINDER, owed)
+    update_rows(session, REMINDER, held, fields=("status", "outbox_id"))
+    return len(sendable)
+
+
+def _one_issue(rows: list[dict[str, Any]]) -> bool:
+    return len({r["issue_id"] for r in rows}) == 1 and rows[0]["issue_id"] is not None
+
+
+def _message(
+    person: Person,
+    key: str,
+    rows: list[dict[str, Any]],
+    issues: dict[Any, Issue],
+    now: datetime,
+) -> dict[str, Any]:
+    """The outbox row for one person: what handlers.outbox.enqueue writes for a private
+    message, as values, so that all of a sweep's messages are inserted in one statement."""
+    if len(rows) == 1:
+        text = rows[0]["text"]
+    else:
+        items = [texts.MERGED_ITEM.format(i=i, text=r["text"]) for i, r in enumerate(rows, 1)]
+        text = "\n".join([texts.MERGED_HEADER.format(count=len(rows)), *items])
+    categories = {CATEGORY.get(r["stage"], "reminder") for r in rows}
+    # One matter: the message belongs to it, so a reply to it finds the matter, and its owner
+    # gets the buttons to act at once.
+    issue = issues.get(rows[0]["issue_id"]) if _one_issue(rows) else None
+    buttons: list[tuple[str, str]] = []
+    owner = issue is not None and issue.owner_id == person.id
+    if issue is not None and owner and all(r["stage"] in OWNER_BUTTON_STAGES for r in rows):
+        buttons = owner_buttons(issue)
+        if issue.status != "open":
+            buttons = buttons[1:]  # claimed already: only 办结
+    platform, chat = split_key(key)
+    return {
+        "platform": platform,
+        "chat": chat,
+        "private": True,
+        "recipient": person.name,
+        "text": text,  # each part was masked where it was written (short(), digests)
+        "buttons": json.dumps(buttons, ensure_ascii=False),
+        "issue_id": issue.id if issue is not None else None,
+        "category": next(c for c in PRESSING if c in categories),
+        "created_at": now,
+        "not_before": now,
+        # The transport decides whether its platform can show the chart.
+        "image": next((r["image"] for r in rows if r["image"]), None),
+    }

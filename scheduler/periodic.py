@@ -1,0 +1,273 @@
+"""The jobs that run at a time of day: the daily to-do (08:00) and the weekly digest (Monday
+08:00). Each run is claimed by a JobRun row (job, period), written in the same transaction as
+what it produces, so a restart neither loses nor repeats it and a second instance skips it.
+
+Moments before the scheduler's first sweep on this database are not caught up (a new
+installation does not greet its 书记 with last week's empty digest); after a downtime a missed
+digest is still sent within its week, a missed to-do within 12 hours.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel, col
+from sqlmodel import select as select_models
+
+from handlers import texts
+from handlers.privacy import short
+from scheduler import digest
+from scheduler.config import SchedulerConfig
+from scheduler.ladder import Directory
+from storage.models import ACTIVE_STATUSES, JobRun, Village
+
+log = logging.getLogger(__name__)
+
+ISSUE = SQLModel.metadata.tables["issue"]
+REMINDER = SQLModel.metadata.tables["reminder"]
+TODO_LIMIT = 15
+DIGEST_GRACE = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Due:
+    job: str  # todo, digest
+    period: str  # 2026-11-24, 2026-W48
+    at: datetime
+
+
+def _at(day: date, clock: time, tz: Any) -> datetime:
+    return datetime.combine(day, clock, tzinfo=tz)
+
+
+def started_at(engine: Any, now: datetime) -> datetime:
+    """When the scheduler first ran on this database (recorded by the first sweep)."""
+    query = select_models(JobRun).where(JobRun.job == "start")
+    with Session(engine) as session:
+        row = session.exec(query).first()
+        if row is not None:
+            return row.at
+        session.add(JobRun(job="start", period="-", at=now))
+        try:
+            session.commit()
+            return now
+        except IntegrityError:  # another instance recorded it first
+            session.rollback()
+            return session.exec(query).one().at
+
+
+def due_jobs(now: datetime, cfg: SchedulerConfig, started: datetime) -> list[Due]:
+    out: list[Due] = []
+    tz = now.tzinfo
+    if cfg.todo_at is not None:
+        at = _at(now.date(), cfg.todo_at, tz)
+        if at <= now < at + cfg.todo_grace and at >= started:
+            out.append(Due("todo", now.date().isoformat(), at))
+    if cfg.digest_at is not None:
+        at = _digest_moment(now, cfg)
+        if at >= started and now < at + DIGEST_GRACE:
+            out.append(Due("digest", _covered(at).label, at))
+    return out
+
+
+def _digest_moment(now: datetime, cfg: SchedulerConfig) -> datetime:
+    """The latest digest moment at or before now."""
+    assert cfg.digest_at is not None
+    day = now.date() - timedelta(days=(now.weekday() - cfg.digest_weekday) % 7)
+    at = _at(day, cfg.digest_at, now.tzinfo)
+    return at if at <= now else at - timedelta(days=7)
+
+
+def _covered(at: datetime) -> digest.Week:
+    """The last full week before a digest moment."""
+    assert at.tzinfo is not None
+    return digest.Week.of(at.date() - timedelta(days=at.weekday() + 1), at.tzinfo)
+
+
+def next_moment(now: datetime, cfg: SchedulerConfig) -> datetime | None:
+    """The next time of day a periodic job is due, strictly after now."""
+    moments: list[datetime] = []
+    if cfg.todo_at is not None:
+        at = _at(now.date(), cfg.todo_at, now.tzinfo)
+        moments.append(at if at > now else at + timedelta(days=1))
+    if cfg.digest_at is not None:
+        moments.append(_digest_moment(now, cfg) + timedelta(days=7))
+    return min(moments, default=None)
+
+
+def run(
+    engine: Any,
+    *,
+    now: datetime,
+    cfg: SchedulerConfig,
+    town: str,
+    charts: Path | None,
+) -> list[str]:
+    """Run whatever periodic job is due and not yet done; the periods run."""
+    started = started_at(engine, now)
+    ran: list[str] = []
+    for job in due_jobs(now, cfg, started):
+        if _done(engine, job):
+            continue
+        try:
+            with Session(engine, expire_on_commit=False) as session:
+                session.add(JobRun(job=job.job, period=job.period, at=now))
+                session.flush()  # the claim: a second instance fails here and skips
+                if job.job == "todo":
+                    todo(session, now=now, due=job.at, period=job.period)
+                else:
+                    weekly(
+                        session, now=now, due=job.at, period=job.period, town=town, charts=charts
+                    )
+                session.commit()
+            ran.append(f"{job.job} {job.period}")
+        except IntegrityError:  # another instance claimed it a moment ago
+            log.info("%s %s done by another instance", job.job, job.period)
+    return ran
+
+
+def _done(engine: Any, job: Due) -> bool:
+    with Session(engine) as session:
+        return (
+            session.exec(
+                select_models(JobRun.id).where(JobRun.job == job.job, JobRun.period == job.period)
+            ).first()
+            is not None
+        )
+
+
+def _reminder(
+    *,
+    key: str,
+    person_id: int,
+    stage: str,
+    due: datetime,
+    now: datetime,
+    text: str,
+    image: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "issue_id": None,
+        "person_id": person_id,
+        "stage": stage,
+        "due_at": due,
+        "created_at": now,
+        "text": text,
+        "image": image,
+        "status": "held",
+        "outbox_id": None,
+    }
+
+
+def todo(session: Session, *, now: datetime, due: datetime, period: str) -> int:
+    """每日待办: each person with open issues gets one list, overdue first."""
+    directory = Directory.load(session)
+    rows = session.execute(
+        select(ISSUE.c.number, ISSUE.c.kind, ISSUE.c.text, ISSUE.c.owner_id, ISSUE.c.due_at)
+        .where(ISSUE.c.status.in_([str(s) for s in ACTIVE_STATUSES]), ISSUE.c.owner_id.is_not(None))
+        .order_by(ISSUE.c.owner_id, ISSUE.c.due_at, ISSUE.c.number)
+    ).all()
+    by_owner: dict[int, list[Any]] = defaultdict(list)
+    for r in rows:
+        by_owner[r.owner_id].append(r)
+    out: list[dict[str, Any]] = []
+    for owner_id, items in by_owner.items():
+        if directory.owner(owner_id) is None:
+            continue
+        # Already ordered by due time, so the overdue ones come first by themselves.
+        lines = [texts.TODO_HEADER.format(count=len(items))]
+        for r in items[:TODO_LIMIT]:
+            late = (
+                texts.TODO_LATE.format(days=max(1, (now - r.due_at).days)) if r.due_at < now else ""
+            )
+            lines.append(
+                texts.TODO_ITEM.format(
+                    n=r.number,
+                    kind=r.kind,
+                    summary=short(r.text, 20),
+                    due=texts.when(r.due_at, now.tzinfo),
+                    late=late,
+                )
+            )
+        if len(items) > TODO_LIMIT:
+            lines.append(texts.TODO_MORE.format(count=len(items) - TODO_LIMIT))
+        out.append(
+            _reminder(
+                key=f"todo:{period}>{owner_id}",
+                person_id=owner_id,
+                stage="todo",
+                due=due,
+                now=now,
+                text="\n".join(lines),
+            )
+        )
+    if out:
+        session.execute(insert(REMINDER), out)
+    return len(out)
+
+
+def weekly(
+    session: Session, *, now: datetime, due: datetime, period: str, town: str, charts: Path | None
+) -> int:
+    """周报: each village's figures to its 书记, the villages side by side to the 镇领导."""
+    directory = Directory.load(session)
+    assert now.tzinfo is not None
+    week = digest.Week.parse(period, now.tzinfo)
+    villages = session.exec(
+        select_models(Village).where(Village.active).order_by(col(Village.position))
+    ).all()
+    figures = [digest.village_figures(session, v, week) for v in villages]
+    out: list[dict[str, Any]] = []
+    for village, f in zip(villages, figures, strict=True):
+        assert village.id is not None
+        people = directory.secretaries.get(village.id, [])
+        if not people:
+            continue
+        image = None
+        if charts is not None:
+            from scheduler.chart import village_chart
+
+            image = str(village_chart(f, charts / f"{period}-village{village.id}.png"))
+        text = digest.village_text(f)
+        for p in people:
+            out.append(
+                _reminder(
+                    key=f"digest:{period}:{village.id}>{p.id}",
+                    person_id=p.id or 0,
+                    stage="digest",
+                    due=due,
+                    now=now,
+                    text=text,
+                    image=image,
+                )
+            )
+    if directory.leaders and figures:
+        image = None
+        if charts is not None:
+            from scheduler.chart import town_chart
+
+            image = str(town_chart(figures, town, charts / f"{period}-town.png"))
+        text = digest.town_text(figures, town, week)
+        for p in directory.leaders:
+            out.append(
+                _reminder(
+                    key=f"town_digest:{period}>{p.id}",
+                    person_id=p.id or 0,
+                    stage="town_digest",
+                    due=due,
+                    now=now,
+                    text=text,
+                    image=image,
+                )
+            )
+    if out:
+        session.execute(insert(REMINDER), out)
+    return len(out)

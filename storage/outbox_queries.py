@@ -1,0 +1,261 @@
+"""Outbox queries: what the sender claims and marks, and what `shuoshi outbox` and the admin show.
+Functions never commit; the caller's transaction decides.
+
+A row moves pending → sending (claimed by one sender, with a lease) → sent | failed; a failed
+try that may still succeed goes back to pending with a later `not_before`. Every state change
+is one short statement, so a row is never half-claimed and two senders never hold the same row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Table, and_, bindparam, func, not_, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.dml import Update
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
+
+from storage.models import Outbox
+
+PENDING = "pending"
+SENDING = "sending"  # claimed by a sender; `claimed_until` is its lease
+SENT = "sent"
+FAILED = "failed"
+STATUSES = (PENDING, SENDING, SENT, FAILED)
+ERROR_LENGTH = 500  # what is kept of an error message
+
+
+# The sender's statements run on its own autocommit Connection (one round trip, no ORM
+# session per row); `shuoshi outbox` and the admin may pass a Session. Statements are on the
+# Core table, and the per-row ones are built once: building an ORM update per row cost more
+# than the database's own work on it.
+Db = Session | Connection
+_TABLE = cast(Table, Outbox.__table__)  # type: ignore[attr-defined]
+
+
+def _run(db: Db, statement: Executable, params: dict[str, Any] | None = None) -> CursorResult[Any]:
+    if isinstance(db, Session):
+        return cast(CursorResult[Any], db.exec(statement, params=params))  # type: ignore[call-overload]
+    return cast(CursorResult[Any], db.execute(statement, params))
+
+
+def claim_due(
+    *,
+    db: Db,
+    platforms: Sequence[str],
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    skip_chats: Mapping[str, Collection[str]] | None = None,
+) -> list[Outbox]:
+    """Claim up to `limit` rows due now for these platforms, oldest first, leaving out the
+    chats in `skip_chats` (platform → chat ids: those the caller is busy with, whose next
+    rows it will take when it is done). The claim is visible to others once the caller's
+    transaction commits (the sender runs in autocommit: at once).
+
+    Rows whose sender died (status sending, lease passed) come first, then pending rows. On
+    PostgreSQL the inner SELECT locks with SKIP LOCKED, so a second sender running the same
+    statement at the same moment skips these rows and takes the next ones instead of waiting;
+    on SQLite the single UPDATE statement holds the database's write lock. Either way, once
+    this returns, the rows are ours until the lease passes.
+    """
+    if not platforms or limit <= 0:
+        return []
+    t = _TABLE
+    expired = and_(t.c.status == SENDING, t.c.claimed_until < now)
+    due = and_(t.c.status == PENDING, t.c.not_before <= now)
+    wanted_rows: list[ColumnElement[bool]] = [t.c.platform.in_(platforms)]
+    for platform, chats in (skip_chats or {}).items():
+        if chats:
+            wanted_rows.append(not_(and_(t.c.platform == platform, t.c.chat.in_(sorted(chats)))))
+    claimed: list[Outbox] = []
+    # Two statements, not one with OR: each walks the (status, …) index in order, where an OR
+    # would make PostgreSQL sort every due row to find the oldest hundred.
+    for condition in (expired, due):
+        wanted = limit - len(claimed)
+        if wanted <= 0:
+            break
+        # MATERIALIZED: PostgreSQL must pick the ids once. Planned as a join instead, it can
+        # rescan the subquery, which then skips the rows this statement already updated and
+        # returns further ones: far more than `limit` rows claimed.
+        ids = (
+            select(t.c.id)
+            .where(condition, *wanted_rows)
+            .order_by(t.c.not_before, t.c.id)
+            .limit(wanted)
+            .with_for_update(skip_locked=True)
+            .cte("due")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
+        )
+        statement = (
+            update(Outbox)
+            .where(col(Outbox.id).in_(select(ids.c.id)), condition)
+            .values(status=SENDING, claimed_by=owner, claimed_until=now + lease)
+            .returning(Outbox)
+            .execution_options(synchronize_session=False)
+        )
+        # Through an ORM session, even on a bare connection: loading rows as entities is ten
+        # times cheaper than building them with Outbox(**values), which validates each one.
+        if isinstance(db, Session):
+            claimed.extend(db.exec(statement).scalars())
+        else:
+            with Session(bind=db) as session:
+                claimed.extend(session.exec(statement).scalars())
+    claimed.sort(key=lambda row: (row.not_before, row.id or 0))
+    return claimed
+
+
+def _finish_statement(*columns: str) -> Update:
+    # Every finish counts one try; only the sender holding the claim may finish it.
+    t = _TABLE
+    return (
+        update(t)
+        .where(
+            t.c.id == bindparam("b_id"),
+            t.c.status == SENDING,
+            t.c.claimed_by == bindparam("b_owner"),
+        )
+        .values(
+            tries=t.c.tries + 1, claimed_until=None, **{c: bindparam(f"b_{c}") for c in columns}
+        )
+    )
+
+
+_MARK_SENT = _finish_statement("status", "sent_at", "platform_message_id")
+_MARK_RETRY = _finish_statement("status", "not_before", "last_error")
+_MARK_FAILED = _finish_statement("status", "last_error")
+
+
+def _finish(db: Db, statement: Update, outbox_id: int, owner: str, **values: object) -> bool:
+    params = {"b_id": outbox_id, "b_owner": owner, **{f"b_{k}": v for k, v in values.items()}}
+    return _run(db, statement, params).rowcount == 1
+
+
+def mark_sent(*, db: Db, outbox_id: int, owner: str, now: datetime, message_id: str) -> bool:
+    """Record a delivery; False when the row is no longer ours (our lease passed and another
+    sender took it: the message may then reach the chat twice)."""
+    return _finish(
+        db, _MARK_SENT, outbox_id, owner, status=SENT, sent_at=now, platform_message_id=message_id
+    )
+
+
+def mark_retry(*, db: Db, outbox_id: int, owner: str, not_before: datetime, error: str) -> bool:
+    """A failed try that may succeed later: pending again, not before `not_before`."""
+    return _finish(
+        db,
+        _MARK_RETRY,
+        outbox_id,
+        owner,
+        status=PENDING,
+        not_before=not_before,
+        last_error=error[:ERROR_LENGTH],
+    )
+
+
+def mark_failed(*, db: Db, outbox_id: int, owner: str, error: str) -> bool:
+    """Given up: the row stays "failed", visible in `shuoshi outbox`, until retried by hand."""
+    return _finish(
+        db, _MARK_FAILED, outbox_id, owner, status=FAILED, last_error=error[:ERROR_LENGTH]
+    )
+
+
+def release(*, db: Db, outbox_ids: Iterable[int], owner: str, not_before: datetime | None) -> int:
+    """Give claimed rows back untried (the chat must wait, or the sender stops): pending again,
+    no try counted; with `not_before`, not before then."""
+    ids = list(outbox_ids)
+    if not ids:
+        return 0
+    t = _TABLE
+    values: dict[str, object] = {"status": PENDING, "claimed_until": None}
+    if not_before is not None:
+        values["not_before"] = not_before
+    statement = (
+        update(t)
+        .where(t.c.id.in_(ids), t.c.status == SENDING, t.c.claimed_by == owner)
+        .values(**values)
+    )
+    return _run(db, statement).rowcount
+
+
+def claims_by_host(*, db: Db, host: str) -> dict[str, list[int]]:
+    """Rows in "sending" claimed by senders on this host, by claim owner."""
+    t = _TABLE
+    statement = select(t.c.id, t.c.claimed_by).where(
+        t.c.status == SENDING, t.c.claimed_by.startswith(f"{host}:")
+    )
+    owners: dict[str, list[int]] = {}
+    for row in _run(db, statement):
+        owners.setdefault(row.claimed_by, []).append(row.id)
+    return owners
+
+
+# --- what people look at (shuoshi outbox, the admin) ---------------------------------------------
+
+
+def count_by_status(*, session: Session) -> dict[str, int]:
+    """Rows per status, every status present (0 when none)."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for status, n in session.exec(
+        select(Outbox.status, func.count()).group_by(col(Outbox.status))
+    ).all():
+        counts[status] = n
+    return counts
+
+
+def list_outbox(
+    *, session: Session, statuses: Sequence[str] = (PENDING, SENDING, FAILED), limit: int = 100
+) -> list[Outbox]:
+    """Rows in these statuses, oldest first."""
+    return list(
+        session.exec(
+            select(Outbox)
+            .where(col(Outbox.status).in_(statuses))
+            .order_by(col(Outbox.id))
+            .limit(limit)
+        ).all()
+    )
+
+
+def list_failed(*, session: Session, limit: int = 100) -> list[Outbox]:
+    return list_outbox(session=session, statuses=(FAILED,), limit=limit)
+
+
+def unsent_for_issue(*, session: Session, issue_id: int) -> list[Outbox]:
+    """Messages about an issue that have not gone out (pending, sending, failed), for its page."""
+    return list(
+        session.exec(
+            select(Outbox)
+            .where(Outbox.issue_id == issue_id, col(Outbox.status).in_((PENDING, SENDING, FAILED)))
+            .order_by(col(Outbox.id))
+        ).all()
+    )
+
+
+def retry_failed(*, session: Session, outbox_id: int, now: datetime) -> Outbox | None:
+    """Send a failed row again: pending, due now, its tries counted afresh. None when there
+    is no failed row with that id. The caller commits."""
+    row = session.get(Outbox, outbox_id)
+    if row is None or row.status != FAILED:
+        return None
+    row.status = PENDING
+    row.tries = 0
+    row.not_before = now
+    row.claimed_by = None
+    row.claimed_until = None
+    session.add(row)
+    session.flush()
+    return row
+
+
+def oldest_pending(*, session: Session, platforms: Sequence[str]) -> datetime | None:
+    """When the next pending row falls due (None when there is none)."""
+    return session.exec(
+        select(func.min(Outbox.not_before)).where(
+            col(Outbox.status) == PENDING, col(Outbox.platform).in_(platforms)
+        )
+    ).one()

@@ -1,0 +1,57 @@
+"""Five people reporting one dark street light make one issue; near misses stay apart."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from handlers.duplicates import same_matter
+from storage.models import Event, Issue
+from tests.conftest import Chat
+
+
+def issues(chat: Chat) -> list[Issue]:
+    with Session(chat.app.engine) as session:
+        return list(session.exec(select(Issue).order_by(col(Issue.number))).all())
+
+
+def test_same_light_is_linked_and_counted(chat: Chat) -> None:
+    first = chat.bot_lines("张大爷: 村口路灯不亮了，晚上黑乎乎的")
+    assert any("#1" in line for line in first)
+    out = chat.bot_lines("李婶: 村口的路灯坏了，晚上出门黑漆漆的")
+    assert any("已有 #1 登记此事，已记下您的反映（共2人反映）" in line for line in out)
+    assert any("张姐 (私聊)" in line and "共2人反映" in line for line in out)
+    out = chat.bot_lines("王叔: 村口那个路灯还是不亮，黑得很")
+    assert any("共3人反映" in line for line in out)
+    [one] = issues(chat)
+    assert one.reports == 3
+    with Session(chat.app.engine) as session:
+        kinds = session.exec(select(Event.kind).where(Event.issue_id == one.id)).all()
+    assert list(kinds).count("report") == 2
+
+
+def test_near_misses_get_their_own_issue(chat: Chat) -> None:
+    chat.say("张大爷: 村口路灯不亮了，晚上黑乎乎的")
+    chat.say("李婶: 学校门口的路灯不亮了，娃放学看不见路")  # another light
+    chat.say("王叔: 三组停水了，一滴水都没有")
+    chat.say("赵姨: 五组也停水了，龙头拧开没水")  # another group
+    assert [i.reports for i in issues(chat)] == [1, 1, 1, 1]
+
+
+def test_old_or_closed_issues_are_not_linked(chat: Chat) -> None:
+    chat.say("张大爷: 村口路灯不亮了，晚上黑乎乎的")
+    chat.say("@wait 15d")
+    chat.say("李婶: 村口的路灯又不亮了，晚上黑漆漆的")
+    assert len(issues(chat)) == 2
+
+
+def test_pairs() -> None:
+    assert same_matter("四组停水了", "四组从早上到现在一滴水都没有，啥时候来水")
+    assert not same_matter("四组停水了", "二组也停水了")
+    assert not same_matter("村口路灯不亮了", "村口的路灯白天也亮着，一直不关，浪费电")
+    assert not same_matter("四组停水了", "四组又停水了，这个月第三次")
+    assert not same_matter("我家门口那段小路被雨冲坏了", "周奶奶家门口那段路也冲坏了")
+
+
+def test_numbered_groups_stay_apart() -> None:
+    assert not same_matter("3组水塔漏水了", "5组水塔漏水了")
+    assert same_matter("3组水塔漏水了，哗哗流", "３组的水塔还在漏水")

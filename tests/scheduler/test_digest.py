@@ -1,0 +1,158 @@
+"""The Monday digest, checked against a week counted by hand (storage on SQLite and
+PostgreSQL); the chart; `shuoshi digest` for any week."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import Session, col, select
+
+from bot.app import App
+from handlers.texts import TOWN_DIGEST_TOTAL
+from scheduler import digest
+from scheduler.jobs import Scheduler
+from storage.models import Outbox, Person, Reminder, Village
+from tests.conftest import Chat
+
+# Week 48 of 2026 (Monday 23 – Sunday 29 November) in two villages. The comments are the hand
+# count; the assertions below check the digest against them.
+WEEK = """
+# Mon 09:00  #1 村里事 → 张姐 (due Mon 30th): closed Wed on time, rated 基本满意, settled 组
+张大爷: #村里事 村口路灯坏了，晚上黑乎乎的
+@at 2026-11-23 09:01
+# #2 邻里事 → 王哥 (due Tue 09:01): overdue at 09:01 (level 村), closed late Tue, rated 满意
+李大妈: #邻里事 隔壁老刘家的水往我家院子里排
+# #3 户里事 → 张姐 (due Thu 09:01): never closed: overdue 3 days at the week's end; escalated
+# to the town on Sunday 09:01 (overdue by its whole 3-day limit)
+孙奶奶: #户里事 屋顶漏雨，电话13812345678
+@at 2026-11-24 10:00
+王哥: 办结 2 已经调解好了
+李大妈 [满意]
+@in 石桥村说事群
+# #4 石桥村 村里事 → 刘叔: closed on time the same day, rated 满意, settled 组
+刘大爷: #村里事 桥头的路灯坏了
+刘叔: 办结 4 换了新灯
+刘大爷 [满意]
+@in 新联村说事群
+@at 2026-11-25 11:00
+张姐: 办结 1 已换新灯泡
+张大爷 [基本满意]
+@at 2026-11-25 15:00
+# #5 村里事 → 王哥 (fewer open than 张姐): still open, not overdue; a repeat of #1
+张大爷: #村里事 村口路灯又坏了
+@at 2026-11-26 10:00
+# #6 邻里事 → 王哥: closed Fri, rated 不满意 (reopened, a fresh day), closed again Sat on
+# time, not rated: two closings, one 不满意 and one 未评价; settled 组
+老周: #邻里事 邻居把路堵了不让过
+@at 2026-11-27 09:00
+王哥: 办结 6 已协调让路
+老周 [不满意]
+@at 2026-11-28 08:00
+王哥: 办结 6 路已经让开了
+@at 2026-11-29 10:00
+# #7 村里事, withdrawn: new, but neither closed nor open
+赵大哥: #村里事 村里广播太吵了
+赵大哥: 撤回 7
+@at 2026-11-30 08:30
+"""
+
+
+def figures(app: App, name: str) -> digest.Figures:
+    with Session(app.engine) as session:
+        village = session.exec(select(Village).where(Village.name == name)).one()
+        week = digest.Week.parse("2026-W48", app.clock.tz)
+        return digest.village_figures(session, village, week)
+
+
+def test_monday_digest_matches_the_hand_count(
+    make_app: Callable[..., App], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = make_app(data_dir=tmp_path)
+    chat = Chat(app)
+    out = chat.say(WEEK)
+
+    f = figures(app, "新联村")
+    assert (f.new, f.closed, f.on_time, f.open, f.overdue) == (6, 3, 2, 2, 1)
+    assert digest.percent(f.closure_rate) == "60%"  # 3 of 5
+    assert digest.percent(f.on_time_rate) == "67%"  # 2 of 3
+    assert f.by_kind == {
+        "村里事": {"new": 3, "closed": 1, "open": 1},
+        "邻里事": {"new": 2, "closed": 2, "open": 0},
+        "户里事": {"new": 1, "closed": 0, "open": 1},
+    }
+    assert f.satisfaction == {"满意": 1, "基本满意": 1, "不满意": 1, "未评价": 1}
+    assert f.levels == {"group": 2, "village": 1, "town": 0}
+    assert [(o.number, o.owner, o.days) for o in f.overdue_list] == [(3, "张姐", 3)]
+    assert [(r.kind, r.numbers) for r in f.repeats] == [("村里事", (1, 5))]
+    assert [o.number for o in f.escalated] == [3]
+    s = figures(app, "石桥村")
+    assert (s.new, s.closed, s.on_time, s.open, s.overdue) == (1, 1, 1, 0, 0)
+
+    # Sent Monday 08:00, privately, to each village's 书记 and to the 镇领导.
+    def sent_to(who: str) -> str:
+        lines = [line for line in out if line.startswith("2026-11-30 08:00 → " + who)]
+        assert len(lines) == 1, lines
+        return lines[0].split(": ", 1)[1].replace(" ↵ ", "\n")
+
+    assert sent_to("李书记 (私聊)") == digest.village_text(f)
+    assert sent_to("赵书记 (私聊)") == digest.village_text(s)
+    town = sent_to("陈镇长 (私聊)")
+    assert town == digest.town_text([f, s], "青石镇", f.week)
+    total = digest.total([f, s], TOWN_DIGEST_TOTAL, f.week)
+    assert (total.new, total.closed, total.on_time, total.open, total.overdue) == (7, 4, 3, 2, 1)
+    assert "67%" in town and "75%" in town  # 4 of 6 closed; 3 of 4 on time
+    assert "13812345678" not in town + sent_to("李书记 (私聊)")
+
+    # A chart goes with a digest where the scheduler draws one (see test_chart); the outbox
+    # row carries its path and the platform's transport decides whether to show it.
+    with Session(app.engine) as session:
+        person = session.exec(select(Person).where(Person.name == "李书记")).one()
+        session.add(
+            Reminder(
+                key="digest:test",
+                person_id=person.id,
+                stage="digest",
+                due_at=app.clock.now(),
+                created_at=app.clock.now(),
+                text="周报",
+                image=str(tmp_path / "chart.png"),
+            )
+        )
+        session.commit()
+    Scheduler.for_app(app).sweep()
+    with Session(app.engine) as session:
+        row = session.exec(select(Outbox).order_by(col(Outbox.id).desc())).first()
+    assert row is not None and row.category == "digest"
+    assert (row.recipient, row.image) == ("李书记", str(tmp_path / "chart.png"))
+
+    # `shuoshi digest` prints the same for any week, and the chart on request.
+    assert digest.print_digest(app, village="新联村", town=False, week="2026-W48", png=None) == 0
+    assert capsys.readouterr().out.strip() == digest.village_text(f)
+    assert digest.print_digest(app, village=None, town=True, week="2026-W48", png=None) == 0
+    assert capsys.readouterr().out.strip() == town
+    assert digest.print_digest(app, village="火星村", town=False, week=None, png=None) == 2
+    assert digest.print_digest(app, village="新联村", town=False, week="2026-W60", png=None) == 2
+
+
+def test_similar_matters() -> None:
+    assert digest.similar("村口路灯坏了，晚上黑乎乎的", "村口路灯又坏了")
+    assert not digest.similar("村口路灯坏了", "村口水管爆了")
+    assert not digest.similar("路灯坏了", "水管坏了")
+
+
+def test_chart(tmp_path: Path) -> None:
+    """Drawn with the Agg backend, no display; a PNG for a village and for the town."""
+    from scheduler import chart
+
+    week = digest.Week.parse("2026-W48", ZoneInfo("Asia/Shanghai"))
+    a = digest.Figures("新联村", week, new=6, closed=3, open=2, overdue=1)
+    a.by_kind = {"村里事": {"new": 3, "closed": 1, "open": 1}}
+    b = digest.Figures("石桥村", week, new=1, closed=1)
+    for path in (
+        chart.village_chart(a, tmp_path / "v.png"),
+        chart.town_chart([a, b], "青石镇", tmp_path / "t.png"),
+    ):
+        assert path.read_bytes().startswith(b"\x89PNG") and path.stat().st_size > 5000
