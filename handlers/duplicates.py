@@ -29,6 +29,7 @@ from storage.models import ACTIVE_STATUSES, Issue
 WINDOW = timedelta(days=14)
 THRESHOLD = 0.2  # overlap needed once things, trouble and place agree
 MAX_CANDIDATES = 200
+REPORT_CACHE = 50_000  # features of recent issues kept in memory (a few MB)
 
 # Things a report is about (canonical name: words). Longest words are matched first.
 OBJECTS: dict[str, tuple[str, ...]] = {
@@ -242,6 +243,7 @@ class TextDuplicates:
         self.weight = weight or _default_weight
         self.threshold = threshold
         self.window = window
+        self._reports: dict[tuple[int | None, int], Report] = {}
 
     @classmethod
     def for_classifier(cls, classifier: object) -> TextDuplicates:
@@ -251,8 +253,13 @@ class TextDuplicates:
     def find(
         self, session: Session, *, village_id: int, text: str, kind: str, now: datetime
     ) -> Issue | None:
+        new = Report(text)
+        if not new.objects:  # nothing named: it cannot be matched to anything (see similarity)
+            return None
+        # Ids and texts only, and each text's features computed once per process: this runs
+        # on every post that becomes a matter.
         candidates = session.exec(
-            select(Issue)
+            select(Issue.id, Issue.text)
             .where(
                 Issue.village_id == village_id,
                 col(Issue.status).in_(ACTIVE_STATUSES),
@@ -262,13 +269,22 @@ class TextDuplicates:
             .order_by(col(Issue.created_at).desc())
             .limit(MAX_CANDIDATES)
         ).all()
-        new = Report(text)
         best, best_score = None, self.threshold
-        for issue in candidates:
-            score = similarity(Report(issue.text), new, self.weight)
+        for issue_id, issue_text in candidates:
+            score = similarity(self._report(issue_id, issue_text), new, self.weight)
             if score >= best_score:
-                best, best_score = issue, score
-        return best
+                best, best_score = issue_id, score
+        return session.get(Issue, best) if best is not None else None
+
+    def _report(self, issue_id: int | None, text: str) -> Report:
+        """An issue's text never changes after registration, so its features are cached."""
+        key = (issue_id, len(text))
+        report = self._reports.get(key)
+        if report is None:
+            if len(self._reports) >= REPORT_CACHE:
+                self._reports.clear()
+            report = self._reports[key] = Report(text)
+        return report
 
 
 def idf_of(classifier: object) -> Callable[[str], float] | None:
