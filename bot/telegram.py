@@ -77,7 +77,7 @@ from handlers.messages import Attachment, Inbound
 from handlers.outbox import to_chat
 from scheduler.sender import PermanentError, Sender, TransientError
 from storage.db import session_scope
-from storage.models import ACTIVE_STATUSES, GroupChat, Issue, Outbox, Status
+from storage.models import ACTIVE_STATUSES, Issue, Outbox, Status
 
 log = logging.getLogger(__name__)
 
@@ -641,7 +641,11 @@ class TelegramDoor:
         if status in ADMINS:
             return
         await self._db(
-            _queue_privacy_notice, self.engine, self.app.clock.now(), f"{PLATFORM}:{chat_id}"
+            _queue_privacy_notice,
+            self.engine,
+            self.deps,
+            self.app.clock.now(),
+            f"{PLATFORM}:{chat_id}",
         )
         self._wake_sender()
 
@@ -709,12 +713,9 @@ def _issue_state(
         return line, {d for d in datas if possible.get(d.partition(":")[0], True)}
 
 
-def _queue_privacy_notice(engine: Engine, now: datetime, chat_key: str) -> None:
+def _queue_privacy_notice(engine: Engine, deps: Deps, now: datetime, chat_key: str) -> None:
     with session_scope(engine) as session:
-        known = session.exec(
-            select(GroupChat.id).where(GroupChat.chat_key == chat_key, GroupChat.active)
-        ).first()
-        if known is not None:
+        if deps.directory.group(session, chat_key) is not None:  # groups in the grid only
             to_chat(
                 session, chat_key, texts.TG_PRIVACY_MODE, now=now, dedupe_key=f"privacy:{chat_key}"
             )

@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from handlers import actions
 from handlers.actions import Ctx
 from handlers.deps import Deps
-from handlers.intake import _actor, reply
+from handlers.intake import _actor, _inbound_row, reply
 from handlers.messages import Inbound as Message
 from storage.models import Inbound, Issue
 
@@ -39,19 +39,8 @@ def receive_edit(engine: Engine, deps: Deps, msg: Message, *, edited_id: str) ->
     """Record the edit of message `edited_id` (`msg.message_id` identifies this edit) and apply it,
     in one transaction. Safe to call again with the same edit."""
     with Session(engine, expire_on_commit=False) as session:
-        edit = Inbound(
-            platform=msg.platform,
-            chat=msg.chat,
-            message_id=msg.message_id,
-            private=msg.private,
-            sender=msg.sender_key,
-            sender_name=msg.sender_name or msg.sender,
-            text=msg.text,
-            reply_to=edited_id,
-            attachments=msg.attachments_json(),
-            received_at=msg.at,
-            status="edit",
-        )
+        edit = _inbound_row(msg)
+        edit.reply_to, edit.status = edited_id, "edit"
         session.add(edit)
         try:
             session.flush()
