@@ -108,7 +108,7 @@ def test_ten_thousand_characters_are_kept_whole(seeded: Chat) -> None:
 
 
 def test_html_and_sql_text_is_stored_as_written(seeded: Chat) -> None:
-    evil = "说事 <script>alert('x')</script>'; DROP TABLE issue; -- 路灯坏了"
+    evil = "说事 <script>alert('x')</script>'; DROP TABLE issue; -- 村里账目一直不公开"
     out = seeded.bot_lines(f"张大爷: {evil}")
     assert any("#3" in line for line in out)
     with Session(seeded.app.engine) as session:
