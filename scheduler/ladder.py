@@ -176,7 +176,9 @@ def process_due(
             .order_by(CHECK.c.next_check_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
-        ).scalars()
+        )
+        .scalars()
+        .all()
     )
     batch = BatchResult(issues=len(ids))
     if not ids:
