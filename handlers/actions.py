@@ -7,16 +7,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
-from handlers import learning, texts
+from handlers import learning, metrics, texts
 from handlers.deps import Deps
 from handlers.outbox import to_chat, to_person, to_sender
 from handlers.privacy import short
 from handlers.routing import choose_owner, due_for, secretary, time_limit
+from storage import writes
 from storage.models import (
     ACTIVE_STATUSES,
     NOT_MATTER,
@@ -71,34 +74,34 @@ def refuse(text: str) -> Outcome:
     return Outcome(False, text)
 
 
+_EVENT_INSERT = insert(Event)  # built once: an event is written for every change
+
+
 def event(ctx: Ctx, issue: Issue, kind: str, actor: str, detail: str = "") -> None:
+    """Written at once (Core, not an ORM object: cheaper on every post), after the issue."""
     assert issue.id is not None
-    ctx.session.add(Event(issue_id=issue.id, kind=kind, actor=actor, at=ctx.now, detail=detail))
+    ctx.session.connection().execute(
+        _EVENT_INSERT,
+        {"issue_id": issue.id, "kind": kind, "actor": actor, "at": ctx.now, "detail": detail},
+    )
 
 
 def next_number(session: Session) -> int:
-    """The deployment's next #N. One UPDATE … RETURNING: the row lock it takes keeps two
-    instances from ever handing out the same number."""
-    bump = (
-        update(Counter)
-        .where(col(Counter.name) == "issue")
-        .values(value=col(Counter.value) + 1)
-        .returning(col(Counter.value))
-        .execution_options(synchronize_session=False)
-    )
-    value = session.execute(bump).scalar_one_or_none()
+    """The deployment's next #N (see storage.writes.bump_issue_number)."""
+    value = writes.bump_issue_number(session.connection())
     if value is not None:
-        return int(value)
+        return value
     try:
         with session.begin_nested():  # the very first issue: create the counter
             session.add(Counter(name="issue", value=1))
         return 1
     except IntegrityError:  # another instance created it first
-        return int(session.execute(bump).scalar_one())
+        return writes.bump_issue_number(session.connection()) or 0
 
 
 def owner_of(ctx: Ctx, issue: Issue) -> Person | None:
-    return ctx.session.get(Person, issue.owner_id) if issue.owner_id else None
+    """The owner, to read (a copy from the directory: it is needed for nearly every change)."""
+    return ctx.deps.directory.person_by_id(ctx.session, issue.owner_id) if issue.owner_id else None
 
 
 def owner_name(ctx: Ctx, issue: Issue) -> str:
@@ -172,6 +175,7 @@ def notify_owner_new(ctx: Ctx, issue: Issue, owner: Person, where: str, media: s
         owner,
         text,
         now=ctx.now,
+        directory=ctx.deps.directory,
         prefer_platform=ctx.platform,
         issue_id=issue.id,
         buttons=owner_buttons(issue),
@@ -191,9 +195,15 @@ def create_issue(
     reporter_chat: str | None,
     attachments: str = "[]",
 ) -> Issue:
-    owner = choose_owner(ctx.session, village_id=village_id, group_id=group_id, kind=kind)
+    owner = choose_owner(
+        ctx.session,
+        village_id=village_id,
+        group_id=group_id,
+        kind=kind,
+        directory=ctx.deps.directory,
+    )
     ctx.keep.append(owner)
-    issue = Issue(
+    values: dict[str, Any] = dict(
         number=next_number(ctx.session),
         village_id=village_id,
         group_id=group_id,
@@ -203,14 +213,21 @@ def create_issue(
         reporter_name=reporter_name,
         reporter_chat=reporter_chat,
         owner_id=owner.id if owner else None,
+        status=Status.OPEN,
         created_at=ctx.now,
         clock_start=ctx.now,
         due_at=due_for(ctx.deps.grid, kind, ctx.now),
         level=Level.VILLAGE if owner and owner.role == Role.SECRETARY else Level.GROUP,
+        reports=1,
         attachments=attachments,
     )
+    # Written with Core (see storage.writes), then attached as if loaded, so later changes in
+    # this transaction are tracked like those of any issue.
+    issue = Issue(id=writes.insert_issue(ctx.session.connection(), values), **values)
+    make_transient_to_detached(issue)
     ctx.session.add(issue)
-    ctx.session.flush()
+    ctx.keep.append(issue)
+    metrics.counted(ctx.session, ("issue", issue.id or 0), reporter_key.partition(":")[0])
     event(ctx, issue, "created", reporter_name or reporter_key, kind)
     if owner:
         event(ctx, issue, "assigned", texts.SYSTEM_ACTOR, owner.name)
@@ -327,6 +344,7 @@ def add_note(ctx: Ctx, issue: Issue, actor: Actor, text: str) -> Outcome:
             owner,
             template.format(n=issue.number, text=text, name=actor.label),
             now=ctx.now,
+            directory=ctx.deps.directory,
             prefer_platform=ctx.platform,
             issue_id=issue.id,
             category="notice",
@@ -391,6 +409,7 @@ def assign(ctx: Ctx, issue: Issue, actor: Actor, person: Person) -> Outcome:
             due=ctx.due_text(issue.due_at),
         ),
         now=ctx.now,
+        directory=ctx.deps.directory,
         prefer_platform=ctx.platform,
         issue_id=issue.id,
         buttons=owner_buttons(issue),
@@ -480,6 +499,7 @@ def withdraw(ctx: Ctx, issue: Issue, actor: Actor) -> Outcome:
             owner,
             texts.OWNER_WITHDRAWN.format(n=issue.number),
             now=ctx.now,
+            directory=ctx.deps.directory,
             prefer_platform=ctx.platform,
             issue_id=issue.id,
             category="notice",
@@ -516,6 +536,7 @@ def rate(ctx: Ctx, issue: Issue, actor: Actor, rating: Rating) -> Outcome:
                 n=issue.number, kind=issue.kind, owner=owner_name(ctx, issue), result=result
             ),
             now=ctx.now,
+            directory=ctx.deps.directory,
             prefer_platform=ctx.platform,
             issue_id=issue.id,
             category="notice",

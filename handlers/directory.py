@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from storage.models import ChatGroup, GroupChat, Person, PersonId
+from storage.models import ChatGroup, GroupChat, GroupMember, Person, PersonId
 
 TTL_SECONDS = 30.0  # another instance's /bind or grid reload is seen within this
 
@@ -26,6 +26,9 @@ class Directory:
     _people: dict[str, Person | None] = field(default_factory=dict)
     _groups: dict[str, GroupInfo | None] = field(default_factory=dict)
     _seen: dict[str, int] = field(default_factory=dict)
+    _by_id: dict[int, Person | None] = field(default_factory=dict)
+    _keys: dict[int, list[str]] = field(default_factory=dict)
+    _pools: dict[tuple[int, int | None], list[Person]] = field(default_factory=dict)
     _loaded: float = 0.0
 
     def _fresh(self) -> None:
@@ -38,6 +41,9 @@ class Directory:
         self._people.clear()
         self._groups.clear()
         self._seen.clear()
+        self._by_id.clear()
+        self._keys.clear()
+        self._pools.clear()
 
     def person(self, session: Session, key: str) -> Person | None:
         """The active grid person behind a platform id (a detached copy: read, never change)."""
@@ -71,3 +77,61 @@ class Directory:
             return False
         self._seen[sender] = group_id
         return True
+
+    def person_by_id(self, session: Session, person_id: int) -> Person | None:
+        """Any person, active or not (an issue's owner may have left the grid); detached."""
+        self._fresh()
+        if person_id not in self._by_id:
+            person = session.get(Person, person_id)
+            self._by_id[person_id] = _copy(person) if person is not None else None
+        return self._by_id[person_id]
+
+    def keys(self, session: Session, person_id: int) -> list[str]:
+        """A person's platform ids, in the order they were added (the first is their default)."""
+        self._fresh()
+        if person_id not in self._keys:
+            self._keys[person_id] = list(
+                session.exec(
+                    select(PersonId.key)
+                    .where(PersonId.person_id == person_id)
+                    .order_by(col(PersonId.id))
+                ).all()
+            )
+        return self._keys[person_id]
+
+    def pool(self, session: Session, *, village_id: int, group_id: int | None) -> list[Person]:
+        """Who may own a new matter of this group (see handlers.routing.pool); detached."""
+        self._fresh()
+        key = (village_id, group_id)
+        if key not in self._pools:
+            people = _pool(session, village_id=village_id, group_id=group_id)
+            self._pools[key] = [_copy(p) for p in people]
+        return self._pools[key]
+
+
+def _copy(person: Person) -> Person:
+    """A copy outside any session: the session's own object may be changed by its caller."""
+    return Person.model_validate(person.model_dump())
+
+
+def _pool(session: Session, *, village_id: int, group_id: int | None) -> list[Person]:
+    """The group's owner pool in file order; for a private report, or a group with no
+    members listed, the village's people who take some kind."""
+    if group_id is not None:
+        rows = session.exec(
+            select(Person)
+            .join(GroupMember, col(GroupMember.person_id) == col(Person.id))
+            .where(GroupMember.group_id == group_id, Person.active)
+            .order_by(col(GroupMember.position))
+        ).all()
+        if rows:
+            return list(rows)
+    return [
+        p
+        for p in session.exec(
+            select(Person)
+            .where(Person.village_id == village_id, Person.active)
+            .order_by(col(Person.position))
+        ).all()
+        if p.kinds
+    ]

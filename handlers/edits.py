@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from handlers import actions
 from handlers.actions import Ctx
 from handlers.deps import Deps
-from handlers.intake import _actor, _inbound_row, reply
+from handlers.intake import actor_of, inbound_values, reply
 from handlers.messages import Inbound as Message
 from storage.models import Inbound, Issue
 
@@ -39,7 +39,7 @@ def receive_edit(engine: Engine, deps: Deps, msg: Message, *, edited_id: str) ->
     """Record the edit of message `edited_id` (`msg.message_id` identifies this edit) and apply it,
     in one transaction. Safe to call again with the same edit."""
     with Session(engine, expire_on_commit=False) as session:
-        edit = _inbound_row(msg)
+        edit = Inbound(**inbound_values(msg))
         edit.reply_to, edit.status = edited_id, "edit"
         session.add(edit)
         try:
@@ -74,7 +74,7 @@ def _apply(ctx: Ctx, edit: Inbound) -> Edited:
     issue = ctx.session.get(Issue, original.issue_id)
     if issue is None or text == original.text.strip():
         return Edited("ignored")
-    outcome = actions.add_note(ctx, issue, _actor(ctx, edit), text)
+    outcome = actions.add_note(ctx, issue, actor_of(ctx, edit), text)
     if not outcome.ok:
         return Edited("ignored", issue.number)
     edit.issue_id = issue.id

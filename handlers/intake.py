@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from handlers import actions, commands, texts
+from handlers import actions, commands, metrics, texts
 from handlers.actions import Actor, Ctx, Outcome
 from handlers.classifier import MATTER_THRESHOLD, UNSURE_THRESHOLD, Prediction
 from handlers.deps import Deps
@@ -27,6 +29,7 @@ from handlers.outbox import enqueue, to_person
 from handlers.parsing import explicit_tag, parse_command, parse_rating, report_body, strip_tag
 from handlers.privacy import short
 from handlers.routing import choose_owner
+from storage import writes
 from storage.db import session_scope
 from storage.models import (
     KINDS,
@@ -57,16 +60,43 @@ class Handled:
     edit_issue: int | None = None  # the pressed message's issue changed: show its new state
 
 
+@dataclass
+class Post:
+    """The inbox row being handled, as plain data (an ORM object on every message cost more
+    than its SQL); written with `storage.writes` and marked handled at the end."""
+
+    id: int
+    platform: str
+    chat: str
+    message_id: str
+    private: bool
+    sender: str
+    sender_name: str
+    text: str
+    reply_to: str | None
+    button: str | None
+    attachments: str
+    received_at: datetime
+    status: str = "new"
+    label: str | None = None
+    confidence: float | None = None
+    issue_id: int | None = None
+
+
+# What a handler reads or sets of the message it handles: a Post here, a loaded inbox row when
+# the admin registers a kept post (handlers.register) or an edit is applied (handlers.edits).
+Row = Post | Inbound
+
+
 def receive(engine: Engine, deps: Deps, msg: Message) -> Handled:
     """Record and handle in one transaction. A redelivered message is recognised by the
     inbox's unique key and handled once; if handling fails, the message is still recorded
     (status "new") and `resume_pending` tries it again at the next start."""
     try:
         with session_scope(engine) as session:
-            row = _inbound_row(msg)
-            session.add(row)
-            session.flush()
-            return _handle_row(session, deps, row)
+            values = inbound_values(msg)
+            row_id = writes.insert_inbound(session.connection(), values)
+            return _handle_post(session, deps, Post(id=row_id, **values))
     except IntegrityError:
         return (
             Handled(None, duplicate=True)
@@ -79,20 +109,21 @@ def receive(engine: Engine, deps: Deps, msg: Message) -> Handled:
         return Handled(inbound_id)
 
 
-def _inbound_row(msg: Message) -> Inbound:
-    return Inbound(
-        platform=msg.platform,
-        chat=msg.chat,
-        message_id=msg.message_id,
-        private=msg.private,
-        sender=msg.sender_key,
-        sender_name=msg.sender_name or msg.sender,
-        text=msg.text,
-        reply_to=msg.reply_to,
-        button=msg.button,
-        attachments=msg.attachments_json(),
-        received_at=msg.at,
-    )
+def inbound_values(msg: Message) -> dict[str, Any]:
+    """The inbox columns of a message (those `Post` carries, and when it came)."""
+    return {
+        "platform": msg.platform,
+        "chat": msg.chat,
+        "message_id": msg.message_id,
+        "private": msg.private,
+        "sender": msg.sender_key,
+        "sender_name": msg.sender_name or msg.sender,
+        "text": msg.text,
+        "reply_to": msg.reply_to,
+        "button": msg.button,
+        "attachments": msg.attachments_json(),
+        "received_at": msg.at,
+    }
 
 
 def _existing(session: Session, msg: Message) -> Inbound | None:
@@ -120,15 +151,11 @@ def _retry(engine: Engine, deps: Deps, msg: Message) -> Handled:
 
 def record(engine: Engine, msg: Message) -> int | None:
     """Record without handling (status "new"); None when it was recorded before."""
-    with Session(engine) as session:
-        row = _inbound_row(msg)
-        session.add(row)
-        try:
-            session.commit()
-            return row.id
-        except IntegrityError:
-            session.rollback()
-            return None
+    try:
+        with session_scope(engine) as session:
+            return writes.insert_inbound(session.connection(), inbound_values(msg))
+    except IntegrityError:
+        return None
 
 
 def resume_pending(engine: Engine, deps: Deps) -> int:
@@ -148,30 +175,40 @@ def handle(engine: Engine, deps: Deps, inbound_id: int) -> Handled:
         row = session.exec(select(Inbound).where(Inbound.id == inbound_id).with_for_update()).one()
         if row.status != "new":  # another instance handled it meanwhile
             return Handled(inbound_id, duplicate=True)
-        return _handle_row(session, deps, row)
+        post = Post(**{f.name: getattr(row, f.name) for f in fields(Post)})
+        session.expunge(row)  # the post is written back by _handle_post, not by the ORM
+        return _handle_post(session, deps, post)
 
 
-def _handle_row(session: Session, deps: Deps, row: Inbound) -> Handled:
+def _handle_post(session: Session, deps: Deps, row: Post) -> Handled:
     ctx = Ctx(session, deps, deps.clock.now(), platform=row.platform)
     result = Handled(row.id)
     # Writes are flushed where an id is needed; no autoflush before every read saves a round
     # trip per query on this hot path.
     with session.no_autoflush:
         row.status = _decide(ctx, row, result)
-    session.add(row)
+    writes.mark_inbound(
+        session.connection(),
+        row.id,
+        status=row.status,
+        label=row.label,
+        confidence=row.confidence,
+        issue_id=row.issue_id,
+    )
+    metrics.counted(session, ("post", row.id), row.platform, row.status)
     return result
 
 
-def _actor(ctx: Ctx, row: Inbound) -> Actor:
+def actor_of(ctx: Ctx, row: Row) -> Actor:
     person = ctx.deps.directory.person(ctx.session, row.sender)
     return Actor(key=row.sender, name=row.sender_name, person=person)
 
 
-def _group(ctx: Ctx, row: Inbound) -> GroupInfo | None:
+def _group(ctx: Ctx, row: Row) -> GroupInfo | None:
     return ctx.deps.directory.group(ctx.session, f"{row.platform}:{row.chat}")
 
 
-def reply(ctx: Ctx, row: Inbound, text: str, *, issue_id: int | None = None, **kw: object) -> None:
+def reply(ctx: Ctx, row: Row, text: str, *, issue_id: int | None = None, **kw: object) -> None:
     """Answer where the message came from; in a group, addressed to its sender."""
     enqueue(
         ctx.session,
@@ -188,12 +225,12 @@ def reply(ctx: Ctx, row: Inbound, text: str, *, issue_id: int | None = None, **k
     )
 
 
-def _recipient(ctx: Ctx, row: Inbound) -> str:
+def _recipient(ctx: Ctx, row: Row) -> str:
     group = _group(ctx, row)
     return group.name if group else row.chat
 
 
-def _replied_issue(ctx: Ctx, row: Inbound) -> Issue | None:
+def _replied_issue(ctx: Ctx, row: Row) -> Issue | None:
     """The issue of the bot message this message replies to (or whose button was pressed)."""
     if not row.reply_to:
         return None
@@ -209,8 +246,8 @@ def _replied_issue(ctx: Ctx, row: Inbound) -> Issue | None:
     return ctx.session.get(Issue, sent.issue_id)
 
 
-def _decide(ctx: Ctx, row: Inbound, result: Handled) -> str:
-    actor = _actor(ctx, row)
+def _decide(ctx: Ctx, row: Row, result: Handled) -> str:
+    actor = actor_of(ctx, row)
     group = None if row.private else _group(ctx, row)
     if row.button:
         return _button(ctx, row, actor, result)
@@ -220,7 +257,11 @@ def _decide(ctx: Ctx, row: Inbound, result: Handled) -> str:
     if group is not None:
         _seen(ctx, row.sender, group.id)
     text = row.text.strip()
-    pending = ctx.session.get(Pending, row.sender)
+    pending = (
+        ctx.session.get(Pending, row.sender)
+        if writes.has_pending(ctx.session.connection(), row.sender)
+        else None
+    )
     cmd = parse_command(text) if text else None
     if pending is not None and cmd is None and text:
         answered = _answer_pending(ctx, row, actor, pending, text)
@@ -253,7 +294,7 @@ def _decide(ctx: Ctx, row: Inbound, result: Handled) -> str:
     return _post(ctx, row, actor, group, text)
 
 
-def _post(ctx: Ctx, row: Inbound, actor: Actor, group: GroupInfo | None, text: str) -> str:
+def _post(ctx: Ctx, row: Row, actor: Actor, group: GroupInfo | None, text: str) -> str:
     media = [a["kind"] for a in json.loads(row.attachments) if a.get("kind") in MEDIA_KINDS]
     if not text:
         if media and actor.person is None:
@@ -274,7 +315,7 @@ def _post(ctx: Ctx, row: Inbound, actor: Actor, group: GroupInfo | None, text: s
 
 def _classified(
     ctx: Ctx,
-    row: Inbound,
+    row: Row,
     group: GroupInfo | None,
     body: str,
     prediction: Prediction,
@@ -297,7 +338,7 @@ def _classified(
 
 
 def _register(
-    ctx: Ctx, row: Inbound, group: GroupInfo | None, kind: Kind, text: str, media: str = ""
+    ctx: Ctx, row: Row, group: GroupInfo | None, kind: Kind, text: str, media: str = ""
 ) -> str:
     village_id = group.village_id if group else _village_of_private(ctx, row)
     if village_id is None:
@@ -328,7 +369,7 @@ def _register(
     return "matter"
 
 
-def _acknowledge(ctx: Ctx, row: Inbound, issue: Issue, media: str) -> None:
+def _acknowledge(ctx: Ctx, row: Row, issue: Issue, media: str) -> None:
     owner = actions.owner_of(ctx, issue)
     owner_name = owner.name if owner else "（待指派）"
     due = ctx.due_text(issue.due_at)
@@ -352,7 +393,7 @@ def _acknowledge(ctx: Ctx, row: Inbound, issue: Issue, media: str) -> None:
         actions.notify_owner_new(ctx, issue, owner, where, media_name)
 
 
-def _duplicate(ctx: Ctx, row: Inbound, issue: Issue, text: str) -> str:
+def _duplicate(ctx: Ctx, row: Row, issue: Issue, text: str) -> str:
     issue.reports += 1
     ctx.session.add(issue)
     actions.event(ctx, issue, "report", row.sender_name or row.sender, text)
@@ -365,6 +406,7 @@ def _duplicate(ctx: Ctx, row: Inbound, issue: Issue, text: str) -> str:
             owner,
             texts.OWNER_DUPLICATE.format(n=issue.number, count=issue.reports, text=short(text, 40)),
             now=ctx.now,
+            directory=ctx.deps.directory,
             prefer_platform=row.platform,
             issue_id=issue.id,
             category="notice",
@@ -372,13 +414,13 @@ def _duplicate(ctx: Ctx, row: Inbound, issue: Issue, text: str) -> str:
     return "duplicate"
 
 
-def _village_of_private(ctx: Ctx, row: Inbound) -> int | None:
+def _village_of_private(ctx: Ctx, row: Row) -> int | None:
     seen = ctx.session.get(Seen, row.sender)
     if seen is not None:
         group = ctx.session.get(ChatGroup, seen.group_id)
         if group is not None and group.active:
             return group.village_id
-    person = _actor(ctx, row).person
+    person = actor_of(ctx, row).person
     if person is not None and person.village_id is not None:
         return person.village_id
     villages = ctx.session.exec(select(Village).where(Village.active)).all()
@@ -392,9 +434,7 @@ def _village_names(ctx: Ctx) -> str:
     return "、".join(rows)
 
 
-def _answer_pending(
-    ctx: Ctx, row: Inbound, actor: Actor, pending: Pending, text: str
-) -> str | None:
+def _answer_pending(ctx: Ctx, row: Row, actor: Actor, pending: Pending, text: str) -> str | None:
     if pending.action == "close_result" and pending.issue_id is not None:
         ctx.session.delete(pending)
         issue = ctx.session.get(Issue, pending.issue_id)
@@ -449,7 +489,7 @@ def _seen(ctx: Ctx, sender: str, group_id: int) -> None:
         ctx.session.merge(Seen(sender=sender, group_id=group_id, at=ctx.now))
 
 
-def reply_unknown_group(ctx: Ctx, row: Inbound) -> None:
+def reply_unknown_group(ctx: Ctx, row: Row) -> None:
     """One reply telling the operator how to add this chat; then silence."""
     key = f"{row.platform}:{row.chat}"
     enqueue(
@@ -464,7 +504,7 @@ def reply_unknown_group(ctx: Ctx, row: Inbound) -> None:
     )
 
 
-def _button(ctx: Ctx, row: Inbound, actor: Actor, result: Handled) -> str:
+def _button(ctx: Ctx, row: Row, actor: Actor, result: Handled) -> str:
     """Buttons: claim:N, close:N (asks for the result next), rate:N:1|2|3."""
     parts = (row.button or "").split(":")
     issue = None

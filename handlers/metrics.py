@@ -98,6 +98,12 @@ def _after_flush(session: Session, _context: Any) -> None:
             session.info.setdefault(_KEY, {})[("in", id(obj))] = (obj.platform, obj.status)
 
 
+def counted(session: Session, key: tuple[str, int], platform: str, status: str = "") -> None:
+    """Count what was written without an ORM object ("post", inbox id) / ("issue", issue id),
+    at commit like the rest."""
+    session.info.setdefault(_KEY, {})[key] = (platform, status)
+
+
 def _after_commit(session: Session) -> None:
     seen = session.info.pop(_KEY, None)
     if not seen:

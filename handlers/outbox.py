@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from sqlalchemy import bindparam, insert
 from sqlmodel import Session, col, select
 
+from handlers.directory import Directory
 from handlers.messages import Button
 from handlers.privacy import mask
 from storage.models import ChatGroup, GroupChat, Outbox, Person, PersonId
+
+# Core statements built once: a reply is queued for nearly every post, and an ORM object with
+# its flush costs several times the INSERT itself.
+_INSERT = insert(Outbox)
+_BY_DEDUPE_KEY = select(Outbox.id).where(col(Outbox.dedupe_key) == bindparam("key"))
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -33,15 +40,15 @@ def enqueue(
     category: str = "reply",
     dedupe_key: str | None = None,
     not_before: datetime | None = None,
-) -> Outbox | None:
-    """Queue one message. Group texts are masked here, so no caller can forget it.
-    With a dedupe_key, a message already queued under that key is not queued again."""
-    if (
-        dedupe_key
-        and session.exec(select(Outbox.id).where(Outbox.dedupe_key == dedupe_key)).first()
-    ):
+) -> int | None:
+    """Queue one message; its outbox id. Group texts are masked here, so no caller can forget
+    it. With a dedupe_key, a message already queued under that key is not queued again (None).
+    The row is written at once (in the caller's transaction), so rows keep the order in which
+    they were queued; an issue it names must have been flushed."""
+    conn = session.connection()
+    if dedupe_key and conn.execute(_BY_DEDUPE_KEY, {"key": dedupe_key}).first():
         return None
-    row = Outbox(
+    values = dict(
         platform=platform,
         chat=chat,
         private=private,
@@ -55,11 +62,11 @@ def enqueue(
         dedupe_key=dedupe_key,
         created_at=now,
         not_before=not_before or now,
+        status="pending",
+        tries=0,
     )
-    session.add(row)
-    if dedupe_key:
-        session.flush()  # so a second message under the same key in this transaction is seen
-    return row
+    key = conn.execute(_INSERT, values).inserted_primary_key
+    return int(key[0]) if key else None
 
 
 def person_keys(session: Session, person_id: int) -> list[str]:
@@ -71,11 +78,15 @@ def person_keys(session: Session, person_id: int) -> list[str]:
 
 
 def person_address(
-    session: Session, person: Person, prefer_platform: str | None = None
+    session: Session,
+    person: Person,
+    prefer_platform: str | None = None,
+    directory: Directory | None = None,
 ) -> tuple[str, str] | None:
     """The (platform, user id) to reach a person privately, on the preferred platform if they
     have an account there."""
-    keys = person_keys(session, person.id or 0)
+    person_id = person.id or 0
+    keys = directory.keys(session, person_id) if directory else person_keys(session, person_id)
     if not keys:
         return None
     for key in keys:
@@ -91,9 +102,10 @@ def to_person(
     *,
     now: datetime,
     prefer_platform: str | None = None,
+    directory: Directory | None = None,
     **kwargs: object,
-) -> Outbox | None:
-    address = person_address(session, person, prefer_platform)
+) -> int | None:
+    address = person_address(session, person, prefer_platform, directory)
     if address is None:
         return None
     platform, ident = address
@@ -111,7 +123,7 @@ def to_person(
 
 def to_sender(
     session: Session, sender_key: str, name: str, text: str, *, now: datetime, **kwargs: object
-) -> Outbox | None:
+) -> int | None:
     platform, ident = split_key(sender_key)
     return enqueue(
         session,
@@ -127,7 +139,7 @@ def to_sender(
 
 def to_chat(
     session: Session, chat_key: str, text: str, *, now: datetime, **kwargs: object
-) -> Outbox | None:
+) -> int | None:
     platform, ident = split_key(chat_key)
     group = session.exec(
         select(ChatGroup).join(GroupChat).where(GroupChat.chat_key == chat_key)

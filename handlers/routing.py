@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
+from handlers.directory import Directory
 from storage.grid import Grid
-from storage.models import ACTIVE_STATUSES, GroupMember, Issue, Kind, Person, Role
+from storage.models import ACTIVE_STATUSES, Issue, Kind, Person, Role
 
 
 def time_limit(grid: Grid, kind: str) -> timedelta:
@@ -22,57 +22,18 @@ def due_for(grid: Grid, kind: str, start: datetime) -> datetime:
     return start + time_limit(grid, kind)
 
 
-def _open_count() -> Any:
-    """Open issues of the person in the row (uses ix_issue_owner_status)."""
-    return (
-        select(func.count())
-        .where(col(Issue.owner_id) == col(Person.id), col(Issue.status).in_(ACTIVE_STATUSES))
-        .scalar_subquery()
-    )
-
-
-def pool_with_load(
-    session: Session, *, village_id: int, group_id: int | None
-) -> list[tuple[Person, int]]:
-    """The pool with each member's open issues, in one query."""
-    if group_id is not None:
-        rows = session.exec(
-            select(Person, _open_count())
-            .join(GroupMember, col(GroupMember.person_id) == col(Person.id))
-            .where(GroupMember.group_id == group_id, Person.active)
-            .order_by(col(GroupMember.position))
-        ).all()
-        if rows:
-            return [(p, int(n)) for p, n in rows]
-    rows = session.exec(
-        select(Person, _open_count())
-        .where(Person.village_id == village_id, Person.active, Person.kinds != "")
-        .order_by(col(Person.position))
-    ).all()
-    return [(p, int(n)) for p, n in rows]
-
-
-def pool(session: Session, *, village_id: int, group_id: int | None) -> list[Person]:
-    """The group's owner pool in file order; for a private report, the village's people
-    who take some kind."""
-    if group_id is not None:
-        rows = session.exec(
-            select(Person)
-            .join(GroupMember, col(GroupMember.person_id) == col(Person.id))
-            .where(GroupMember.group_id == group_id, Person.active)
-            .order_by(col(GroupMember.position))
-        ).all()
-        if rows:
-            return list(rows)
-    return [
-        p
-        for p in session.exec(
-            select(Person)
-            .where(Person.village_id == village_id, Person.active)
-            .order_by(col(Person.position))
-        ).all()
-        if p.kinds
-    ]
+def pool(
+    session: Session,
+    *,
+    village_id: int,
+    group_id: int | None,
+    directory: Directory | None = None,
+) -> list[Person]:
+    """The group's owner pool in file order; for a private report, or a group with no members
+    listed, the village's people who take some kind."""
+    if directory is None:
+        directory = Directory(ttl=0)
+    return directory.pool(session, village_id=village_id, group_id=group_id)
 
 
 def secretary(session: Session, village_id: int) -> Person | None:
@@ -93,24 +54,37 @@ def town_leaders(session: Session) -> list[Person]:
     )
 
 
+_OPEN_COUNTS = (
+    select(col(Issue.owner_id), func.count())
+    .where(
+        col(Issue.owner_id).in_(bindparam("ids", expanding=True)),
+        col(Issue.status).in_(ACTIVE_STATUSES),
+    )
+    .group_by(col(Issue.owner_id))
+)
+
+
 def open_counts(session: Session, person_ids: list[int]) -> dict[int, int]:
-    rows = session.exec(
-        select(Issue.owner_id, func.count())
-        .where(col(Issue.owner_id).in_(person_ids), col(Issue.status).in_(ACTIVE_STATUSES))
-        .group_by(col(Issue.owner_id))
-    ).all()
+    """Open issues per person (uses ix_issue_owner_status)."""
+    rows = session.connection().execute(_OPEN_COUNTS, {"ids": person_ids}).all()
     return {owner: n for owner, n in rows if owner is not None}
 
 
 def choose_owner(
-    session: Session, *, village_id: int, group_id: int | None, kind: str
+    session: Session,
+    *,
+    village_id: int,
+    group_id: int | None,
+    kind: str,
+    directory: Directory | None = None,
 ) -> Person | None:
     """定人: in the pool, who takes this kind and has the fewest open issues (ties: file order);
     for 待分类 the pool's first member; if nobody takes the kind, the village 书记."""
-    members = pool_with_load(session, village_id=village_id, group_id=group_id)
+    members = pool(session, village_id=village_id, group_id=group_id, directory=directory)
     if kind == Kind.UNSORTED and members:
-        return members[0][0]
-    takers = [(p, n) for p, n in members if kind in p.kind_list()]
+        return members[0]
+    takers = [p for p in members if kind in p.kind_list()]
     if takers:
-        return min(takers, key=lambda pn: pn[1])[0]  # min keeps file order on ties
-    return secretary(session, village_id) or (members[0][0] if members else None)
+        load = open_counts(session, [p.id for p in takers if p.id is not None])
+        return min(takers, key=lambda p: load.get(p.id or 0, 0))  # min keeps file order on ties
+    return secretary(session, village_id) or (members[0] if members else None)

@@ -68,7 +68,7 @@ def queue(
     with session_scope(app.engine) as session:
         for i in range(per_chat):
             for chat in chats:
-                row = enqueue(
+                outbox_id = enqueue(
                     session,
                     now=app.clock.now(),
                     platform=platform,
@@ -77,10 +77,9 @@ def queue(
                     private=private,
                     recipient=chat,
                 )
-                assert row is not None
-                queued.append(row)
-                session.flush()  # ids in queue order
-    return [row.id or 0 for row in queued]
+                assert outbox_id is not None
+                queued.append(outbox_id)
+    return queued
 
 
 def rows(app: App) -> dict[int, Outbox]:
