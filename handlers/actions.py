@@ -79,11 +79,17 @@ _EVENT_INSERT = insert(Event)  # built once: an event is written for every chang
 
 def event(ctx: Ctx, issue: Issue, kind: str, actor: str, detail: str = "") -> None:
     """Written at once (Core, not an ORM object: cheaper on every post), after the issue."""
+    events(ctx, issue, [(kind, actor, detail)])
+
+
+def events(ctx: Ctx, issue: Issue, changes: list[tuple[str, str, str]]) -> None:
+    """Several events of one issue in one statement: (kind, actor, detail) each."""
     assert issue.id is not None
-    ctx.session.connection().execute(
-        _EVENT_INSERT,
-        {"issue_id": issue.id, "kind": kind, "actor": actor, "at": ctx.now, "detail": detail},
-    )
+    rows = [
+        {"issue_id": issue.id, "kind": kind, "actor": actor, "at": ctx.now, "detail": detail}
+        for kind, actor, detail in changes
+    ]
+    ctx.session.connection().execute(_EVENT_INSERT, rows if len(rows) > 1 else rows[0])
 
 
 def next_number(session: Session) -> int:
@@ -220,6 +226,7 @@ def create_issue(
         level=Level.VILLAGE if owner and owner.role == Role.SECRETARY else Level.GROUP,
         reports=1,
         attachments=attachments,
+        topic=ctx.deps.duplicates.topic(text) if ctx.deps.duplicates else None,
     )
     # Written with Core (see storage.writes), then attached as if loaded, so later changes in
     # this transaction are tracked like those of any issue.
@@ -228,9 +235,10 @@ def create_issue(
     ctx.session.add(issue)
     ctx.keep.append(issue)
     metrics.counted(ctx.session, ("issue", issue.id or 0), reporter_key.partition(":")[0])
-    event(ctx, issue, "created", reporter_name or reporter_key, kind)
-    if owner:
-        event(ctx, issue, "assigned", texts.SYSTEM_ACTOR, owner.name)
+    created = ("created", reporter_name or reporter_key, kind)
+    events(
+        ctx, issue, [created, ("assigned", texts.SYSTEM_ACTOR, owner.name)] if owner else [created]
+    )
     return issue
 
 

@@ -16,6 +16,8 @@ from storage.models import Issue
 
 
 class DuplicateFinder(Protocol):
+    def topic(self, text: str) -> str: ...
+
     def find(
         self, session: Session, *, village_id: int, text: str, kind: str, now: datetime
     ) -> Issue | None: ...

@@ -20,11 +20,13 @@ import re
 import unicodedata
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import bindparam, union_all
 from sqlmodel import Session, col, select
 
 from handlers.normalize import normalize
-from storage.models import ACTIVE_STATUSES, Issue
+from storage.models import Issue, is_active
 
 WINDOW = timedelta(days=14)
 THRESHOLD = 0.2  # overlap needed once things, trouble and place agree
@@ -196,6 +198,13 @@ class Report:
                 if piece[i] not in _STOP and piece[i + 1] not in _STOP
             )
         self.grams = grams
+        self._mass: tuple[Callable[[str], float], float] | None = None
+
+    def mass(self, weight: Callable[[str], float]) -> float:
+        """The weight of all its grams (kept: a cached issue is compared with many posts)."""
+        if self._mass is None or self._mass[0] is not weight:
+            self._mass = (weight, sum(weight(g) for g in self.grams))
+        return self._mass[1]
 
 
 def _default_weight(gram: str) -> float:
@@ -216,8 +225,7 @@ def similarity(a: Report, b: Report, weight: Callable[[str], float] = _default_w
         return 0.0
     if b.again:
         return 0.0
-    wa = sum(weight(g) for g in a.grams)
-    wb = sum(weight(g) for g in b.grams)
+    wa, wb = a.mass(weight), b.mass(weight)
     if not wa or not wb:
         return 0.0
     return sum(weight(g) for g in a.grams & b.grams) / min(wa, wb)
@@ -227,6 +235,32 @@ def same_matter(
     a: str, b: str, weight: Callable[[str], float] = _default_weight, threshold: float = THRESHOLD
 ) -> bool:
     return similarity(Report(a), Report(b), weight) >= threshold
+
+
+def topic_of(report: Report) -> str:
+    """The things a report names, as one key ("" when it names none)."""
+    return "|".join(sorted(report.core))
+
+
+def _open_of_topic(topic: Any) -> Any:
+    return select(col(Issue.id), col(Issue.text), col(Issue.created_at)).where(
+        col(Issue.village_id) == bindparam("village_id"),
+        col(Issue.kind) == bindparam("kind"),
+        topic,
+        is_active(col(Issue.status)),
+        col(Issue.created_at) >= bindparam("since"),
+    )
+
+
+# Two index searches (ix_issue_topic): the post's topic, and issues registered before topics
+# were stored (an OR of the two would make the database scan every open matter of the kind).
+_BOTH = union_all(
+    _open_of_topic(col(Issue.topic) == bindparam("topic")),
+    _open_of_topic(col(Issue.topic).is_(None)),
+).subquery()
+_CANDIDATES = (
+    select(_BOTH.c.id, _BOTH.c.text).order_by(_BOTH.c.created_at.desc()).limit(MAX_CANDIDATES)
+)
 
 
 class TextDuplicates:
@@ -244,31 +278,41 @@ class TextDuplicates:
         self.threshold = threshold
         self.window = window
         self._reports: dict[tuple[int | None, int], Report] = {}
+        self._last: tuple[str, Report] | None = None
 
     @classmethod
     def for_classifier(cls, classifier: object) -> TextDuplicates:
         """Weighted by the document frequencies in the classifier's model file, when it has them."""
         return cls(idf_of(classifier))
 
+    def topic(self, text: str) -> str:
+        """What a new issue's text is about, stored with it (see `find`)."""
+        return topic_of(self._new_report(text))
+
+    def _new_report(self, text: str) -> Report:
+        # A post is looked up (`find`) and then registered (`topic`): one Report for both.
+        if self._last is None or self._last[0] != text:
+            self._last = (text, Report(text))
+        return self._last[1]
+
     def find(
         self, session: Session, *, village_id: int, text: str, kind: str, now: datetime
     ) -> Issue | None:
-        new = Report(text)
+        new = self._new_report(text)
         if not new.objects:  # nothing named: it cannot be matched to anything (see similarity)
             return None
-        # Ids and texts only, and each text's features computed once per process: this runs
-        # on every post that becomes a matter.
-        candidates = session.exec(
-            select(Issue.id, Issue.text)
-            .where(
-                Issue.village_id == village_id,
-                col(Issue.status).in_(ACTIVE_STATUSES),
-                Issue.kind == kind,
-                Issue.created_at >= now - self.window,
-            )
-            .order_by(col(Issue.created_at).desc())
-            .limit(MAX_CANDIDATES)
-        ).all()
+        # Only issues about the same things can match (similarity's first test), and the topic
+        # column says which those are: the index hands over a few rows, not every open matter
+        # of the village. Ids and texts only, each text's features computed once per process.
+        candidates = session.connection().execute(
+            _CANDIDATES,
+            {
+                "village_id": village_id,
+                "kind": kind,
+                "topic": topic_of(new),
+                "since": now - self.window,
+            },
+        )
         best, best_score = None, self.threshold
         for issue_id, issue_text in candidates:
             score = similarity(self._report(issue_id, issue_text), new, self.weight)

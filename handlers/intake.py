@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from handlers import actions, commands, metrics, texts
@@ -394,8 +395,11 @@ def _acknowledge(ctx: Ctx, row: Row, issue: Issue, media: str) -> None:
 
 
 def _duplicate(ctx: Ctx, row: Row, issue: Issue, text: str) -> str:
-    issue.reports += 1
-    ctx.session.add(issue)
+    # Counted in the database (two reports at once from two instances both count); the loaded
+    # issue is told the new figure without marking it changed.
+    set_committed_value(
+        issue, "reports", writes.add_report(ctx.session.connection(), issue.id or 0)
+    )
     actions.event(ctx, issue, "report", row.sender_name or row.sender, text)
     row.issue_id = issue.id
     reply(ctx, row, texts.DUPLICATE.format(n=issue.number, count=issue.reports), issue_id=issue.id)

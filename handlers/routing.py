@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from handlers.directory import Directory
 from storage.grid import Grid
-from storage.models import ACTIVE_STATUSES, Issue, Kind, Person, Role
+from storage.models import Issue, Kind, Person, Role, is_active
 
 
 def time_limit(grid: Grid, kind: str) -> timedelta:
@@ -58,7 +58,7 @@ _OPEN_COUNTS = (
     select(col(Issue.owner_id), func.count())
     .where(
         col(Issue.owner_id).in_(bindparam("ids", expanding=True)),
-        col(Issue.status).in_(ACTIVE_STATUSES),
+        is_active(col(Issue.status)),
     )
     .group_by(col(Issue.owner_id))
 )

@@ -33,6 +33,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # A checkpoint (WAL copied back and synced) every ~40 MB of changes rather than the
+            # default 4 MB: each one stalls the commit that triggers it (intake p99 8 → 3 ms).
+            cur.execute("PRAGMA wal_autocheckpoint=10000")
+            cur.execute("PRAGMA journal_size_limit=67108864")
             cur.close()
 
         return engine

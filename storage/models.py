@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint, event, inspect
+from sqlalchemy import literal_column as sql_literal
 from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
@@ -32,6 +33,12 @@ class Status(StrEnum):
 
 
 ACTIVE_STATUSES = (Status.OPEN, Status.CLAIMED)
+
+
+def is_active(status_column: Any) -> Any:
+    """`status IN ('open', 'claimed')` written into the SQL: a bound IN list is expanded anew
+    at every execution, which showed on the per-post path."""
+    return status_column.in_([sql_literal(f"'{s.value}'") for s in ACTIVE_STATUSES])
 
 
 class Role(StrEnum):
@@ -160,6 +167,8 @@ class Issue(SQLModel, table=True):
         Index(
             "ix_issue_due_cover", "status", "due_at", "village_id", "group_id", "kind", "owner_id"
         ),
+        # Duplicate detection (migration 0007): open matters of one village, kind and topic.
+        Index("ix_issue_topic", "village_id", "kind", "topic", "created_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: int = Field(unique=True)
@@ -184,6 +193,9 @@ class Issue(SQLModel, table=True):
     settled_level: str | None = None
     reports: int = 1  # how many people reported it (duplicates linked)
     attachments: str = "[]"
+    # What it is about, as duplicate detection names it (handlers.duplicates.topic_of): a post
+    # is compared only with matters of its own topic. None: registered before topics existed.
+    topic: str | None = None
 
 
 class Event(SQLModel, table=True):

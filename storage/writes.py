@@ -37,6 +37,12 @@ _NEXT_NUMBER = (
     .values(value=col(Counter.value) + 1)
     .returning(col(Counter.value))
 )
+_ONE_MORE_REPORT = (
+    update(Issue)
+    .where(col(Issue.id) == bindparam("issue_id"))
+    .values(reports=col(Issue.reports) + 1)
+    .returning(col(Issue.reports))
+)
 _PENDING = select(col(Pending.sender)).where(col(Pending.sender) == bindparam("sender"))
 
 
@@ -91,3 +97,8 @@ def bump_issue_number(conn: Connection) -> int | None:
 def has_pending(conn: Connection, sender: str) -> bool:
     """Whether the bot waits for an answer from this sender (rare: checked without an object)."""
     return conn.execute(_PENDING, {"sender": sender}).first() is not None
+
+
+def add_report(conn: Connection, issue_id: int) -> int:
+    """One more person reported this issue; how many have now (atomic across instances)."""
+    return int(conn.execute(_ONE_MORE_REPORT, {"issue_id": issue_id}).scalar_one())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from handlers.duplicates import same_matter
@@ -42,6 +43,26 @@ def test_old_or_closed_issues_are_not_linked(chat: Chat) -> None:
     chat.say("@wait 15d")
     chat.say("李婶: 村口的路灯又不亮了，晚上黑漆漆的")
     assert len(issues(chat)) == 2
+
+
+def test_issues_registered_before_topics_are_still_linked(chat: Chat) -> None:
+    """Migration 0007 leaves older issues without a topic: a new report still finds them."""
+    chat.say("张大爷: 村口路灯不亮了，晚上黑乎乎的")
+    [old] = issues(chat)
+    assert old.topic == "灯"
+    with Session(chat.app.engine) as session:
+        session.execute(update(Issue).values(topic=None))
+        session.commit()
+    out = chat.bot_lines("李婶: 村口的路灯坏了，晚上出门黑漆漆的")
+    assert any("共2人反映" in line for line in out)
+    assert len(issues(chat)) == 1
+
+
+def test_a_report_of_another_thing_is_not_compared(chat: Chat) -> None:
+    chat.say("张大爷: 村口路灯不亮了，晚上黑乎乎的")
+    chat.say("王叔: 村口水渠堵了，水都漫到路上")
+    assert [i.topic for i in issues(chat)] == ["灯", "渠"]
+    assert [i.reports for i in issues(chat)] == [1, 1]
 
 
 def test_pairs() -> None:
