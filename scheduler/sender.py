@@ -53,6 +53,7 @@ from storage.outbox_queries import (
     mark_failed,
     mark_retry,
     mark_sent,
+    mark_wait,
     release,
 )
 
@@ -494,14 +495,16 @@ class Sender:
     def _failed_try(self, row: Outbox, exc: Exception) -> datetime | None:
         assert row.id is not None
         error = _describe(exc)
+        retry_after = exc.retry_after if isinstance(exc, TransientError) else None
+        if retry_after is not None:  # a rate limit: waited out, never counted toward giving up
+            return self._wait(row, error, max(0.0, float(retry_after)))
         tries = row.tries + 1
         if tries >= self.config.outbox_max_tries:
             self._give_up(row, error)
             return None
-        retry_after = exc.retry_after if isinstance(exc, TransientError) else None
         # The row's not_before carries the wait, and the chat is held until then (see _work),
         # both on the app's clock, so scenario scripts see the retry at its simulated time.
-        delay = max(0.0, float(retry_after)) if retry_after is not None else self.backoff(tries)
+        delay = self.backoff(tries)
         not_before = self.clock.now() + timedelta(seconds=delay)
         log.info("outbox %s: try %d failed (%s); again in %.1fs", row.id, tries, error, delay)
         with self._db() as db:
@@ -512,6 +515,15 @@ class Sender:
                 not_before=not_before,
                 error=error,
             )
+        self.stats.retried += 1
+        return not_before
+
+    def _wait(self, row: Outbox, error: str, delay: float) -> datetime:
+        assert row.id is not None
+        not_before = self.clock.now() + timedelta(seconds=delay)
+        log.info("outbox %s: rate limited (%s); again in %.1fs", row.id, error, delay)
+        with self._db() as db:
+            mark_wait(db=db, outbox_id=row.id, owner=self.owner, not_before=not_before, error=error)
         self.stats.retried += 1
         return not_before
 

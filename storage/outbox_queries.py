@@ -110,9 +110,11 @@ def claim_due(
     return claimed
 
 
-def _finish_statement(*columns: str) -> Update:
-    # Every finish counts one try; only the sender holding the claim may finish it.
+def _finish_statement(*columns: str, count_try: bool = True) -> Update:
+    # Every finish but a rate limit's counts one try; only the sender holding the claim may
+    # finish it.
     t = _TABLE
+    tries = {"tries": t.c.tries + 1} if count_try else {}
     return (
         update(t)
         .where(
@@ -120,15 +122,14 @@ def _finish_statement(*columns: str) -> Update:
             t.c.status == SENDING,
             t.c.claimed_by == bindparam("b_owner"),
         )
-        .values(
-            tries=t.c.tries + 1, claimed_until=None, **{c: bindparam(f"b_{c}") for c in columns}
-        )
+        .values(**tries, claimed_until=None, **{c: bindparam(f"b_{c}") for c in columns})
     )
 
 
 _MARK_SENT = _finish_statement("status", "sent_at", "platform_message_id")
 _MARK_RETRY = _finish_statement("status", "not_before", "last_error")
 _MARK_FAILED = _finish_statement("status", "last_error")
+_MARK_WAIT = _finish_statement("status", "not_before", "last_error", count_try=False)
 
 
 def _finish(db: Db, statement: Update, outbox_id: int, owner: str, **values: object) -> bool:
@@ -149,6 +150,20 @@ def mark_retry(*, db: Db, outbox_id: int, owner: str, not_before: datetime, erro
     return _finish(
         db,
         _MARK_RETRY,
+        outbox_id,
+        owner,
+        status=PENDING,
+        not_before=not_before,
+        last_error=error[:ERROR_LENGTH],
+    )
+
+
+def mark_wait(*, db: Db, outbox_id: int, owner: str, not_before: datetime, error: str) -> bool:
+    """The platform asked us to slow down (HTTP 429 with retry_after): pending again, not
+    before `not_before`, and no try counted, so a long flood never makes a row fail."""
+    return _finish(
+        db,
+        _MARK_WAIT,
         outbox_id,
         owner,
         status=PENDING,

@@ -140,7 +140,7 @@ def test_a_429_waits_exactly_its_retry_after_then_delivers(app: App) -> None:
 
     assert run(sender.flush()) == 0
     row = rows(app)[row_id]
-    assert (row.status, row.tries) == ("pending", 1)
+    assert (row.status, row.tries) == ("pending", 0)  # a rate limit is not a failed try
     assert row.not_before == start + timedelta(seconds=7)
     assert "429" in (row.last_error or "")
 
@@ -149,7 +149,7 @@ def test_a_429_waits_exactly_its_retry_after_then_delivers(app: App) -> None:
     fake_clock(app).advance(timedelta(milliseconds=1))
     assert run(sender.flush()) == 1
     row = rows(app)[row_id]
-    assert (row.status, row.tries) == ("sent", 2)
+    assert (row.status, row.tries) == ("sent", 1)  # the delivery; the 429 was no try
 
 
 def test_5xx_and_timeouts_back_off_exponentially_with_jitter(app: App) -> None:
@@ -179,6 +179,19 @@ def test_backoff_is_capped_and_jittered() -> None:
     spread = {round(sender.backoff(3), 3) for _ in range(50)}
     assert len(spread) > 10 and min(spread) >= 4.0 and max(spread) <= 8.0
     assert all(30.0 <= sender.backoff(n) <= 60.0 for n in (6, 10, 100, 10_000))
+
+
+def test_a_long_429_flood_never_makes_a_row_fail(app: App) -> None:
+    [row_id] = queue(app, ["a"])
+    flood = [TransientError("429 Too Many Requests", 3)] * 12
+    platform = FakePlatform(failures={row_id: list(flood)})
+    sender = make_sender(app, platform, outbox_max_tries=3)
+    for _ in range(12):
+        assert run(sender.flush()) == 0
+        assert rows(app)[row_id].status == "pending"
+        fake_clock(app).advance(timedelta(seconds=3))
+    assert run(sender.flush()) == 1
+    assert (rows(app)[row_id].status, platform.calls) == ("sent", 13)
 
 
 def test_gives_up_after_max_tries_and_shuoshi_outbox_shows_it(
@@ -230,7 +243,7 @@ def test_a_retry_holds_its_chat_so_later_rows_do_not_overtake(app: App) -> None:
     held = rows(app)
     assert {held[i].status for i in a_ids} == {"pending"}
     assert {held[i].not_before for i in a_ids} == {app.clock.now() + timedelta(seconds=5)}
-    assert [held[i].tries for i in a_ids] == [1, 0, 0]  # given back untried
+    assert [held[i].tries for i in a_ids] == [0, 0, 0]  # a 429 is no try; the rest untried
     # A row queued for the held chat meanwhile waits behind them.
     [late] = queue(app, ["a"])
     assert run(sender.flush()) == 0
