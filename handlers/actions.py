@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
@@ -59,6 +60,14 @@ class Ctx:
     # Strong references for the transaction: the session's identity map is weak, and keeping
     # what was loaded once (e.g. the new owner) saves loading it again.
     keep: list[object] = field(default_factory=list)
+    _conn: Connection | None = field(default=None, repr=False)
+
+    @property
+    def conn(self) -> Connection:
+        """The transaction's connection, for Core statements (looked up once per message)."""
+        if self._conn is None:
+            self._conn = self.session.connection()
+        return self._conn
 
     def due_text(self, dt: datetime) -> str:
         return texts.when(dt, self.deps.clock.tz)
@@ -89,7 +98,7 @@ def events(ctx: Ctx, issue: Issue, changes: list[tuple[str, str, str]]) -> None:
         {"issue_id": issue.id, "kind": kind, "actor": actor, "at": ctx.now, "detail": detail}
         for kind, actor, detail in changes
     ]
-    ctx.session.connection().execute(_EVENT_INSERT, rows if len(rows) > 1 else rows[0])
+    ctx.conn.execute(_EVENT_INSERT, rows if len(rows) > 1 else rows[0])
 
 
 def next_number(session: Session) -> int:
@@ -230,7 +239,7 @@ def create_issue(
     )
     # Written with Core (see storage.writes), then attached as if loaded, so later changes in
     # this transaction are tracked like those of any issue.
-    issue = Issue(id=writes.insert_issue(ctx.session.connection(), values), **values)
+    issue = Issue(id=writes.insert_issue(ctx.conn, values), **values)
     make_transient_to_detached(issue)
     ctx.session.add(issue)
     ctx.keep.append(issue)

@@ -277,7 +277,7 @@ class TextDuplicates:
         self.weight = weight or _default_weight
         self.threshold = threshold
         self.window = window
-        self._reports: dict[tuple[int | None, int], Report] = {}
+        self._reports: dict[tuple[int | None, str], Report] = {}
         self._last: tuple[str, Report] | None = None
 
     @classmethod
@@ -321,8 +321,10 @@ class TextDuplicates:
         return session.get(Issue, best) if best is not None else None
 
     def _report(self, issue_id: int | None, text: str) -> Report:
-        """An issue's text never changes after registration, so its features are cached."""
-        key = (issue_id, len(text))
+        """An issue's text never changes after registration, so its features are cached. The
+        text is part of the key: an id given out in a transaction that was rolled back comes
+        again with another text."""
+        key = (issue_id, text)
         report = self._reports.get(key)
         if report is None:
             if len(self._reports) >= REPORT_CACHE:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -108,6 +109,27 @@ def receive(engine: Engine, deps: Deps, msg: Message) -> Handled:
         log.exception("handling message %s:%s:%s failed", msg.platform, msg.chat, msg.message_id)
         inbound_id = record(engine, msg)
         return Handled(inbound_id)
+
+
+def receive_many(engine: Engine, deps: Deps, msgs: Sequence[Message]) -> list[Handled]:
+    """Record and handle messages that arrived together (a burst: one getUpdates answer, a
+    queue of events) in one transaction: one commit for all, which costs far less per message
+    than one each. The outcome is the same as `receive` for each in order: if any of them
+    fails or was delivered before, the batch is undone and each is received on its own."""
+    if len(msgs) <= 1:
+        return [receive(engine, deps, msg) for msg in msgs]
+    try:
+        with session_scope(engine) as session:
+            results = []
+            for msg in msgs:
+                values = inbound_values(msg)
+                row_id = writes.insert_inbound(session.connection(), values)
+                results.append(_handle_post(session, deps, Post(id=row_id, **values)))
+            return results
+    except Exception:
+        # What the undone batch left in memory (who was seen where) must not outlive it.
+        deps.directory.clear()
+        return [receive(engine, deps, msg) for msg in msgs]
 
 
 def inbound_values(msg: Message) -> dict[str, Any]:
@@ -259,9 +281,7 @@ def _decide(ctx: Ctx, row: Row, result: Handled) -> str:
         _seen(ctx, row.sender, group.id)
     text = row.text.strip()
     pending = (
-        ctx.session.get(Pending, row.sender)
-        if writes.has_pending(ctx.session.connection(), row.sender)
-        else None
+        ctx.session.get(Pending, row.sender) if writes.has_pending(ctx.conn, row.sender) else None
     )
     cmd = parse_command(text) if text else None
     if pending is not None and cmd is None and text:
@@ -397,9 +417,7 @@ def _acknowledge(ctx: Ctx, row: Row, issue: Issue, media: str) -> None:
 def _duplicate(ctx: Ctx, row: Row, issue: Issue, text: str) -> str:
     # Counted in the database (two reports at once from two instances both count); the loaded
     # issue is told the new figure without marking it changed.
-    set_committed_value(
-        issue, "reports", writes.add_report(ctx.session.connection(), issue.id or 0)
-    )
+    set_committed_value(issue, "reports", writes.add_report(ctx.conn, issue.id or 0))
     actions.event(ctx, issue, "report", row.sender_name or row.sender, text)
     row.issue_id = issue.id
     reply(ctx, row, texts.DUPLICATE.format(n=issue.number, count=issue.reports), issue_id=issue.id)
@@ -553,4 +571,4 @@ def _button(ctx: Ctx, row: Row, actor: Actor, result: Handled) -> str:
     return "command" if outcome.ok else "ignored"
 
 
-__all__ = ["Handled", "choose_owner", "receive", "resume_pending"]
+__all__ = ["Handled", "choose_owner", "receive", "receive_many", "resume_pending"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
 from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
@@ -54,19 +56,24 @@ def town_leaders(session: Session) -> list[Person]:
     )
 
 
-_OPEN_COUNTS = (
-    select(col(Issue.owner_id), func.count())
-    .where(
-        col(Issue.owner_id).in_(bindparam("ids", expanding=True)),
-        is_active(col(Issue.status)),
+@cache
+def _open_counts_of(n: int) -> Any:
+    """Open issues per owner for `n` people (uses ix_issue_owner_status). One statement per
+    pool size, with plain parameters: an expanding IN list is rebuilt at every execution."""
+    ids: list[Any] = [bindparam(f"id{i}") for i in range(n)]
+    return (
+        select(col(Issue.owner_id), func.count())
+        .where(col(Issue.owner_id).in_(ids), is_active(col(Issue.status)))
+        .group_by(col(Issue.owner_id))
     )
-    .group_by(col(Issue.owner_id))
-)
 
 
 def open_counts(session: Session, person_ids: list[int]) -> dict[int, int]:
-    """Open issues per person (uses ix_issue_owner_status)."""
-    rows = session.connection().execute(_OPEN_COUNTS, {"ids": person_ids}).all()
+    """Open issues per person."""
+    if not person_ids:
+        return {}
+    params = {f"id{i}": person_id for i, person_id in enumerate(person_ids)}
+    rows = session.connection().execute(_open_counts_of(len(person_ids)), params).all()
     return {owner: n for owner, n in rows if owner is not None}
 
 

@@ -1,0 +1,113 @@
+"""A burst handed over at once (`receive_many`) ends exactly as the same messages one by one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlmodel import Session, col, select
+
+from bot.app import App
+from handlers.intake import receive, receive_many
+from handlers.messages import Inbound
+from storage.models import Inbound as InboxRow
+from storage.models import Issue, Outbox
+
+BURST = [
+    ("张大爷", "村口路灯坏了，晚上看不见路"),
+    ("李婶", "收到"),
+    ("老周", "#邻里事 邻居家的猪跑我地里把菜啃了"),
+    ("王叔", "村口的路灯坏了好几天了，黑漆漆的"),  # the same light: linked to #1
+    ("赵姨", "三组那段水渠塌了，过两天要放水灌溉了"),
+]
+
+
+# The first line's start of each message the bot queues, in order: the acknowledgment in the
+# group and the owner's private notice for each matter, nothing for 收到, the duplicate's answer.
+EXPECTED_TEXTS = [
+    "已登记 #1【村里事】村",
+    "新事项 #1【村里事】",
+    "已登记 #2【邻里事】，",
+    "新事项 #2【邻里事】",
+    "已有 #1 登记此事，已",
+    "#1 又有人反映（共2人",
+    "已登记 #3【村里事】三",
+    "新事项 #3【村里事】",
+]
+
+
+def burst(app: App, prefix: str = "b") -> list[Inbound]:
+    return [
+        Inbound(
+            platform="local",
+            chat="新联村说事群",
+            sender=name,
+            sender_name=name,
+            text=text,
+            message_id=f"{prefix}{i}",
+            at=app.clock.now(),
+        )
+        for i, (name, text) in enumerate(BURST)
+    ]
+
+
+def outcome(app: App) -> tuple[list[tuple[int, str, int | None, int]], list[str], list[str]]:
+    """Issues, the inbox's statuses and what the bot queued, in order."""
+    with Session(app.engine) as session:
+        issues = [
+            (i.number, i.kind, i.owner_id, i.reports)
+            for i in session.exec(select(Issue).order_by(col(Issue.number)))
+        ]
+        statuses = [r.status for r in session.exec(select(InboxRow).order_by(col(InboxRow.id)))]
+        texts = [o.text for o in session.exec(select(Outbox).order_by(col(Outbox.id)))]
+    return issues, statuses, texts
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["one by one", "together"])
+def test_a_burst_ends_as_one_by_one(app: App, together: bool) -> None:
+    if together:
+        handled = receive_many(app.engine, app.deps, burst(app))
+    else:
+        handled = [receive(app.engine, app.deps, msg) for msg in burst(app)]
+    assert [h.duplicate for h in handled] == [False] * len(BURST)
+    issues, statuses, texts = outcome(app)
+    assert [(n, kind, reports) for n, kind, _, reports in issues] == [
+        (1, "村里事", 2),
+        (2, "邻里事", 1),
+        (3, "村里事", 1),
+    ]
+    assert statuses == ["matter", "chatter", "matter", "duplicate", "matter"]
+    assert [t.split("\n")[0][:12] for t in texts] == EXPECTED_TEXTS
+
+
+def test_a_redelivered_message_in_a_burst_is_handled_once(app: App) -> None:
+    first = burst(app)
+    receive(app.engine, app.deps, first[0])
+    handled = receive_many(app.engine, app.deps, first)
+    assert [h.duplicate for h in handled] == [True, False, False, False, False]
+    issues, statuses, _ = outcome(app)
+    assert len(issues) == 3 and len(statuses) == len(BURST)
+
+
+def test_one_failing_message_loses_nothing_of_the_others(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = app.deps.classifier.predict
+
+    def flaky(text: str) -> Any:
+        if "水渠" in text:
+            raise RuntimeError("model file is being replaced")
+        return real(text)
+
+    monkeypatch.setattr(app.deps.classifier, "predict", flaky)
+    receive_many(app.engine, app.deps, burst(app))
+    issues, statuses, _ = outcome(app)
+    assert [n for n, *_ in issues] == [1, 2]  # the light and the pigs
+    assert statuses[-1] == "new"  # kept, handled again at the next start
+    monkeypatch.setattr(app.deps.classifier, "predict", real)
+
+    from handlers.intake import resume_pending
+
+    assert resume_pending(app.engine, app.deps) == 1
+    issues, statuses, _ = outcome(app)
+    assert [n for n, *_ in issues] == [1, 2, 3] and "new" not in statuses
