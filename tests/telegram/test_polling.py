@@ -324,3 +324,35 @@ async def test_privacy_mode_is_announced_once_per_group(server: FakeBotApi, tg_a
         await sent_to(server, GROUP, 4)
         await asyncio.sleep(0.1)
     assert len([s for s in server.sent if "BotFather" in (s.plain_text or "")]) == 2
+
+
+async def test_a_burst_of_posts_is_decided_together_in_order(
+    server: FakeBotApi, tg_app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Posts waiting when the bot polls come in one getUpdates answer and are decided in one
+    transaction: each still gets its own number and acknowledgment, in order, and a redelivered
+    post among them, a bot's message and a button press between them change nothing."""
+    first = server.post_text(GROUP, VILLAGER, "村口路灯坏了好几天了", first_name="张大爷")
+    server.post_text(GROUP, NEIGHBOUR, "三组水渠塌了，马上要放水了", first_name="李婶")
+    server.queue_update(first)  # Telegram sends it again
+    server.post_text(GROUP, VILLAGER, "收到")  # chatter: kept, no answer
+    for n in range(3, 12):  # more than one burst's worth
+        server.post_text(GROUP, VILLAGER, f"{n}组的桥栏杆断了很危险", first_name="张大爷")
+    import bot.telegram
+
+    sizes: list[int] = []
+    together = bot.telegram.receive_many
+
+    def spy(engine: object, deps: object, msgs: list[object]) -> object:
+        sizes.append(len(msgs))
+        return together(engine, deps, msgs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bot.telegram, "receive_many", spy)
+    async with door_running(tg_app):
+        acks = await sent_to(server, GROUP, 11)
+        await asyncio.sleep(0.1)
+    assert sizes and max(sizes) == bot.telegram.BURST  # decided together, a burst at a time
+    assert [number(a) for a in acks] == [f"#{n}" for n in range(1, 12)]
+    assert "路灯" in acks[0].plain_text and "水渠" in acks[1].plain_text
+    assert count(tg_app, Issue) == 11 and count(tg_app, Inbound) == 12
+    assert len([s for s in server.sent if s.chat_id == GROUP]) == 11
