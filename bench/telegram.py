@@ -41,7 +41,7 @@ import bot.telegram  # noqa: E402
 from bot.app import build  # noqa: E402
 from bot.config import DEMO_GRID, Settings  # noqa: E402
 from bot.telegram import running  # noqa: E402
-from handlers.intake import receive  # noqa: E402
+from handlers.intake import receive, receive_many  # noqa: E402
 from storage.models import Issue  # noqa: E402
 from tests.telegram.fake_bot_api import FakeBotApi  # noqa: E402
 
@@ -75,6 +75,14 @@ def _timed_receive(*args: Any, **kwargs: Any) -> Any:
     start = time.thread_time()
     try:
         return receive(*args, **kwargs)
+    finally:
+        _intake_cpu[0] += time.thread_time() - start
+
+
+def _timed_receive_many(*args: Any, **kwargs: Any) -> Any:
+    start = time.thread_time()
+    try:
+        return receive_many(*args, **kwargs)
     finally:
         _intake_cpu[0] += time.thread_time() - start
 
@@ -146,6 +154,7 @@ def full_bot(database_url: str | None, db_in_thread: bool | None = None) -> Run:
             )
             app = build(settings, database_url=url)
             bot.telegram.receive = _timed_receive  # type: ignore[assignment]
+            bot.telegram.receive_many = _timed_receive_many  # type: ignore[assignment]
             try:
                 async with running(app) as door:
                     if db_in_thread is not None:
@@ -157,6 +166,7 @@ def full_bot(database_url: str | None, db_in_thread: bool | None = None) -> Run:
                 assert issues == WARMUP + n, f"{issues} issues for {WARMUP + n} posts"
             finally:
                 bot.telegram.receive = receive  # type: ignore[assignment]
+                bot.telegram.receive_many = receive_many  # type: ignore[assignment]
                 app.engine.dispose()
         return rate
 

@@ -289,7 +289,18 @@ async def full_bot(gw: Gateway, n: int, tmp: Path) -> tuple[Run, int]:
         finally:
             core += time.thread_time() - t0
 
+    deliver_many = bot.deliver_many
+
+    def timed_deliver_many(inbounds: Any) -> Any:
+        nonlocal core
+        t0 = time.thread_time()
+        try:
+            return deliver_many(inbounds)
+        finally:
+            core += time.thread_time() - t0
+
     bot.deliver = timed_deliver  # type: ignore[method-assign]
+    bot.deliver_many = timed_deliver_many  # type: ignore[method-assign]
     async with bot:
         await until(bot.client.connected.is_set, 30)
         gw.control("POST", "/login", {"id": BOT_ID})

@@ -58,7 +58,7 @@ from bot.wechaty_pb.wechaty.puppet import (
     room_member_pb2,
     room_pb2,
 )
-from handlers.intake import Handled, receive
+from handlers.intake import Handled, receive, receive_many
 from handlers.messages import Attachment, Inbound
 from scheduler.sender import PermanentError, Sender, SenderConfig, TransientError
 from storage.chat_binding import bind_by_topic, bound_chat, group_of_chat
@@ -86,6 +86,7 @@ ATTACHMENT_KINDS = {
 DOWNLOADED = ("photo", "voice", "video", "document")  # stickers are not worth keeping
 MAX_FILE_BYTES = 25 * 1024 * 1024
 WAKE_EVERY = 0.25  # seconds; WeChat sends at most 1 message/s per chat anyway
+BURST = 8  # messages decided in one transaction when they come together (bench/intake.py)
 NAME_TTL = 600.0  # seconds a room topic or a person's name is trusted without asking again
 KNOWN_ROOM_TTL = 60.0  # seconds a room is trusted to be in the grid without asking again
 UNKNOWN_ROOM_TTL = 300.0  # a room found not in the grid is looked up again after this
@@ -469,24 +470,31 @@ class WechatBot:
     # --- intake: fetch concurrently, hand over in order -------------------------------------
     async def _work(self) -> None:
         while True:
-            task = await self._queue.get()
-            try:
-                inbound = await task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise
-                continue  # that one message's reading was cancelled, not this loop
-            except Exception:
-                log.exception("WeChat: reading a message")
-                continue
-            if inbound is None:
+            batch = [await self._queue.get()]
+            # A burst: messages already being read behind this one are decided with it, in one
+            # transaction (handlers.intake.receive_many); a lone message goes at once.
+            while len(batch) < BURST and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            inbounds = [inbound for task in batch if (inbound := await self._read_result(task))]
+            if not inbounds:
                 continue
             try:
-                await self._db(self.deliver, inbound)
+                await self._db(self.deliver_many, inbounds)
             except Exception:  # recorded messages are resumed at the next start
-                log.exception("WeChat: handling message %s", inbound.message_id)
+                log.exception("WeChat: handling message %s", inbounds[0].message_id)
             self._wake_sender()
+
+    async def _read_result(self, task: asyncio.Task[Inbound | None]) -> Inbound | None:
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            return None  # that one message's reading was cancelled, not this loop
+        except Exception:
+            log.exception("WeChat: reading a message")
+            return None
 
     def _wake_sender(self) -> None:
         """Have the sender look now, or WAKE_EVERY after it was last woken: each look is a
@@ -510,6 +518,12 @@ class WechatBot:
         """Record and decide one message."""
         handled = receive(self.app.engine, self.app.deps, inbound)
         self.handled += 1
+        return handled
+
+    def deliver_many(self, inbounds: list[Inbound]) -> list[Handled]:
+        """Record and decide messages that came together, in order."""
+        handled = receive_many(self.app.engine, self.app.deps, inbounds)
+        self.handled += len(inbounds)
         return handled
 
     async def _fetch(self, message_id: str) -> Inbound | None:
