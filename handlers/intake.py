@@ -316,7 +316,8 @@ def _decide(ctx: Ctx, row: Row, result: Handled) -> str:
 
 
 def _post(ctx: Ctx, row: Row, actor: Actor, group: GroupInfo | None, text: str) -> str:
-    media = [a["kind"] for a in json.loads(row.attachments) if a.get("kind") in MEDIA_KINDS]
+    attached = json.loads(row.attachments) if row.attachments != "[]" else []
+    media = [a["kind"] for a in attached if a.get("kind") in MEDIA_KINDS]
     if not text:
         if media and actor.person is None:
             return _register(ctx, row, group, Kind.UNSORTED, "", media=media[0])

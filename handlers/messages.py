@@ -41,6 +41,8 @@ class Inbound:
         return f"{self.platform}:{self.chat}"
 
     def attachments_json(self) -> str:
+        if not self.attachments:
+            return "[]"  # most messages: no encoder needed
         return json.dumps([asdict(a) for a in self.attachments], ensure_ascii=False)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Traditional → simplified, the characters villagers' posts actually use (pairs: trad, simp).
 _T2S_PAIRS = (
@@ -126,8 +127,10 @@ _TABLE.update({ord(str(d)): "0" for d in range(10)})
 _TABLE.update({0xFE0F: None, 0xFE0E: None, 0x200D: None, 0x20E3: None})
 
 
+@lru_cache(maxsize=256)
 def normalize(text: str) -> str:
-    """The text as the features see it (see the module docstring)."""
+    """The text as the features see it (see the module docstring). Kept for a while: the
+    classifier and duplicate detection both read each new post."""
     if not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
     t = text.lower().translate(_TABLE)
