@@ -37,12 +37,12 @@ from handlers.outbox import to_person
 from handlers.parsing import parse_due
 from handlers.privacy import mask
 from handlers.register import dismiss_post, register_post
+from handlers.texts import ADMIN_RELAY
 from storage import queries
 from storage.db import current_revision, head_revision
 from storage.models import KINDS, AdminLogin, ChatGroup, Issue, Kind, Person, Role, Village
 
 router = APIRouter(include_in_schema=False)
-ADMIN_RELAY = "{actor}在后台：{text}"  # a change the owner would otherwise not hear of
 
 # --- log-in ----------------------------------------------------------------------------------
 

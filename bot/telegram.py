@@ -25,6 +25,7 @@ import hashlib
 import html
 import json
 import logging
+import os
 import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
@@ -76,6 +77,7 @@ from handlers.intake import Handled, receive, receive_many
 from handlers.messages import Attachment, Inbound
 from handlers.outbox import to_chat
 from scheduler.sender import PermanentError, Sender, TransientError
+from scheduler.wake import SenderWaker
 from storage.db import session_scope
 from storage.models import ACTIVE_STATUSES, Issue, Outbox, Status
 
@@ -243,7 +245,8 @@ class TelegramDoor:
         self.secret = settings.telegram_webhook_secret or _derived_secret(
             settings.telegram_bot_token
         )
-        self.files = Path(settings.data_dir) / "attachments"
+        # Absolute, as the WeChat door stores them: the admin serves the file whatever its cwd.
+        self.files = (Path(settings.data_dir) / "attachments").resolve()
         self.application = build_application(
             settings.telegram_bot_token, settings.telegram_base_url
         )
@@ -262,8 +265,7 @@ class TelegramDoor:
         self._names: dict[str, str] = {}
         self._privacy_checked: set[int] = set()
         self._offset = 0
-        self._last_wake = 0.0
-        self._wake_due = False
+        self._waker = SenderWaker(self.sender.wake, WAKE_EVERY)
         # Database work runs on the event loop, as the sender's does. Measured (bench/telegram.py)
         # against worker threads, on SQLite and on PostgreSQL: threads were slower, as a thread
         # writing to SQLite meets the sender's writes in SQLite's busy handler, and a thread
@@ -620,7 +622,7 @@ class TelegramDoor:
     async def finish(self, accepted: Accepted) -> None:
         """What follows a decision on Telegram's side: send what is owed, answer a button press,
         warn a group the bot cannot read."""
-        self._wake_sender()
+        self._waker.wake()
         if accepted.query is not None:
             await self._answer(accepted.query, accepted.handled)
         if accepted.group and not self.reads_all:
@@ -708,27 +710,9 @@ class TelegramDoor:
             self.app.clock.now(),
             f"{PLATFORM}:{chat_id}",
         )
-        self._wake_sender()
+        self._waker.wake()
 
     # ---------------------------------------------------------------- sending
-
-    def _wake_sender(self) -> None:
-        """Something was queued: have the sender look now, or within WAKE_EVERY when it was
-        woken just before (in a burst, each look then claims many rows at once)."""
-        if self._wake_due:
-            return
-        loop = asyncio.get_running_loop()
-        wait = self._last_wake + WAKE_EVERY - loop.time()
-        if wait <= 0:
-            self._last_wake = loop.time()
-            self.sender.wake()
-        else:
-            self._wake_due = True
-            loop.call_later(wait, self._woken)
-
-    def _woken(self) -> None:
-        self._wake_due = False
-        self._wake_sender()
 
     def _remember(self, user: User) -> None:
         key = f"{PLATFORM}:{user.id}"
@@ -789,6 +773,9 @@ def _derived_secret(token: str) -> str:
 
 def build_application(token: str, base_url: str = "") -> AnyApplication:
     """PTB's Application: the bot and its HTTP clients. Updates come through `TelegramDoor`."""
+    # PTB 22 reports durations (a 429's retry_after, timeouts) as timedelta only with this set;
+    # without it every such value logs a deprecation warning. Operators need not know.
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     builder = ApplicationBuilder().token(token).updater(None)
     if base_url:
         base = base_url.rstrip("/")

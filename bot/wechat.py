@@ -61,6 +61,7 @@ from bot.wechaty_pb.wechaty.puppet import (
 from handlers.intake import Handled, receive, receive_many
 from handlers.messages import Attachment, Inbound
 from scheduler.sender import PermanentError, Sender, SenderConfig, TransientError
+from scheduler.wake import SenderWaker
 from storage.chat_binding import bind_by_topic, bound_chat, group_of_chat
 from storage.db import session_scope
 from storage.lease import hold, wechat_lease
@@ -359,8 +360,7 @@ class WechatBot:
         self._rooms: dict[str, tuple[bool, float]] = {}  # room id → (in the grid, until)
         self._binding = asyncio.Lock()
         self._self_name = ""
-        self._last_wake = 0.0
-        self._wake_due = False
+        self._waker = SenderWaker(self.sender.wake, WAKE_EVERY)
         self._db_in_thread = app.engine.dialect.name != "sqlite"
         self._background: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -482,7 +482,7 @@ class WechatBot:
                 await self._db(self.deliver_many, inbounds)
             except Exception:  # recorded messages are resumed at the next start
                 log.exception("WeChat: handling message %s", inbounds[0].message_id)
-            self._wake_sender()
+            self._waker.wake()
 
     async def _read_result(self, task: asyncio.Task[Inbound | None]) -> Inbound | None:
         try:
@@ -495,24 +495,6 @@ class WechatBot:
         except Exception:
             log.exception("WeChat: reading a message")
             return None
-
-    def _wake_sender(self) -> None:
-        """Have the sender look now, or WAKE_EVERY after it was last woken: each look is a
-        claim on the outbox; in a burst, one claim then takes many rows."""
-        if self._wake_due:
-            return
-        loop = asyncio.get_running_loop()
-        wait = self._last_wake + WAKE_EVERY - loop.time()
-        if wait <= 0:
-            self._last_wake = loop.time()
-            self.sender.wake()
-        else:
-            self._wake_due = True
-            loop.call_later(wait, self._woken)
-
-    def _woken(self) -> None:
-        self._wake_due = False
-        self._wake_sender()
 
     def deliver(self, inbound: Inbound) -> Handled:
         """Record and decide one message."""

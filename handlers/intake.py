@@ -65,9 +65,10 @@ class Handled:
 @dataclass
 class Post:
     """The inbox row being handled, as plain data (an ORM object on every message cost more
-    than its SQL); written with `storage.writes` and marked handled at the end."""
+    than its SQL). A new message's row is written once, at the end of its transaction, with
+    what was decided (`id` None until then); a resumed one is updated."""
 
-    id: int
+    id: int | None
     platform: str
     chat: str
     message_id: str
@@ -96,17 +97,15 @@ def receive(engine: Engine, deps: Deps, msg: Message) -> Handled:
     (status "new") and `resume_pending` tries it again at the next start."""
     try:
         with session_scope(engine) as session:
-            values = inbound_values(msg)
-            row_id = writes.insert_inbound(session.connection(), values)
-            return _handle_post(session, deps, Post(id=row_id, **values))
-    except IntegrityError:
-        return (
-            Handled(None, duplicate=True)
-            if _already_handled(engine, msg)
-            else _retry(engine, deps, msg)
-        )
+            return _handle_post(session, deps, Post(id=None, **inbound_values(msg)))
+    except IntegrityError:  # the inbox row, written last: the message was received before?
+        status = _recorded_status(engine, msg)
+        if status is None:  # no: another conflict; kept, and tried again at the next start
+            log.exception("handling message %s:%s:%s failed", *_where(msg))
+            return Handled(record(engine, msg))
+        return Handled(None, duplicate=True) if status != "new" else _retry(engine, deps, msg)
     except Exception:
-        log.exception("handling message %s:%s:%s failed", msg.platform, msg.chat, msg.message_id)
+        log.exception("handling message %s:%s:%s failed", *_where(msg))
         inbound_id = record(engine, msg)
         return Handled(inbound_id)
 
@@ -120,12 +119,9 @@ def receive_many(engine: Engine, deps: Deps, msgs: Sequence[Message]) -> list[Ha
         return [receive(engine, deps, msg) for msg in msgs]
     try:
         with session_scope(engine) as session:
-            results = []
-            for msg in msgs:
-                values = inbound_values(msg)
-                row_id = writes.insert_inbound(session.connection(), values)
-                results.append(_handle_post(session, deps, Post(id=row_id, **values)))
-            return results
+            return [
+                _handle_post(session, deps, Post(id=None, **inbound_values(msg))) for msg in msgs
+            ]
     except Exception:
         # What the undone batch left in memory (who was seen where) must not outlive it.
         deps.directory.clear()
@@ -159,10 +155,14 @@ def _existing(session: Session, msg: Message) -> Inbound | None:
     ).first()
 
 
-def _already_handled(engine: Engine, msg: Message) -> bool:
+def _recorded_status(engine: Engine, msg: Message) -> str | None:
     with Session(engine) as session:
         row = _existing(session, msg)
-        return row is None or row.status != "new"
+        return row.status if row is not None else None
+
+
+def _where(msg: Message) -> tuple[str, str, str]:
+    return msg.platform, msg.chat, msg.message_id
 
 
 def _retry(engine: Engine, deps: Deps, msg: Message) -> Handled:
@@ -210,16 +210,35 @@ def _handle_post(session: Session, deps: Deps, row: Post) -> Handled:
     # trip per query on this hot path.
     with session.no_autoflush:
         row.status = _decide(ctx, row, result)
-    writes.mark_inbound(
-        session.connection(),
-        row.id,
-        status=row.status,
-        label=row.label,
-        confidence=row.confidence,
-        issue_id=row.issue_id,
-    )
+    if row.id is None:
+        # Recorded with its outcome in one statement; a redelivered message fails here on the
+        # inbox's unique key and its whole transaction is undone (see `receive`).
+        row.id = writes.insert_inbound(ctx.conn, _inbox_values(row))
+    else:
+        writes.mark_inbound(
+            ctx.conn,
+            row.id,
+            status=row.status,
+            label=row.label,
+            confidence=row.confidence,
+            issue_id=row.issue_id,
+        )
+    result.inbound_id = row.id
     metrics.counted(session, ("post", row.id), row.platform, row.status)
     return result
+
+
+def _inbox_values(row: Post) -> dict[str, Any]:
+    return {f.name: getattr(row, f.name) for f in fields(Post) if f.name != "id"}
+
+
+def recorded_id(ctx: Ctx, row: Row) -> int:
+    """The message's inbox id, writing its row now if it has none yet (something being
+    written in this transaction must point at it)."""
+    if row.id is None:
+        assert isinstance(row, Post)
+        row.id = writes.insert_inbound(ctx.conn, _inbox_values(row))
+    return row.id
 
 
 def actor_of(ctx: Ctx, row: Row) -> Actor:
@@ -365,7 +384,12 @@ def _register(
     village_id = group.village_id if group else _village_of_private(ctx, row)
     if village_id is None:
         ctx.session.merge(
-            Pending(sender=row.sender, action="choose_village", inbound_id=row.id, at=ctx.now)
+            Pending(
+                sender=row.sender,
+                action="choose_village",
+                inbound_id=recorded_id(ctx, row),
+                at=ctx.now,
+            )
         )
         reply(ctx, row, texts.ASK_VILLAGE.format(names=_village_names(ctx)))
         return "unsure"

@@ -7,20 +7,10 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from handlers import intake
+from handlers import intake, texts
 from handlers.actions import Actor, Ctx, Outcome, event, refuse
 from handlers.directory import GroupInfo
 from storage.models import KINDS, NOT_MATTER, ChatGroup, Inbound, Issue, Kind, Pending, Role
-
-# Words for the person in the admin (the chat hears the intake's own acknowledgement).
-DONE = "帖子已处理过了（{status}）。"
-NO_POST = "没有这条帖子。"
-NOT_YOURS = "这条帖子不是您村里的，不能登记。"
-NEED_VILLAGE = "私聊的帖子不知道是哪个村的，请先选村。"
-BAD_KIND = "请选择类别：村里事、邻里事或户里事。"
-REGISTERED = "已登记为 #{n}【{kind}】，负责人和反映人都已收到消息。"
-DUPLICATE = "与 #{n} 是同一件事，已并入（共{count}人反映）。"
-DISMISSED = "已标为“不是事项”。"
 
 
 def _post(ctx: Ctx, inbound_id: int) -> Inbound | Outcome:
@@ -28,9 +18,9 @@ def _post(ctx: Ctx, inbound_id: int) -> Inbound | Outcome:
         select(Inbound).where(Inbound.id == inbound_id).with_for_update()
     ).first()
     if row is None:
-        return refuse(NO_POST)
+        return refuse(texts.POST_MISSING)
     if row.status != "unsure":
-        return refuse(DONE.format(status=row.status))
+        return refuse(texts.POST_DONE.format(status=row.status))
     return row
 
 
@@ -59,7 +49,7 @@ def register_post(
     could not tell is registered in `village_id` (which then counts as where its sender was
     seen, as when the sender answers the bot's question)."""
     if kind not in KINDS:
-        return refuse(BAD_KIND)
+        return refuse(texts.POST_BAD_KIND)
     row = _post(ctx, inbound_id)
     if isinstance(row, Outcome):
         return row
@@ -67,9 +57,9 @@ def register_post(
     known = _village(ctx, row, group)
     village = known if known is not None else (village_id or _own_village(actor))
     if village is None:
-        return refuse(NEED_VILLAGE)
+        return refuse(texts.POST_NEED_VILLAGE)
     if not _may_decide(actor, village):
-        return refuse(NOT_YOURS)
+        return refuse(texts.POST_NOT_YOURS)
     if known is None and row.private:
         first = ctx.session.exec(
             select(ChatGroup)
@@ -83,7 +73,7 @@ def register_post(
         ctx.session.delete(pending)
     status = intake._register(ctx, row, group, Kind(kind), row.text.strip())
     if status == "unsure" or row.issue_id is None:  # the intake could not place it after all
-        return refuse(NEED_VILLAGE)
+        return refuse(texts.POST_NEED_VILLAGE)
     issue = ctx.session.get(Issue, row.issue_id)
     assert issue is not None
     row.status = "registered" if status == "matter" else status
@@ -91,8 +81,8 @@ def register_post(
     remember_label(ctx, text=row.text, label=kind, actor=actor, village_id=village)
     if status == "matter":
         event(ctx, issue, "registered", actor.label)
-        return Outcome(True, REGISTERED.format(n=issue.number, kind=issue.kind))
-    return Outcome(True, DUPLICATE.format(n=issue.number, count=issue.reports))
+        return Outcome(True, texts.POST_REGISTERED.format(n=issue.number, kind=issue.kind))
+    return Outcome(True, texts.POST_DUPLICATE.format(n=issue.number, count=issue.reports))
 
 
 def dismiss_post(ctx: Ctx, inbound_id: int, actor: Actor) -> Outcome:
@@ -105,11 +95,11 @@ def dismiss_post(ctx: Ctx, inbound_id: int, actor: Actor) -> Outcome:
     if village is None:
         village = _own_village(actor)
     if not _may_decide(actor, village):
-        return refuse(NOT_YOURS)
+        return refuse(texts.POST_NOT_YOURS)
     row.status = "chatter"
     ctx.session.add(row)
     remember_label(ctx, text=row.text, label=NOT_MATTER, actor=actor, village_id=village)
-    return Outcome(True, DISMISSED)
+    return Outcome(True, texts.POST_DISMISSED)
 
 
 def remember_label(

@@ -129,6 +129,19 @@ UNKNOWN_GROUP = (
     "villages.groups 的 chats 里。"
 )
 
+# --- admin ----------------------------------------------------------------------------------
+ADMIN_RELAY = "{actor}在后台：{text}"  # a change the owner would otherwise not hear of
+# A kept post registered or dismissed in the admin: words for the person there (the chat hears
+# the intake's own acknowledgement).
+POST_DONE = "帖子已处理过了（{status}）。"
+POST_MISSING = "没有这条帖子。"
+POST_NOT_YOURS = "这条帖子不是您村里的，不能登记。"
+POST_NEED_VILLAGE = "私聊的帖子不知道是哪个村的，请先选村。"
+POST_BAD_KIND = "请选择类别：村里事、邻里事或户里事。"
+POST_REGISTERED = "已登记为 #{n}【{kind}】，负责人和反映人都已收到消息。"
+POST_DUPLICATE = "与 #{n} 是同一件事，已并入（共{count}人反映）。"
+POST_DISMISSED = "已标为“不是事项”。"
+
 # --- telegram -------------------------------------------------------------------------------
 TG_PRIVACY_MODE = (
     "提醒管理员：我在这个群里只能看到命令（如 /claim 12）和回复我的消息，村民直接说的事我看不到、"
