@@ -299,11 +299,17 @@ def _decide(ctx: Ctx, row: Row, result: Handled) -> str:
     if group is not None:
         _seen(ctx, row.sender, group.id)
     text = row.text.strip()
-    pending = (
-        ctx.session.get(Pending, row.sender) if writes.has_pending(ctx.conn, row.sender) else None
-    )
     cmd = parse_command(text) if text else None
-    if pending is not None and cmd is None and text:
+    # A question waits for a grid person's answer anywhere (the result after 办结) or for a
+    # private answer (which village): a villager's group post answers none, so most posts
+    # need not ask.
+    might_answer = text and cmd is None and (row.private or actor.person is not None)
+    pending = (
+        ctx.session.get(Pending, row.sender)
+        if might_answer and writes.has_pending(ctx.conn, row.sender)
+        else None
+    )
+    if pending is not None:
         answered = _answer_pending(ctx, row, actor, pending, text)
         if answered:
             return answered
