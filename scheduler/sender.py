@@ -58,6 +58,7 @@ from storage.outbox_queries import (
 )
 
 log = logging.getLogger(__name__)
+EXPIRED_LOOK = timedelta(seconds=5)  # how often a claim also looks for rows of dead senders
 
 HOST = socket.gethostname()
 # Claim owners of the senders alive in this process, so recovery at start never mistakes a
@@ -203,6 +204,7 @@ class Sender:
         # A chat whose row failed waits until then, so newer rows do not overtake the retry.
         self._held: dict[ChatKey, datetime] = {}
         self._claimed = 0  # rows claimed and not yet finished or given back
+        self._expired_looked: datetime | None = None  # when dead senders' rows were last looked for
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -364,6 +366,9 @@ class Sender:
         busy: dict[str, set[str]] = {}
         for platform, chat in self._queues:
             busy.setdefault(platform, set()).add(chat)
+        # Rows of a sender that died come back only once its lease (minutes) has passed: one
+        # look for them every few seconds finds them as soon, at half the statements per claim.
+        expired = self._expired_looked is None or now - self._expired_looked >= EXPIRED_LOOK
         with self._db() as db:
             rows = claim_due(
                 db=db,
@@ -373,7 +378,10 @@ class Sender:
                 lease=timedelta(seconds=self.config.outbox_lease_seconds),
                 limit=batch - self._claimed,
                 skip_chats=busy,
+                include_expired=expired,
             )
+        if expired:
+            self._expired_looked = now
         self._claimed += len(rows)
         self._dispatch(rows)
         return len(rows)

@@ -52,6 +52,7 @@ def claim_due(
     lease: timedelta,
     limit: int,
     skip_chats: Mapping[str, Collection[str]] | None = None,
+    include_expired: bool = True,
 ) -> list[Outbox]:
     """Claim up to `limit` rows due now for these platforms, oldest first, leaving out the
     chats in `skip_chats` (platform → chat ids: those the caller is busy with, whose next
@@ -62,7 +63,8 @@ def claim_due(
     PostgreSQL the inner SELECT locks with SKIP LOCKED, so a second sender running the same
     statement at the same moment skips these rows and takes the next ones instead of waiting;
     on SQLite the single UPDATE statement holds the database's write lock. Either way, once
-    this returns, the rows are ours until the lease passes.
+    this returns, the rows are ours until the lease passes. `include_expired=False` skips the
+    look for rows of dead senders (a statement of its own, rarely with anything to find).
     """
     if not platforms or limit <= 0:
         return []
@@ -76,7 +78,7 @@ def claim_due(
     claimed: list[Outbox] = []
     # Two statements, not one with OR: each walks the (status, …) index in order, where an OR
     # would make PostgreSQL sort every due row to find the oldest hundred.
-    for condition in (expired, due):
+    for condition in (expired, due) if include_expired else (due,):
         wanted = limit - len(claimed)
         if wanted <= 0:
             break
