@@ -115,7 +115,9 @@ def receive_many(engine: Engine, deps: Deps, msgs: Sequence[Message]) -> list[Ha
     queue of events) in one transaction: one commit for all, which costs far less per message
     than one each. The outcome is the same as `receive` for each in order: if any of them
     fails or was delivered before, the batch is undone and each is received on its own."""
-    if len(msgs) <= 1:
+    # One by one with a slow classifier (an LLM's second opinion): a burst's transaction would
+    # hold the write lock, taken by its first matter, while a later post waits for the endpoint.
+    if len(msgs) <= 1 or getattr(deps.classifier, "slow", False):
         return [receive(engine, deps, msg) for msg in msgs]
     try:
         with session_scope(engine) as session:

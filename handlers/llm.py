@@ -38,6 +38,10 @@ def parse_label(answer: str) -> str | None:
 class SecondOpinion:
     """A `Classifier` that asks the endpoint only when `local` is unsure."""
 
+    # A call may take seconds: messages are then decided one transaction each
+    # (handlers.intake.receive_many), so no write lock is held while the endpoint thinks.
+    slow = True
+
     def __init__(
         self,
         local: Classifier,

@@ -111,3 +111,20 @@ def test_one_failing_message_loses_nothing_of_the_others(
     assert resume_pending(app.engine, app.deps) == 1
     issues, statuses, _ = outcome(app)
     assert [n for n, *_ in issues] == [1, 2, 3] and "new" not in statuses
+
+
+def test_with_a_slow_classifier_each_message_gets_its_own_transaction(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An LLM's second opinion may take seconds: a burst's transaction would hold SQLite's write
+    lock (taken by its first matter) while a later post waits, so a burst goes one by one."""
+    commits: list[int] = []
+    from sqlalchemy import event
+
+    event.listen(app.engine, "commit", lambda conn: commits.append(1))
+    monkeypatch.setattr(app.deps.classifier, "slow", True, raising=False)
+    receive_many(app.engine, app.deps, burst(app))
+    assert len(commits) == len(BURST)
+    monkeypatch.setattr(app.deps.classifier, "slow", False, raising=False)
+    receive_many(app.engine, app.deps, burst(app, prefix="c"))
+    assert len(commits) == len(BURST) + 1
