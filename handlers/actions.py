@@ -121,7 +121,7 @@ def owner_of(ctx: Ctx, issue: Issue) -> Person | None:
 
 def owner_name(ctx: Ctx, issue: Issue) -> str:
     owner = owner_of(ctx, issue)
-    return owner.name if owner else "（无人）"
+    return owner.name if owner else texts.NO_OWNER
 
 
 def village_name(ctx: Ctx, village_id: int) -> str:
@@ -171,20 +171,25 @@ def active_refusal(issue: Issue, action: str) -> Outcome | None:
 
 
 def owner_buttons(issue: Issue) -> list[tuple[str, str]]:
-    return [("认领", f"claim:{issue.number}"), ("办结…", f"close:{issue.number}")]
+    return [
+        (texts.BUTTON_CLAIM, f"claim:{issue.number}"),
+        (texts.BUTTON_CLOSE, f"close:{issue.number}"),
+    ]
 
 
 def notify_owner_new(ctx: Ctx, issue: Issue, owner: Person, where: str, media: str = "") -> None:
     text = texts.OWNER_NEW.format(
         n=issue.number,
         kind=issue.kind,
-        reporter=issue.reporter_name or "村民",
+        reporter=issue.reporter_name or texts.SOME_VILLAGER,
         where=where,
         text=issue.text or f"（{media}）",
         due=ctx.due_text(issue.due_at),
     )
     if issue.kind == Kind.UNSORTED:
-        text += texts.OWNER_NEW_UNSORTED_HINT.format(media=media or "图片或语音", n=issue.number)
+        text += texts.OWNER_NEW_UNSORTED_HINT.format(
+            media=media or texts.PHOTO_OR_VOICE, n=issue.number
+        )
     to_person(
         ctx.session,
         owner,
@@ -252,7 +257,9 @@ def create_issue(
 
 
 def claim(ctx: Ctx, issue: Issue, actor: Actor) -> Outcome:
-    if r := grid_refusal(ctx, actor, issue, "认领") or active_refusal(issue, "认领"):
+    if r := grid_refusal(ctx, actor, issue, texts.ACT_CLAIM) or active_refusal(
+        issue, texts.ACT_CLAIM
+    ):
         return r
     assert actor.person is not None
     if issue.status == Status.CLAIMED and issue.owner_id != actor.person.id:
@@ -284,7 +291,9 @@ def can_finish(actor: Actor, issue: Issue) -> bool:
 
 
 def close(ctx: Ctx, issue: Issue, actor: Actor, result: str) -> Outcome:
-    if r := grid_refusal(ctx, actor, issue, "办结") or active_refusal(issue, "办结"):
+    if r := grid_refusal(ctx, actor, issue, texts.ACT_CLOSE) or active_refusal(
+        issue, texts.ACT_CLOSE
+    ):
         return r
     result = result.strip()
     if not result:
@@ -293,7 +302,9 @@ def close(ctx: Ctx, issue: Issue, actor: Actor, result: str) -> Outcome:
         return refuse(texts.ARGS_TOO_LONG.format(limit=TEXT_LIMIT))
     if not can_finish(actor, issue):
         return refuse(
-            texts.ONLY_OWNER.format(n=issue.number, owner=owner_name(ctx, issue), action="办结")
+            texts.ONLY_OWNER.format(
+                n=issue.number, owner=owner_name(ctx, issue), action=texts.ACT_CLOSE
+            )
         )
     issue.status = Status.CLOSED
     issue.closed_at = ctx.now
@@ -315,7 +326,7 @@ def tell_reporter_result(ctx: Ctx, issue: Issue) -> None:
     group_chat = issue.reporter_chat if issue.group_id is not None else None
     if is_public(issue) and group_chat:
         text = texts.CLOSED_PUBLIC.format(
-            n=issue.number, result=issue.result, reporter=issue.reporter_name or "反映人"
+            n=issue.number, result=issue.result, reporter=issue.reporter_name or texts.THE_REPORTER
         )
         to_chat(
             ctx.session,
@@ -350,7 +361,7 @@ def add_note(ctx: Ctx, issue: Issue, actor: Actor, text: str) -> Outcome:
     if len(text) > TEXT_LIMIT:
         return refuse(texts.ARGS_TOO_LONG.format(limit=TEXT_LIMIT))
     is_reporter = actor.key == issue.reporter
-    if not is_reporter and (r := grid_refusal(ctx, actor, issue, "记进展")):
+    if not is_reporter and (r := grid_refusal(ctx, actor, issue, texts.ACT_NOTE)):
         return r
     event(ctx, issue, "note", actor.label, text)
     owner = owner_of(ctx, issue)
@@ -375,11 +386,13 @@ MAX_DUE = timedelta(days=366)
 
 
 def set_due(ctx: Ctx, issue: Issue, actor: Actor, due: datetime) -> Outcome:
-    if r := grid_refusal(ctx, actor, issue, "改限期") or active_refusal(issue, "改限期"):
+    if r := grid_refusal(ctx, actor, issue, texts.ACT_DUE) or active_refusal(issue, texts.ACT_DUE):
         return r
     if not can_finish(actor, issue):
         return refuse(
-            texts.ONLY_OWNER.format(n=issue.number, owner=owner_name(ctx, issue), action="改限期")
+            texts.ONLY_OWNER.format(
+                n=issue.number, owner=owner_name(ctx, issue), action=texts.ACT_DUE
+            )
         )
     if due <= ctx.now:
         return refuse(texts.DUE_PAST.format(n=issue.number))
@@ -392,7 +405,9 @@ def set_due(ctx: Ctx, issue: Issue, actor: Actor, due: datetime) -> Outcome:
 
 
 def set_kind(ctx: Ctx, issue: Issue, actor: Actor, kind: Kind) -> Outcome:
-    if r := grid_refusal(ctx, actor, issue, "改类") or active_refusal(issue, "改类"):
+    if r := grid_refusal(ctx, actor, issue, texts.ACT_KIND) or active_refusal(
+        issue, texts.ACT_KIND
+    ):
         return r
     old = issue.kind
     issue.kind = kind
@@ -406,10 +421,12 @@ def set_kind(ctx: Ctx, issue: Issue, actor: Actor, kind: Kind) -> Outcome:
 
 
 def assign(ctx: Ctx, issue: Issue, actor: Actor, person: Person) -> Outcome:
-    if r := grid_refusal(ctx, actor, issue, "指派") or active_refusal(issue, "指派"):
+    if r := grid_refusal(ctx, actor, issue, texts.ACT_ASSIGN) or active_refusal(
+        issue, texts.ACT_ASSIGN
+    ):
         return r
     if not is_leader_of(actor, issue):
-        return refuse(texts.ONLY_LEADERS.format(action="指派"))
+        return refuse(texts.ONLY_LEADERS.format(action=texts.ACT_ASSIGN))
     issue.owner_id = person.id
     issue.status = Status.OPEN
     issue.claimed_at = None
@@ -461,19 +478,25 @@ def _restart(ctx: Ctx, issue: Issue) -> None:
 
 
 def reopen(ctx: Ctx, issue: Issue, actor: Actor, reason: str = "") -> Outcome:
-    if r := grid_refusal(ctx, actor, issue, "重办"):
+    if r := grid_refusal(ctx, actor, issue, texts.ACT_REOPEN):
         return r
     if issue.status != Status.CLOSED:
         if issue.status == Status.WITHDRAWN:
-            return refuse(texts.NOT_ACTIVE.format(n=issue.number, status="已撤回", action="重办"))
+            return refuse(
+                texts.NOT_ACTIVE.format(
+                    n=issue.number, status=texts.STATUS_NAMES["withdrawn"], action=texts.ACT_REOPEN
+                )
+            )
         return refuse(texts.NOT_CLOSED.format(n=issue.number))
     if not can_finish(actor, issue):
         return refuse(
-            texts.ONLY_OWNER.format(n=issue.number, owner=owner_name(ctx, issue), action="重办")
+            texts.ONLY_OWNER.format(
+                n=issue.number, owner=owner_name(ctx, issue), action=texts.ACT_REOPEN
+            )
         )
     _restart(ctx, issue)
     event(ctx, issue, "reopened", actor.label, reason)
-    _tell_owner_reopened(ctx, issue, reason or f"{actor.label}要求重办")
+    _tell_owner_reopened(ctx, issue, reason or texts.REOPEN_ASKED.format(name=actor.label))
     return Outcome(
         True,
         texts.REOPENED.format(
@@ -502,7 +525,7 @@ def _tell_owner_reopened(ctx: Ctx, issue: Issue, reason: str) -> None:
 def withdraw(ctx: Ctx, issue: Issue, actor: Actor) -> Outcome:
     if actor.key != issue.reporter:
         return refuse(texts.ONLY_REPORTER.format(n=issue.number))
-    if r := active_refusal(issue, "撤回"):
+    if r := active_refusal(issue, texts.ACT_WITHDRAW):
         return r
     issue.status = Status.WITHDRAWN
     issue.closed_at = ctx.now
@@ -542,8 +565,8 @@ def rate(ctx: Ctx, issue: Issue, actor: Actor, rating: Rating) -> Outcome:
         return Outcome(True, texts.RATING_THANKS.format(n=issue.number, rating=rating.value))
     result = issue.result or ""
     _restart(ctx, issue)
-    event(ctx, issue, "reopened", actor.label, "反映人不满意")
-    _tell_owner_reopened(ctx, issue, "反映人不满意")
+    event(ctx, issue, "reopened", actor.label, texts.REOPEN_UNSATISFIED)
+    _tell_owner_reopened(ctx, issue, texts.REOPEN_UNSATISFIED)
     sec = secretary(ctx.session, issue.village_id)
     if sec:
         to_person(

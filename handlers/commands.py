@@ -21,17 +21,6 @@ from storage.models import (
     Village,
 )
 
-EXAMPLES = {
-    "claim": "认领 12",
-    "close": "办结 12 已修好",
-    "note": "进展 12 已联系施工队",
-    "due": "限期 12 3天",
-    "tag": "改类 12 邻里事",
-    "assign": "指派 12 张姐",
-    "reopen": "重办 12",
-    "withdraw": "撤回 12",
-    "status": "查询 12",
-}
 LIST_LIMIT = 20
 
 
@@ -88,7 +77,7 @@ def _issue_for(ctx: Ctx, cmd: Command, reply_issue: Issue | None) -> Issue | Out
     if cmd.number is None:
         if reply_issue is not None:
             return reply_issue
-        return refuse(texts.NEED_NUMBER.format(example=EXAMPLES[cmd.name]))
+        return refuse(texts.NEED_NUMBER.format(example=texts.COMMAND_EXAMPLES[cmd.name]))
     issue = ctx.session.exec(select(Issue).where(Issue.number == cmd.number)).first()
     if issue is None:
         return refuse(texts.NO_SUCH_ISSUE.format(n=cmd.number))
@@ -105,14 +94,14 @@ def _due(ctx: Ctx, issue: Issue, actor: Actor, arg: str) -> Outcome:
 
 
 def _assign(ctx: Ctx, issue: Issue, actor: Actor, arg: str) -> Outcome:
-    if r := actions.grid_refusal(ctx, actor, issue, "指派"):
+    if r := actions.grid_refusal(ctx, actor, issue, texts.ACT_ASSIGN):
         return r
     if not actions.is_leader_of(actor, issue):
-        return refuse(texts.ONLY_LEADERS.format(action="指派"))
+        return refuse(texts.ONLY_LEADERS.format(action=texts.ACT_ASSIGN))
     people = actions.assignable(ctx, issue)
     name = arg.strip().lstrip("@")
     if not name:
-        example = people[0].name if people else "张姐"
+        example = people[0].name if people else texts.SOME_GRID_MEMBER
         return refuse(texts.ASSIGN_WHO.format(n=issue.number, example=example))
     match = next((p for p in people if p.name == name), None)
     if match is None:
@@ -209,9 +198,9 @@ def list_open(ctx: Ctx, actor: Actor, group: GroupInfo | None) -> Outcome:
         village = ctx.session.get(Village, actor.person.village_id)
         name = village.name if village else ""
     elif actor.person is not None and actor.person.role == Role.TOWN_LEADER:
-        name = "全镇"
+        name = texts.WHOLE_TOWN
     else:
-        return refuse(texts.NOT_GRID.format(action="在私聊里看列表"))
+        return refuse(texts.NOT_GRID.format(action=texts.ACT_LIST_PRIVATELY))
     issues = list(ctx.session.exec(query.order_by(col(Issue.due_at))).all())
     if not issues:
         return Outcome(True, texts.LIST_EMPTY.format(group=name))

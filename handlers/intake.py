@@ -373,7 +373,7 @@ def _classified(
 ) -> str:
     if forced:
         if not body:
-            reply(ctx, row, texts.NEED_NUMBER.format(example="说事 村口路灯坏了"))
+            reply(ctx, row, texts.NEED_NUMBER.format(example=texts.REPORT_EXAMPLE))
             return "chatter"
         return _register(ctx, row, group, Kind(prediction.kind), body)
     threshold = UNSURE_THRESHOLD if row.private else MATTER_THRESHOLD
@@ -425,7 +425,7 @@ def _register(
 
 def _acknowledge(ctx: Ctx, row: Row, issue: Issue, media: str) -> None:
     owner = actions.owner_of(ctx, issue)
-    owner_name = owner.name if owner else "（待指派）"
+    owner_name = owner.name if owner else texts.UNASSIGNED
     due = ctx.due_text(issue.due_at)
     media_name = texts.MEDIA_NAMES.get(media, media)
     if row.private:
@@ -440,10 +440,10 @@ def _acknowledge(ctx: Ctx, row: Row, issue: Issue, media: str) -> None:
         )
     else:
         ack = texts.ACK_STUB.format(n=issue.number, kind=issue.kind, owner=owner_name, due=due)
-    claim = [("认领", f"claim:{issue.number}")] if not row.private else []
+    claim = [(texts.BUTTON_CLAIM, f"claim:{issue.number}")] if not row.private else []
     reply(ctx, row, ack, issue_id=issue.id, buttons=claim)
     if owner:
-        where = "私聊" if row.private else _recipient(ctx, row)
+        where = texts.IN_PRIVATE if row.private else _recipient(ctx, row)
         actions.notify_owner_new(ctx, issue, owner, where, media_name)
 
 
@@ -573,14 +573,14 @@ def _button(ctx: Ctx, row: Row, actor: Actor, result: Handled) -> str:
         outcome = actions.claim(ctx, issue, actor)
     elif parts[0] == "close":
         outcome = (
-            actions.grid_refusal(ctx, actor, issue, "办结")
-            or actions.active_refusal(issue, "办结")
+            actions.grid_refusal(ctx, actor, issue, texts.ACT_CLOSE)
+            or actions.active_refusal(issue, texts.ACT_CLOSE)
             or Outcome(True, texts.RESULT_PROMPT.format(n=issue.number))
         )
         if outcome.ok and not actions.can_finish(actor, issue):
             outcome = actions.refuse(
                 texts.ONLY_OWNER.format(
-                    n=issue.number, owner=actions.owner_name(ctx, issue), action="办结"
+                    n=issue.number, owner=actions.owner_name(ctx, issue), action=texts.ACT_CLOSE
                 )
             )
         if outcome.ok:

@@ -234,3 +234,43 @@ CHART_SERIES_VILLAGE = ("新增", "办结", "未办结")
 CHART_SERIES_TOWN = ("新增", "办结", "超期")
 CHART_TITLE = "{place} 第{week}周"
 CHART_COUNT = "件数"
+
+
+# --- words put into the messages above ------------------------------------------------------
+# Action names, as the refusals say them ("…才能{action}").
+ACT_CLAIM = "认领"
+ACT_CLOSE = "办结"
+ACT_NOTE = "记进展"
+ACT_DUE = "改限期"
+ACT_KIND = "改类"
+ACT_ASSIGN = "指派"
+ACT_REOPEN = "重办"
+ACT_WITHDRAW = "撤回"
+ACT_LIST_PRIVATELY = "在私聊里看列表"
+# Button labels.
+BUTTON_CLAIM = "认领"
+BUTTON_CLOSE = "办结…"
+# Stand-ins where a name or a thing is missing.
+UNASSIGNED = "（待指派）"
+SOME_VILLAGER = "村民"
+THE_REPORTER = "反映人"
+PHOTO_OR_VOICE = "图片或语音"
+IN_PRIVATE = "私聊"
+WHOLE_TOWN = "全镇"
+SOME_GRID_MEMBER = "张姐"  # the example name when the village has nobody to assign
+# Why a matter was reopened, as its owner is told.
+REOPEN_UNSATISFIED = "反映人不满意"
+REOPEN_ASKED = "{name}要求重办"
+# How to write each command, shown when its number is missing.
+COMMAND_EXAMPLES = {
+    "claim": "认领 12",
+    "close": "办结 12 已修好",
+    "note": "进展 12 已联系施工队",
+    "due": "限期 12 3天",
+    "tag": "改类 12 邻里事",
+    "assign": "指派 12 张姐",
+    "reopen": "重办 12",
+    "withdraw": "撤回 12",
+    "status": "查询 12",
+}
+REPORT_EXAMPLE = "说事 村口路灯坏了"
