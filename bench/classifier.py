@@ -176,12 +176,18 @@ def main() -> int:
         f"macro-F1 @{MATTER_THRESHOLD} | matter R @{MATTER_THRESHOLD} | "
         f"matter P @{MATTER_THRESHOLD} |\n|---|---|---|---|---|---|---|---|---|"
     )
+    load = os.getloadavg()[0]
+    shared = (
+        "the machine was shared with other work, so speed is a lower bound — the CPU-second "
+        "figure is the less disturbed one"
+        if load > 1.5
+        else "nothing else was running"
+    )
     section = f"""## Classifier
 
 Run: `.venv/bin/python bench/classifier.py --write` ({time.strftime("%Y-%m-%d")}, Python
-{platform.python_version()}, one process; load average {os.getloadavg()[0]:.1f} on 2 cores
-during the run: the machine was shared with other work, so speed is a lower bound — the
-CPU-second figure is the less disturbed one). Model: character 1–3-grams + cue words, two
+{platform.python_version()}, one process; load average {load:.1f} on 2 cores
+during the run: {shared}). Model: character 1–3-grams + cue words, two
 logistic regressions (is-matter, Platt-calibrated; kind among 3, temperature-calibrated), pure
 numpy (handlers/model.py).
 Dataset and split: docs/dataset.md.
