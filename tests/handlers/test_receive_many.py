@@ -128,3 +128,31 @@ def test_with_a_slow_classifier_each_message_gets_its_own_transaction(
     monkeypatch.setattr(app.deps.classifier, "slow", False, raising=False)
     receive_many(app.engine, app.deps, burst(app, prefix="c"))
     assert len(commits) == len(BURST) + 1
+
+
+def test_a_conflict_that_is_not_a_redelivery_keeps_the_message(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unique-key conflict elsewhere (say, two instances racing for something) must not be
+    taken for a redelivered message: the post is kept as "new" and handled at the next start."""
+    from sqlalchemy.exc import IntegrityError
+
+    from handlers.intake import resume_pending
+    from storage import writes
+
+    real = writes.insert_issue
+
+    def conflict(*args: Any, **kwargs: Any) -> int:
+        raise IntegrityError("INSERT INTO issue", {}, Exception("UNIQUE constraint failed"))
+
+    monkeypatch.setattr(writes, "insert_issue", conflict)
+    [first, *_] = burst(app)
+    handled = receive(app.engine, app.deps, first)
+    assert not handled.duplicate and handled.inbound_id is not None
+    issues, statuses, texts = outcome(app)
+    assert (issues, statuses, texts) == ([], ["new"], [])
+
+    monkeypatch.setattr(writes, "insert_issue", real)
+    assert resume_pending(app.engine, app.deps) == 1
+    issues, statuses, _ = outcome(app)
+    assert [n for n, *_ in issues] == [1] and statuses == ["matter"]
