@@ -398,38 +398,31 @@ class TelegramDoor:
                         await self._finish_safely(accepted)
 
     async def _accept_until_recorded(self, update: Update) -> Accepted | None:
-        """Never pass an update that could not be recorded: while the database is away, wait."""
-        delay = 0.5
-        while True:
-            try:
-                return await self.accept(update)
-            except SQLAlchemyError as exc:
-                self._status(state="error", error=f"database: {str(exc)[:200]}")
-                log.warning("could not record update %s (%s); retrying", update.update_id, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_BACKOFF)
-            except Exception:  # a bug on this one update: skip it rather than stop the door
-                log.exception("update %s could not be read; skipped", update.update_id)
-                return None
+        """One update; None when it could not be read (a bug on this one update: skipped
+        rather than stopping the door)."""
+        return await self._until_recorded(lambda: self.accept(update), update.update_id)
 
     async def _accept_burst_until_recorded(self, run: list[Update]) -> list[Accepted] | None:
         """New messages that came in one getUpdates answer, recorded and decided in one
         transaction (handlers.intake.receive_many: the same outcome as one by one, at a
         fraction of the cost per message). None when one of them could not be read: the run
         is then taken one update at a time."""
+        return await self._until_recorded(lambda: self._accept_burst(run), run[0].update_id)
+
+    async def _until_recorded(self, accept: Callable[[], Awaitable[T]], first: int) -> T | None:
+        """Never pass updates that could not be recorded: while the database is away, wait;
+        None when they could not be read."""
         delay = 0.5
         while True:
             try:
-                return await self._accept_burst(run)
+                return await accept()
             except SQLAlchemyError as exc:
                 self._status(state="error", error=f"database: {str(exc)[:200]}")
-                log.warning(
-                    "could not record updates from %s (%s); retrying", run[0].update_id, exc
-                )
+                log.warning("could not record update %s (%s); retrying", first, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF)
             except Exception:
-                log.exception("updates from %s could not be read together", run[0].update_id)
+                log.exception("update %s could not be read", first)
                 return None
 
     async def _accept_burst(self, run: list[Update]) -> list[Accepted]:

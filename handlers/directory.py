@@ -90,23 +90,26 @@ class Directory:
         """A person's platform ids, in the order they were added (the first is their default)."""
         self._fresh()
         if person_id not in self._keys:
-            self._keys[person_id] = list(
-                session.exec(
-                    select(PersonId.key)
-                    .where(PersonId.person_id == person_id)
-                    .order_by(col(PersonId.id))
-                ).all()
-            )
+            self._keys[person_id] = person_keys(session, person_id)
         return self._keys[person_id]
 
     def pool(self, session: Session, *, village_id: int, group_id: int | None) -> list[Person]:
-        """Who may own a new matter of this group (see handlers.routing.pool); detached."""
+        """Who may own a new matter of this group (see handlers.routing.choose_owner); detached."""
         self._fresh()
         key = (village_id, group_id)
         if key not in self._pools:
             people = _pool(session, village_id=village_id, group_id=group_id)
             self._pools[key] = [_copy(p) for p in people]
         return self._pools[key]
+
+
+def person_keys(session: Session, person_id: int) -> list[str]:
+    """A person's platform ids, in the order they were added (the first is their default)."""
+    return list(
+        session.exec(
+            select(PersonId.key).where(PersonId.person_id == person_id).order_by(col(PersonId.id))
+        ).all()
+    )
 
 
 def _copy(person: Person) -> Person:

@@ -306,11 +306,7 @@ def _decide(ctx: Ctx, row: Row, result: Handled) -> str:
     # private answer (which village): a villager's group post answers none, so most posts
     # need not ask.
     might_answer = text and cmd is None and (row.private or actor.person is not None)
-    pending = (
-        ctx.session.get(Pending, row.sender)
-        if might_answer and writes.has_pending(ctx.conn, row.sender)
-        else None
-    )
+    pending = ctx.session.get(Pending, row.sender) if might_answer else None
     if pending is not None:
         answered = _answer_pending(ctx, row, actor, pending, text)
         if answered:

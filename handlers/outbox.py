@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert
 from sqlmodel import Session, col, select
 
-from handlers.directory import Directory
+from handlers.directory import Directory, person_keys
 from handlers.messages import Button
 from handlers.privacy import mask
-from storage.models import ChatGroup, GroupChat, Outbox, Person, PersonId
+from storage.models import ChatGroup, GroupChat, Outbox, Person
 
 # Core statements built once: a reply is queued for nearly every post, and an ORM object with
 # its flush costs several times the INSERT itself.
@@ -67,14 +67,6 @@ def enqueue(
     )
     key = conn.execute(_INSERT, values).inserted_primary_key
     return int(key[0]) if key else None
-
-
-def person_keys(session: Session, person_id: int) -> list[str]:
-    return list(
-        session.exec(
-            select(PersonId.key).where(PersonId.person_id == person_id).order_by(col(PersonId.id))
-        ).all()
-    )
 
 
 def person_address(

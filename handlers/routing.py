@@ -24,20 +24,6 @@ def due_for(grid: Grid, kind: str, start: datetime) -> datetime:
     return start + time_limit(grid, kind)
 
 
-def pool(
-    session: Session,
-    *,
-    village_id: int,
-    group_id: int | None,
-    directory: Directory | None = None,
-) -> list[Person]:
-    """The group's owner pool in file order; for a private report, or a group with no members
-    listed, the village's people who take some kind."""
-    if directory is None:
-        directory = Directory(ttl=0)
-    return directory.pool(session, village_id=village_id, group_id=group_id)
-
-
 def secretary(session: Session, village_id: int) -> Person | None:
     return session.exec(
         select(Person)
@@ -83,11 +69,13 @@ def choose_owner(
     village_id: int,
     group_id: int | None,
     kind: str,
-    directory: Directory | None = None,
+    directory: Directory,
 ) -> Person | None:
-    """定人: in the pool, who takes this kind and has the fewest open issues (ties: file order);
-    for 待分类 the pool's first member; if nobody takes the kind, the village 书记."""
-    members = pool(session, village_id=village_id, group_id=group_id, directory=directory)
+    """定人: in the pool (the group's members in file order; for a private report, or a group
+    with none listed, the village's people who take some kind), who takes this kind and has the
+    fewest open issues (ties: file order); for 待分类 the pool's first member; if nobody takes
+    the kind, the village 书记."""
+    members = directory.pool(session, village_id=village_id, group_id=group_id)
     if kind == Kind.UNSORTED and members:
         return members[0]
     takers = [p for p in members if kind in p.kind_list()]

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.engine import Connection
 from sqlmodel import col
 
-from storage.models import ACTIVE_STATUSES, Counter, Inbound, Issue, IssueCheck, Pending
+from storage.models import ACTIVE_STATUSES, Counter, Inbound, Issue, IssueCheck
 
 _INBOUND_INSERT = insert(Inbound)
 _INBOUND_DONE = (
@@ -43,7 +43,6 @@ _ONE_MORE_REPORT = (
     .values(reports=col(Issue.reports) + 1)
     .returning(col(Issue.reports))
 )
-_PENDING = select(col(Pending.sender)).where(col(Pending.sender) == bindparam("sender"))
 
 
 def _new_id(conn: Connection, statement: Any, values: Mapping[str, Any]) -> int:
@@ -92,11 +91,6 @@ def bump_issue_number(conn: Connection) -> int | None:
     RETURNING: the row lock it takes keeps two instances from handing out one number twice."""
     value = conn.execute(_NEXT_NUMBER).scalar_one_or_none()
     return None if value is None else int(value)
-
-
-def has_pending(conn: Connection, sender: str) -> bool:
-    """Whether the bot waits for an answer from this sender (rare: checked without an object)."""
-    return conn.execute(_PENDING, {"sender": sender}).first() is not None
 
 
 def add_report(conn: Connection, issue_id: int) -> int:
