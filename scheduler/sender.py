@@ -292,8 +292,11 @@ class Sender:
                     claimed = 0
                 if until_idle and not claimed and not self._workers:
                     return self.stats.sent - sent_before
-                if until_idle and claimed:
-                    continue  # keep claiming while rows come; workers run at the next await
+                if claimed:
+                    # Claim again at once: the claim took at most a few rows of each chat
+                    # (per_chat), and the next one, leaving out the chats now busy, finds
+                    # the other chats' rows. Workers run at the next await.
+                    continue
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
                 # cancel that lands as the event fires, and the sender would never stop.
                 with contextlib.suppress(TimeoutError):
@@ -379,6 +382,7 @@ class Sender:
                 limit=batch - self._claimed,
                 skip_chats=busy,
                 include_expired=expired,
+                per_chat=self._per_chat,
             )
         if expired:
             self._expired_looked = now
@@ -386,9 +390,15 @@ class Sender:
         self._dispatch(rows)
         return len(rows)
 
+    @property
+    def _per_chat(self) -> int:
+        # Rows of one chat held at a time: enough to keep it busy, few enough that one chat's
+        # long queue leaves the batch to the others.
+        return max(1, self.config.outbox_batch_size // 10)
+
     def _dispatch(self, rows: list[Outbox]) -> None:
         start_by = self.monotonic() + self.config.start_window
-        per_chat = max(1, self.config.outbox_batch_size // 10)
+        per_chat = self._per_chat
         held_back: dict[datetime | None, list[int]] = {}
         for row in rows:
             key = (row.platform, row.chat)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, and_, bindparam, func, not_, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, func, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.dml import Update
-from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from storage.models import Outbox
@@ -53,6 +53,7 @@ def claim_due(
     limit: int,
     skip_chats: Mapping[str, Collection[str]] | None = None,
     include_expired: bool = True,
+    per_chat: int | None = None,
 ) -> list[Outbox]:
     """Claim up to `limit` rows due now for these platforms, oldest first, leaving out the
     chats in `skip_chats` (platform → chat ids: those the caller is busy with, whose next
@@ -65,51 +66,86 @@ def claim_due(
     on SQLite the single UPDATE statement holds the database's write lock. Either way, once
     this returns, the rows are ours until the lease passes. `include_expired=False` skips the
     look for rows of dead senders (a statement of its own, rarely with anything to find).
+    `per_chat` caps the rows claimed for any one chat (its oldest): a chat's rows are sent one
+    after another anyway, and a chat with a long queue would otherwise fill the claim with
+    rows only to be given back.
     """
     if not platforms or limit <= 0:
         return []
-    t = _TABLE
-    expired = and_(t.c.status == SENDING, t.c.claimed_until < now)
-    due = and_(t.c.status == PENDING, t.c.not_before <= now)
-    wanted_rows: list[ColumnElement[bool]] = [t.c.platform.in_(platforms)]
-    for platform, chats in (skip_chats or {}).items():
-        if chats:
-            wanted_rows.append(not_(and_(t.c.platform == platform, t.c.chat.in_(sorted(chats)))))
+    busy = [
+        f"{platform}:{chat}" for platform, chats in (skip_chats or {}).items() for chat in chats
+    ]
+    params: dict[str, Any] = {
+        "c_platforms": list(platforms),
+        "c_busy": sorted(busy),
+        "c_now": now,
+        "c_owner": owner,
+        "c_until": now + lease,
+        "c_per_chat": per_chat or limit,
+    }
     claimed: list[Outbox] = []
-    # Two statements, not one with OR: each walks the (status, …) index in order, where an OR
-    # would make PostgreSQL sort every due row to find the oldest hundred.
-    for condition in (expired, due) if include_expired else (due,):
+    # Two statements, not one with OR: each walks its index in order, where an OR would make
+    # PostgreSQL sort every due row to find the oldest hundred.
+    for expired in (True, False) if include_expired else (False,):
         wanted = limit - len(claimed)
         if wanted <= 0:
             break
-        # MATERIALIZED: PostgreSQL must pick the ids once. Planned as a join instead, it can
-        # rescan the subquery, which then skips the rows this statement already updated and
-        # returns further ones: far more than `limit` rows claimed.
-        ids = (
-            select(t.c.id)
-            .where(condition, *wanted_rows)
-            .order_by(t.c.not_before, t.c.id)
-            .limit(wanted)
-            .with_for_update(skip_locked=True)
-            .cte("due")
-            .prefix_with("MATERIALIZED", dialect="postgresql")
-        )
-        statement = (
-            update(Outbox)
-            .where(col(Outbox.id).in_(select(ids.c.id)), condition)
-            .values(status=SENDING, claimed_by=owner, claimed_until=now + lease)
-            .returning(Outbox)
-            .execution_options(synchronize_session=False)
-        )
+        statement = _claim_statement(expired=expired)
         # Through an ORM session, even on a bare connection: loading rows as entities is ten
         # times cheaper than building them with Outbox(**values), which validates each one.
         if isinstance(db, Session):
-            claimed.extend(db.exec(statement).scalars())
+            claimed.extend(db.exec(statement, params={**params, "c_wanted": wanted}).scalars())  # type: ignore[call-overload]
         else:
             with Session(bind=db) as session:
-                claimed.extend(session.exec(statement).scalars())
+                rows = session.exec(statement, params={**params, "c_wanted": wanted})  # type: ignore[call-overload]
+                claimed.extend(rows.scalars())
     claimed.sort(key=lambda row: (row.not_before, row.id or 0))
     return claimed
+
+
+@cache
+def _claim_statement(*, expired: bool) -> Update:
+    """The claim of `claim_due`, built once: a claim runs several times a second, and building
+    the statement anew cost more than the database's work on it."""
+    t = _TABLE
+    if expired:  # a dead sender's rows: still "sending", lease passed
+        condition = and_(t.c.status == SENDING, t.c.claimed_until < bindparam("c_now"))
+    else:
+        condition = and_(t.c.status == PENDING, t.c.not_before <= bindparam("c_now"))
+    # MATERIALIZED: PostgreSQL must pick the ids once. Planned as a join instead, it can
+    # rescan the subquery, which then skips the rows this statement already updated and
+    # returns further ones: far more than `limit` rows claimed.
+    oldest = (
+        select(t.c.id, t.c.platform, t.c.chat, t.c.not_before)
+        .where(
+            condition,
+            t.c.platform.in_(bindparam("c_platforms", expanding=True)),
+            (t.c.platform + ":" + t.c.chat).not_in(bindparam("c_busy", expanding=True)),
+        )
+        .order_by(t.c.not_before, t.c.id)
+        .limit(bindparam("c_wanted"))
+        .with_for_update(skip_locked=True)
+        .cte("due")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    # Each chat's oldest `c_per_chat`, numbered outside the locking SELECT (PostgreSQL allows
+    # no window function beside FOR UPDATE); the rows left out were only looked at.
+    place = func.row_number().over(
+        partition_by=(oldest.c.platform, oldest.c.chat),
+        order_by=(oldest.c.not_before, oldest.c.id),
+    )
+    ranked = select(oldest.c.id, place.label("place")).subquery("ranked")
+    ids = select(ranked.c.id).where(ranked.c.place <= bindparam("c_per_chat"))
+    # The ids alone pick the rows: they are ours already (locked on PostgreSQL; SQLite's
+    # statement holds the write lock). Repeating `condition` here made SQLite walk every
+    # pending row by its index instead of looking up these few by id.
+    return (
+        update(Outbox)
+        .where(col(Outbox.id).in_(ids))
+        .values(status=SENDING, claimed_by=bindparam("c_owner"), claimed_until=bindparam("c_until"))
+        .returning(Outbox)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _finish_statement(*columns: str, count_try: bool = True) -> Update:

@@ -320,6 +320,33 @@ def test_claims_never_overlap_and_give_oldest_first(app: App) -> None:
         assert q.mark_sent(db=s, outbox_id=ids[0], owner="one", now=app.clock.now(), message_id="x")
 
 
+def test_a_claim_takes_only_the_oldest_few_of_each_chat(app: App) -> None:
+    long_queue = queue(app, ["a"], per_chat=12)
+    other = queue(app, ["b"])
+    with session_scope(app.engine) as s:
+        claimed = q.claim_due(
+            db=s,
+            platforms=["fake"],
+            owner="one",
+            now=app.clock.now(),
+            lease=timedelta(seconds=30),
+            limit=100,
+            per_chat=5,
+        )
+    assert [r.id for r in claimed] == long_queue[:5] + other
+    assert {r.status for r in rows(app).values() if r.id in long_queue[5:]} == {"pending"}
+
+
+def test_a_long_queue_for_one_chat_is_sent_in_order_without_giving_rows_back(app: App) -> None:
+    ids = queue(app, ["a"], per_chat=45)
+    platform = FakePlatform()
+    sender = make_sender(app, platform, outbox_batch_size=20, outbox_concurrency=4)
+
+    assert run(sender.flush()) == 45
+    assert platform.sent == ids
+    assert sender.stats.released == 0  # nothing claimed only to be handed back
+
+
 # --- running -------------------------------------------------------------------------------------
 
 
