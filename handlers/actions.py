@@ -87,7 +87,8 @@ _EVENT_INSERT = insert(Event)  # built once: an event is written for every chang
 
 
 def event(ctx: Ctx, issue: Issue, kind: str, actor: str, detail: str = "") -> None:
-    """Written at once (Core, not an ORM object: cheaper on every post), after the issue."""
+    """Written with Core (not an ORM object: cheaper on every post), after the issue; in a
+    burst of posts, with the burst's other rows (storage.writes.deferred)."""
     events(ctx, issue, [(kind, actor, detail)])
 
 
@@ -98,7 +99,7 @@ def events(ctx: Ctx, issue: Issue, changes: list[tuple[str, str, str]]) -> None:
         {"issue_id": issue.id, "kind": kind, "actor": actor, "at": ctx.now, "detail": detail}
         for kind, actor, detail in changes
     ]
-    ctx.conn.execute(_EVENT_INSERT, rows if len(rows) > 1 else rows[0])
+    writes.insert_later(ctx.session, _EVENT_INSERT, *rows)
 
 
 def next_number(session: Session) -> int:
@@ -244,7 +245,7 @@ def create_issue(
     )
     # Written with Core (see storage.writes), then attached as if loaded, so later changes in
     # this transaction are tracked like those of any issue.
-    issue = Issue(id=writes.insert_issue(ctx.conn, values), **values)
+    issue = Issue(id=writes.insert_issue(ctx.session, values), **values)
     make_transient_to_detached(issue)
     ctx.session.add(issue)
     ctx.keep.append(issue)

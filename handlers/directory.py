@@ -28,6 +28,7 @@ class Directory:
     _seen: dict[str, int] = field(default_factory=dict)
     _by_id: dict[int, Person | None] = field(default_factory=dict)
     _keys: dict[int, list[str]] = field(default_factory=dict)
+    _grid_keys: set[str] | None = None
     _pools: dict[tuple[int, int | None], list[Person]] = field(default_factory=dict)
     _loaded: float = 0.0
 
@@ -43,12 +44,22 @@ class Directory:
         self._seen.clear()
         self._by_id.clear()
         self._keys.clear()
+        self._grid_keys = None
         self._pools.clear()
 
     def person(self, session: Session, key: str) -> Person | None:
         """The active grid person behind a platform id (a detached copy: read, never change)."""
         self._fresh()
         if key not in self._people:
+            # Most posters are villagers, in no grid: one query for every grid person's ids
+            # answers for all of them, instead of one query per villager.
+            if self._grid_keys is None:
+                self._grid_keys = set(
+                    session.exec(select(PersonId.key).join(Person).where(Person.active)).all()
+                )
+            if key not in self._grid_keys:
+                self._people[key] = None
+                return None
             person = session.exec(
                 select(Person).join(PersonId).where(PersonId.key == key, Person.active)
             ).first()

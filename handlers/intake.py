@@ -96,7 +96,7 @@ def receive(engine: Engine, deps: Deps, msg: Message) -> Handled:
     inbox's unique key and handled once; if handling fails, the message is still recorded
     (status "new") and `resume_pending` tries it again at the next start."""
     try:
-        with session_scope(engine) as session:
+        with session_scope(engine) as session, writes.deferred(session):
             return _handle_post(session, deps, Post(id=None, **inbound_values(msg)))
     except IntegrityError:  # the inbox row, written last: the message was received before?
         status = _recorded_status(engine, msg)
@@ -120,7 +120,7 @@ def receive_many(engine: Engine, deps: Deps, msgs: Sequence[Message]) -> list[Ha
     if len(msgs) <= 1 or getattr(deps.classifier, "slow", False):
         return [receive(engine, deps, msg) for msg in msgs]
     try:
-        with session_scope(engine) as session:
+        with session_scope(engine) as session, writes.deferred(session):
             return [
                 _handle_post(session, deps, Post(id=None, **inbound_values(msg))) for msg in msgs
             ]
@@ -196,7 +196,7 @@ def resume_pending(engine: Engine, deps: Deps) -> int:
 
 
 def handle(engine: Engine, deps: Deps, inbound_id: int) -> Handled:
-    with session_scope(engine) as session:
+    with session_scope(engine) as session, writes.deferred(session):
         row = session.exec(select(Inbound).where(Inbound.id == inbound_id).with_for_update()).one()
         if row.status != "new":  # another instance handled it meanwhile
             return Handled(inbound_id, duplicate=True)
@@ -466,7 +466,8 @@ def _duplicate(ctx: Ctx, row: Row, issue: Issue, text: str) -> str:
 
 
 def _village_of_private(ctx: Ctx, row: Row) -> int | None:
-    seen = ctx.session.get(Seen, row.sender)
+    # Read anew: remember_seen writes with Core, past any copy the session holds.
+    seen = ctx.session.get(Seen, row.sender, populate_existing=True)
     if seen is not None:
         group = ctx.session.get(ChatGroup, seen.group_id)
         if group is not None and group.active:
@@ -537,7 +538,7 @@ def _answer_pending(ctx: Ctx, row: Row, actor: Actor, pending: Pending, text: st
 
 def _seen(ctx: Ctx, sender: str, group_id: int) -> None:
     if ctx.deps.directory.seen_changed(sender, group_id):
-        ctx.session.merge(Seen(sender=sender, group_id=group_id, at=ctx.now))
+        writes.remember_seen(ctx.conn, sender, group_id, ctx.now)
 
 
 def reply_unknown_group(ctx: Ctx, row: Row) -> None:

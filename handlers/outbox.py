@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from handlers.directory import Directory, person_keys
 from handlers.messages import Button
 from handlers.privacy import mask
+from storage import writes
 from storage.models import ChatGroup, GroupChat, Outbox, Person
 
 # Core statements built once: a reply is queued for nearly every post, and an ORM object with
@@ -43,11 +44,16 @@ def enqueue(
 ) -> int | None:
     """Queue one message; its outbox id. Group texts are masked here, so no caller can forget
     it. With a dedupe_key, a message already queued under that key is not queued again (None).
-    The row is written at once (in the caller's transaction), so rows keep the order in which
-    they were queued; an issue it names must have been flushed."""
+    The row is written in the caller's transaction, at once, or, in a burst of posts
+    (storage.writes.deferred), with the burst's other rows at its end (no id then: None);
+    either way rows keep the order in which they were queued. An issue it names must have
+    been flushed."""
     conn = session.connection()
-    if dedupe_key and conn.execute(_BY_DEDUPE_KEY, {"key": dedupe_key}).first():
-        return None
+    if dedupe_key:
+        # The check must see every row queued before, and this row is written at once.
+        writes.write_deferred(session)
+        if conn.execute(_BY_DEDUPE_KEY, {"key": dedupe_key}).first():
+            return None
     values = dict(
         platform=platform,
         chat=chat,
@@ -65,6 +71,9 @@ def enqueue(
         status="pending",
         tries=0,
     )
+    if dedupe_key is None and writes.is_deferring(session):
+        writes.insert_later(session, _INSERT, values)
+        return None
     key = conn.execute(_INSERT, values).inserted_primary_key
     return int(key[0]) if key else None
 

@@ -216,7 +216,7 @@ class Outbox(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_status_not_before", "status", "not_before"),
         # A sender's claim: its own platforms' due rows, oldest first (migration 0008).
-        Index("ix_outbox_status_platform_due", "status", "platform", "not_before", "id"),
+        Index("ix_outbox_status_platform_due", "status", "platform", "not_before", "id", "chat"),
         Index("ix_outbox_sent_message", "platform", "chat", "platform_message_id"),
     )
     id: int | None = Field(default=None, primary_key=True)

@@ -1,6 +1,10 @@
 """Core statements for the path every message takes (record it, register a matter, mark it
 handled). Built once; executed on the session's connection, inside its transaction.
 
+Rows nothing reads back in the same transaction (outbox rows, events, the scheduler's first
+check) may be written later: inside `deferred(session)` they are collected and written at its
+end, one statement per table for a whole burst of posts instead of one statement per row.
+
 An ORM object costs several times the row it writes (attribute instrumentation, the unit of
 work, a flush per id needed): at a thousand posts a second that was most of the time. What
 the ORM did for these rows on its own (the issue's first scheduler check, see
@@ -9,14 +13,19 @@ the ORM did for these rows on its own (the issue's first scheduler check, see
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from storage.models import ACTIVE_STATUSES, Counter, Inbound, Issue, IssueCheck
+from storage.models import ACTIVE_STATUSES, Counter, Inbound, Issue, IssueCheck, Seen
 
 _INBOUND_INSERT = insert(Inbound)
 _INBOUND_DONE = (
@@ -77,12 +86,13 @@ def mark_inbound(
     )
 
 
-def insert_issue(conn: Connection, values: Mapping[str, Any]) -> int:
+def insert_issue(session: Session, values: Mapping[str, Any]) -> int:
     """A new issue and, if it is active, its first check for the scheduler's sweep (as the
     ORM listener does for issues added as objects)."""
-    issue_id = _new_id(conn, _ISSUE_INSERT, values)
+    issue_id = _new_id(session.connection(), _ISSUE_INSERT, values)
     if values.get("status", "open") in ACTIVE_STATUSES:
-        conn.execute(_CHECK_INSERT, {"issue_id": issue_id, "next_check_at": values["clock_start"]})
+        check = {"issue_id": issue_id, "next_check_at": values["clock_start"]}
+        insert_later(session, _CHECK_INSERT, check)
     return issue_id
 
 
@@ -96,3 +106,61 @@ def bump_issue_number(conn: Connection) -> int | None:
 def add_report(conn: Connection, issue_id: int) -> int:
     """One more person reported this issue; how many have now (atomic across instances)."""
     return int(conn.execute(_ONE_MORE_REPORT, {"issue_id": issue_id}).scalar_one())
+
+
+def remember_seen(conn: Connection, sender: str, group_id: int, at: datetime) -> None:
+    """Where a sender was last seen: one upsert (both databases have INSERT … ON CONFLICT)."""
+    conn.execute(
+        _seen_upsert(conn.dialect.name), {"sender": sender, "group_id": group_id, "at": at}
+    )
+
+
+@cache
+def _seen_upsert(dialect: str) -> Any:
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(Seen)
+    return statement.on_conflict_do_update(
+        index_elements=[col(Seen.sender)],
+        set_={"group_id": statement.excluded.group_id, "at": statement.excluded.at},
+    )
+
+
+_DEFERRED = "shuoshi_deferred_inserts"
+
+
+@contextmanager
+def deferred(session: Session) -> Iterator[None]:
+    """Collect `insert_later` rows while the block runs and write them when it ends without an
+    error (an error undoes the transaction anyway). Code in the block that reads such rows
+    back must call `write_deferred` first."""
+    session.info[_DEFERRED] = {}
+    try:
+        yield
+        write_deferred(session)
+    finally:
+        session.info.pop(_DEFERRED, None)
+
+
+def is_deferring(session: Session) -> bool:
+    return session.info.get(_DEFERRED) is not None
+
+
+def insert_later(session: Session, statement: Any, *rows: Mapping[str, Any]) -> None:
+    """INSERT rows: at once, or inside `deferred` with the others of their statement. Rows of
+    one statement must name the same columns."""
+    pending: dict[Any, list[Mapping[str, Any]]] | None = session.info.get(_DEFERRED)
+    if pending is not None:
+        pending.setdefault(statement, []).extend(rows)
+    elif rows:
+        params = [dict(row) for row in rows]
+        session.connection().execute(statement, params if len(params) > 1 else params[0])
+
+
+def write_deferred(session: Session) -> None:
+    """Write the rows collected so far, in the order they came (per statement: one call)."""
+    pending: dict[Any, list[Mapping[str, Any]]] | None = session.info.get(_DEFERRED)
+    if not pending:
+        return
+    conn = session.connection()
+    for statement, rows in pending.items():
+        conn.execute(statement, [dict(row) for row in rows])
+    pending.clear()

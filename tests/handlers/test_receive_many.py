@@ -156,3 +156,68 @@ def test_a_conflict_that_is_not_a_redelivery_keeps_the_message(
     assert resume_pending(app.engine, app.deps) == 1
     issues, statuses, _ = outcome(app)
     assert [n for n, *_ in issues] == [1] and statuses == ["matter"]
+
+
+def _history(app: App) -> tuple[list[tuple[int, str, int | None]], list[tuple[int, str]], int]:
+    """Issues (number, status, owner), their events, and the scheduler's check rows."""
+    from storage.models import Event, IssueCheck
+
+    with Session(app.engine) as session:
+        issues = [
+            (i.number, i.status, i.owner_id)
+            for i in session.exec(select(Issue).order_by(col(Issue.number)))
+        ]
+        events = [(e.issue_id, e.kind) for e in session.exec(select(Event).order_by(col(Event.id)))]
+        checks = len(session.exec(select(IssueCheck)).all())
+    return issues, events, checks
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["one by one", "together"])
+def test_a_command_in_a_burst_sees_what_the_posts_before_it_wrote(app: App, together: bool) -> None:
+    """A burst's events, queued messages and scheduler checks are written at its end, one
+    statement per table: a claim and a status query in the burst still see the matter they
+    name, its history and checks come out as one by one, and the messages keep their order."""
+    msgs = [
+        Inbound(
+            platform="local",
+            chat="新联村说事群",
+            sender=sender,
+            sender_name=sender,
+            text=text,
+            message_id=f"c{i}",
+            at=app.clock.now(),
+        )
+        for i, (sender, text) in enumerate(
+            [
+                ("张大爷", "村口路灯坏了，晚上看不见路"),
+                ("张姐", "认领 1"),
+                ("张大爷", "查询 1"),
+                ("赵姨", "三组那段水渠塌了，过两天要放水灌溉了"),
+            ]
+        )
+    ]
+    if together:
+        receive_many(app.engine, app.deps, msgs)
+    else:
+        for msg in msgs:
+            receive(app.engine, app.deps, msg)
+    issues, events, checks = _history(app)
+    assert [(n, status) for n, status, _ in issues] == [(1, "claimed"), (2, "open")]
+    assert [kind for issue_id, kind in events if issue_id == 1] == [
+        "created",
+        "assigned",
+        "claimed",
+    ]
+    assert checks == 2  # one scheduler check per active issue, none twice
+    _, statuses, texts = outcome(app)
+    assert statuses == ["matter", "command", "command", "matter"]
+    # In the order they were queued: the claim's answer after the notices of #1, the status
+    # answer showing the claim, then #2's (to 王哥, who has fewer open matters now).
+    assert [t.split("\n")[0][:9] for t in texts] == [
+        "已登记 #1【村里",
+        "新事项 #1【村里",
+        "#1 已由张姐认领",
+        "#1【村里事】办理",
+        "已登记 #2【村里",
+        "新事项 #2【村里",
+    ]
