@@ -241,7 +241,7 @@ def create_issue(
         level=Level.VILLAGE if owner and owner.role == Role.SECRETARY else Level.GROUP,
         reports=1,
         attachments=attachments,
-        topic=ctx.deps.duplicates.topic(text) if ctx.deps.duplicates else None,
+        **(ctx.deps.duplicates.keys(text) if ctx.deps.duplicates else {}),
     )
     # Written with Core (see storage.writes), then attached as if loaded, so later changes in
     # this transaction are tracked like those of any issue.

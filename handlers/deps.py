@@ -16,7 +16,9 @@ from storage.models import Issue
 
 
 class DuplicateFinder(Protocol):
-    def topic(self, text: str) -> str: ...
+    def keys(self, text: str) -> dict[str, str | None]:
+        """Columns a new issue stores for later lookups (Issue.topic, Issue.groups)."""
+        ...
 
     def find(
         self, session: Session, *, village_id: int, text: str, kind: str, now: datetime

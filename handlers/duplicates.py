@@ -20,9 +20,10 @@ import re
 import unicodedata
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, union_all
+from sqlalchemy import bindparam, or_, union_all
 from sqlmodel import Session, col, select
 
 from handlers.normalize import normalize
@@ -242,25 +243,46 @@ def topic_of(report: Report) -> str:
     return "|".join(sorted(report.core))
 
 
-def _open_of_topic(topic: Any) -> Any:
+def groups_of(report: Report) -> str | None:
+    """The 组 a report names, as a column value ("|三|五|"; None when it names none)."""
+    return "".join(f"|{g}" for g in sorted(report.groups)) + "|" if report.groups else None
+
+
+def _open_of_topic(topic: Any, groups: int) -> Any:
+    # A post naming a 组 cannot be the matter of an issue naming only other 组 (similarity):
+    # those are left in the database, which matters when a village has many open matters of
+    # one thing (street lights after a storm), each in its own 组.
+    same_group = (
+        [
+            or_(
+                col(Issue.groups).is_(None),
+                *(col(Issue.groups).like(bindparam(f"group{i}")) for i in range(groups)),
+            )
+        ]
+        if groups
+        else []
+    )
     return select(col(Issue.id), col(Issue.text), col(Issue.created_at)).where(
         col(Issue.village_id) == bindparam("village_id"),
         col(Issue.kind) == bindparam("kind"),
         topic,
         is_active(col(Issue.status)),
         col(Issue.created_at) >= bindparam("since"),
+        *same_group,
     )
 
 
-# Two index searches (ix_issue_topic): the post's topic, and issues registered before topics
-# were stored (an OR of the two would make the database scan every open matter of the kind).
-_BOTH = union_all(
-    _open_of_topic(col(Issue.topic) == bindparam("topic")),
-    _open_of_topic(col(Issue.topic).is_(None)),
-).subquery()
-_CANDIDATES = (
-    select(_BOTH.c.id, _BOTH.c.text).order_by(_BOTH.c.created_at.desc()).limit(MAX_CANDIDATES)
-)
+@cache
+def _candidates(groups: int) -> Any:
+    """Open matters of the post's village, kind and topic, newest first, for a post naming
+    `groups` 组. Two index searches (ix_issue_topic): the post's topic, and issues registered
+    before topics were stored (an OR of the two would make the database scan every open
+    matter of the kind)."""
+    both = union_all(
+        _open_of_topic(col(Issue.topic) == bindparam("topic"), groups),
+        _open_of_topic(col(Issue.topic).is_(None), groups),
+    ).subquery()
+    return select(both.c.id, both.c.text).order_by(both.c.created_at.desc()).limit(MAX_CANDIDATES)
 
 
 class TextDuplicates:
@@ -285,9 +307,10 @@ class TextDuplicates:
         """Weighted by the document frequencies in the classifier's model file, when it has them."""
         return cls(idf_of(classifier))
 
-    def topic(self, text: str) -> str:
-        """What a new issue's text is about, stored with it (see `find`)."""
-        return topic_of(self._new_report(text))
+    def keys(self, text: str) -> dict[str, str | None]:
+        """What a new issue's text is about and where, stored with it (see `find`)."""
+        report = self._new_report(text)
+        return {"topic": topic_of(report), "groups": groups_of(report)}
 
     def _new_report(self, text: str) -> Report:
         # A post is looked up (`find`) and then registered (`topic`): one Report for both.
@@ -304,13 +327,15 @@ class TextDuplicates:
         # Only issues about the same things can match (similarity's first test), and the topic
         # column says which those are: the index hands over a few rows, not every open matter
         # of the village. Ids and texts only, each text's features computed once per process.
+        groups = sorted(new.groups)
         candidates = session.connection().execute(
-            _CANDIDATES,
+            _candidates(len(groups)),
             {
                 "village_id": village_id,
                 "kind": kind,
                 "topic": topic_of(new),
                 "since": now - self.window,
+                **{f"group{i}": f"%|{g}|%" for i, g in enumerate(groups)},
             },
         )
         best, best_score = None, self.threshold

@@ -167,8 +167,9 @@ class Issue(SQLModel, table=True):
         Index(
             "ix_issue_due_cover", "status", "due_at", "village_id", "group_id", "kind", "owner_id"
         ),
-        # Duplicate detection (migration 0007): open matters of one village, kind and topic.
-        Index("ix_issue_topic", "village_id", "kind", "topic", "created_at"),
+        # Duplicate detection (migrations 0007, 0009): open matters of one village, kind and
+        # topic, and the 组 they name.
+        Index("ix_issue_topic", "village_id", "kind", "topic", "status", "created_at", "groups"),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: int = Field(unique=True)
@@ -196,6 +197,9 @@ class Issue(SQLModel, table=True):
     # What it is about, as duplicate detection names it (handlers.duplicates.topic_of): a post
     # is compared only with matters of its own topic. None: registered before topics existed.
     topic: str | None = None
+    # The 组 it names ("|三|五|", migration 0009): a post naming other 组 is not compared with
+    # it. None: it names none, or was registered before.
+    groups: str | None = None
 
 
 class Event(SQLModel, table=True):

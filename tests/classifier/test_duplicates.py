@@ -65,6 +65,33 @@ def test_a_report_of_another_thing_is_not_compared(chat: Chat) -> None:
     assert [i.reports for i in issues(chat)] == [1, 1]
 
 
+def test_the_groups_a_matter_names_decide_which_posts_are_compared_with_it(chat: Chat) -> None:
+    """Matters store the 组 they name (migration 0009): a post about another 组 is not even
+    read back, one about one of its 组, or naming none, still finds it."""
+    chat.say("张大爷: 三组和五组停水了，一滴水都没有")
+    chat.say("王叔: 二组停水了，龙头拧开没水")
+    assert [i.groups for i in issues(chat)] == ["|三|五|", "|二|"]
+    out = chat.bot_lines("李婶: 五组还是停水，啥时候来水")
+    assert any("已有 #1" in line for line in out)
+    out = chat.bot_lines("赵姨: 二组还是没水，龙头拧开啥也没有")
+    assert any("已有 #2" in line for line in out)
+    out = chat.bot_lines("刘婶: 停水了，一滴水都没有")  # names no 组: compared with all
+    assert any("已有 #1" in line for line in out)
+    chat.say("周叔: 四组也停水了")
+    assert [i.reports for i in issues(chat)] == [3, 2, 1]
+
+
+def test_matters_registered_before_groups_were_stored_are_still_told_apart(chat: Chat) -> None:
+    chat.say("张大爷: 三组停水了，一滴水都没有")
+    with Session(chat.app.engine) as session:
+        session.execute(update(Issue).values(groups=None))
+        session.commit()
+    chat.say("王叔: 五组停水了，龙头拧开没水")  # compared with it, and still apart
+    out = chat.bot_lines("李婶: 三组还是停水，啥时候来水")
+    assert any("已有 #1" in line for line in out)
+    assert [i.reports for i in issues(chat)] == [2, 1]
+
+
 def test_pairs() -> None:
     assert same_matter("四组停水了", "四组从早上到现在一滴水都没有，啥时候来水")
     assert not same_matter("四组停水了", "二组也停水了")
