@@ -392,10 +392,17 @@ class Sender:
 
     @property
     def _per_chat(self) -> int:
-        # Rows of one chat held at a time: a quarter of the batch leaves the rest to other
-        # chats, and a chat with a long queue (a busy group) costs a claim every 25 rows, not
-        # every 10 (bench/telegram.py: claims 0.2 → 0.09 ms per update).
-        return max(1, self.config.outbox_batch_size // 4)
+        """Rows of one chat held at a time. Where the platform limits each chat (Telegram: 1/s,
+        20/min in a group; WeChat), a tenth of the batch: the chat could not send more soon, and
+        the rest of the batch goes to other chats (bench/sender.py, Telegram's limits). Without
+        such limits a chat sends its rows at once: a quarter, so a busy group costs a claim
+        every 25 rows, not every 10 (bench/telegram.py: claims 0.2 → 0.09 ms per update)."""
+        limits = self.limiter.limits
+        slowed = any(
+            (limit := limits.get(platform)) is not None and bool(limit.chat or limit.group)
+            for platform in self.transports
+        )
+        return max(1, self.config.outbox_batch_size // (10 if slowed else 4))
 
     def _dispatch(self, rows: list[Outbox]) -> None:
         start_by = self.monotonic() + self.config.start_window

@@ -585,6 +585,28 @@ def test_a_chat_with_a_backlog_does_not_hold_up_the_others(app: App) -> None:
 # --- settings and queries ------------------------------------------------------------------------
 
 
+def test_slow_groups_do_not_fill_the_batch_while_private_chats_wait(app: App) -> None:
+    """Groups may send 20 messages a minute: rows they hold cannot go soon, so each holds a
+    few, and the rest of the batch serves private chats at once."""
+    for group in ("-1", "-2", "-3", "-4"):
+        queue(app, [group], per_chat=10, platform="telegram", private=False)
+    private = queue(app, [str(chat) for chat in range(1, 11)], platform="telegram")
+    vt = VirtualTime()
+    platform = FakeTelegram(time=vt)
+    sender = Sender(
+        app.engine,
+        app.clock,
+        {"telegram": platform},
+        config=SenderConfig(outbox_batch_size=20),
+        monotonic=vt.monotonic,
+        sleep=vt.sleep,
+    )
+    run(vt.run(sender.flush()))
+    when = {row_id: t for row_id, (t, _, _) in zip(platform.sent, platform.log, strict=True)}
+    assert max(when[i] for i in private) < 1.0  # not after the groups' minutes
+    assert platform.refused == 0
+
+
 def test_sender_config_defaults_are_the_settings_defaults() -> None:
     settings = Settings()
     config = SenderConfig.from_settings(settings)
