@@ -249,27 +249,20 @@ def groups_of(report: Report) -> str | None:
 
 
 def _open_of_topic(topic: Any, groups: int) -> Any:
-    # A post naming a 组 cannot be the matter of an issue naming only other 组 (similarity):
-    # those are left in the database, which matters when a village has many open matters of
-    # one thing (street lights after a storm), each in its own 组.
-    same_group = (
-        [
-            or_(
-                col(Issue.groups).is_(None),
-                *(col(Issue.groups).like(bindparam(f"group{i}")) for i in range(groups)),
-            )
-        ]
-        if groups
-        else []
-    )
-    return select(col(Issue.id), col(Issue.text), col(Issue.created_at)).where(
+    conditions = [
         col(Issue.village_id) == bindparam("village_id"),
         col(Issue.kind) == bindparam("kind"),
         topic,
         is_active(col(Issue.status)),
         col(Issue.created_at) >= bindparam("since"),
-        *same_group,
-    )
+    ]
+    if groups:
+        # A post naming a 组 cannot be the matter of an issue naming only other 组
+        # (similarity): those stay in the index, which matters when a village has many open
+        # matters of one thing (street lights after a storm), each in its own 组.
+        like = (col(Issue.groups).like(bindparam(f"group{i}")) for i in range(groups))
+        conditions.append(or_(col(Issue.groups).is_(None), *like))
+    return select(col(Issue.id), col(Issue.text), col(Issue.created_at)).where(*conditions)
 
 
 @cache
@@ -313,7 +306,7 @@ class TextDuplicates:
         return {"topic": topic_of(report), "groups": groups_of(report)}
 
     def _new_report(self, text: str) -> Report:
-        # A post is looked up (`find`) and then registered (`topic`): one Report for both.
+        # A post is looked up (`find`) and then registered (`keys`): one Report for both.
         if self._last is None or self._last[0] != text:
             self._last = (text, Report(text))
         return self._last[1]

@@ -9,6 +9,7 @@ is one short statement, so a row is never half-claimed and two senders never hol
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, cast
@@ -93,12 +94,9 @@ def claim_due(
         statement = _claim_statement(expired=expired)
         # Through an ORM session, even on a bare connection: loading rows as entities is ten
         # times cheaper than building them with Outbox(**values), which validates each one.
-        if isinstance(db, Session):
-            claimed.extend(db.exec(statement, params={**params, "c_wanted": wanted}).scalars())  # type: ignore[call-overload]
-        else:
-            with Session(bind=db) as session:
-                rows = session.exec(statement, params={**params, "c_wanted": wanted})  # type: ignore[call-overload]
-                claimed.extend(rows.scalars())
+        with nullcontext(db) if isinstance(db, Session) else Session(bind=db) as session:
+            rows = session.exec(statement, params={**params, "c_wanted": wanted})  # type: ignore[call-overload]
+            claimed.extend(rows.scalars())
     claimed.sort(key=lambda row: (row.not_before, row.id or 0))
     return claimed
 

@@ -36,7 +36,7 @@ EXPECTED_TEXTS = [
 ]
 
 
-def burst(app: App, prefix: str = "b") -> list[Inbound]:
+def burst(app: App, prefix: str = "b", posts: list[tuple[str, str]] = BURST) -> list[Inbound]:
     return [
         Inbound(
             platform="local",
@@ -47,7 +47,7 @@ def burst(app: App, prefix: str = "b") -> list[Inbound]:
             message_id=f"{prefix}{i}",
             at=app.clock.now(),
         )
-        for i, (name, text) in enumerate(BURST)
+        for i, (name, text) in enumerate(posts)
     ]
 
 
@@ -177,25 +177,16 @@ def test_a_command_in_a_burst_sees_what_the_posts_before_it_wrote(app: App, toge
     """A burst's events, queued messages and scheduler checks are written at its end, one
     statement per table: a claim and a status query in the burst still see the matter they
     name, its history and checks come out as one by one, and the messages keep their order."""
-    msgs = [
-        Inbound(
-            platform="local",
-            chat="新联村说事群",
-            sender=sender,
-            sender_name=sender,
-            text=text,
-            message_id=f"c{i}",
-            at=app.clock.now(),
-        )
-        for i, (sender, text) in enumerate(
-            [
-                ("张大爷", "村口路灯坏了，晚上看不见路"),
-                ("张姐", "认领 1"),
-                ("张大爷", "查询 1"),
-                ("赵姨", "三组那段水渠塌了，过两天要放水灌溉了"),
-            ]
-        )
-    ]
+    msgs = burst(
+        app,
+        "c",
+        [
+            ("张大爷", "村口路灯坏了，晚上看不见路"),
+            ("张姐", "认领 1"),
+            ("张大爷", "查询 1"),
+            ("赵姨", "三组那段水渠塌了，过两天要放水灌溉了"),
+        ],
+    )
     if together:
         receive_many(app.engine, app.deps, msgs)
     else:

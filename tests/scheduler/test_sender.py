@@ -560,29 +560,32 @@ def test_telegram_limits_are_reached_and_never_broken(app: App) -> None:
     assert max(private_times) - min(private_times) < 7.0
 
 
-def test_a_chat_with_a_backlog_does_not_hold_up_the_others(app: App) -> None:
-    backlog = queue(app, ["-5"], per_chat=30, platform="telegram", private=False)
-    others = queue(app, [str(chat) for chat in range(1, 6)], platform="telegram")
+def sent_at_with_telegram_limits(app: App, *, batch: int) -> tuple[dict[int, float], FakeTelegram]:
+    """Send everything due through a strict fake Telegram on virtual time: when each row went
+    (seconds from the start), and the platform."""
     vt = VirtualTime()
     platform = FakeTelegram(time=vt)
     sender = Sender(
         app.engine,
         app.clock,
         {"telegram": platform},
-        config=SenderConfig(outbox_batch_size=20),
+        config=SenderConfig(outbox_batch_size=batch),
         monotonic=vt.monotonic,
         sleep=vt.sleep,
     )
     run(vt.run(sender.flush()))
-    when = {row_id: t for row_id, (t, _, _) in zip(platform.sent, platform.log, strict=True)}
+    return {i: t for i, (t, _, _) in zip(platform.sent, platform.log, strict=True)}, platform
+
+
+def test_a_chat_with_a_backlog_does_not_hold_up_the_others(app: App) -> None:
+    backlog = queue(app, ["-5"], per_chat=30, platform="telegram", private=False)
+    others = queue(app, [str(chat) for chat in range(1, 6)], platform="telegram")
+    when, platform = sent_at_with_telegram_limits(app, batch=20)
     assert all(when[i] == 0.0 for i in others)  # at once, not after the group's backlog
     assert [i for i in platform.sent if i in backlog] == backlog  # the group, in order
     group_times = [t for t, chat, _ in platform.log if chat == "-5"]
     assert most_in_window(group_times, 60.0) == 20
     assert platform.refused == 0
-
-
-# --- settings and queries ------------------------------------------------------------------------
 
 
 def test_slow_groups_do_not_fill_the_batch_while_private_chats_wait(app: App) -> None:
@@ -591,20 +594,12 @@ def test_slow_groups_do_not_fill_the_batch_while_private_chats_wait(app: App) ->
     for group in ("-1", "-2", "-3", "-4"):
         queue(app, [group], per_chat=10, platform="telegram", private=False)
     private = queue(app, [str(chat) for chat in range(1, 11)], platform="telegram")
-    vt = VirtualTime()
-    platform = FakeTelegram(time=vt)
-    sender = Sender(
-        app.engine,
-        app.clock,
-        {"telegram": platform},
-        config=SenderConfig(outbox_batch_size=20),
-        monotonic=vt.monotonic,
-        sleep=vt.sleep,
-    )
-    run(vt.run(sender.flush()))
-    when = {row_id: t for row_id, (t, _, _) in zip(platform.sent, platform.log, strict=True)}
+    when, platform = sent_at_with_telegram_limits(app, batch=20)
     assert max(when[i] for i in private) < 1.0  # not after the groups' minutes
     assert platform.refused == 0
+
+
+# --- settings and queries ------------------------------------------------------------------------
 
 
 def test_sender_config_defaults_are_the_settings_defaults() -> None:
