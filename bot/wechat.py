@@ -26,7 +26,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -86,6 +86,10 @@ ATTACHMENT_KINDS = {
 }
 DOWNLOADED = ("photo", "voice", "video", "document")  # stickers are not worth keeping
 MAX_FILE_BYTES = 25 * 1024 * 1024
+# Rows merged into one message (scheduler.sender.MergingTransport): parted by a blank line,
+# and no longer than a phone screen or two.
+MERGED_SEPARATOR = "\n\n"
+MERGED_CHARS = 1500
 WAKE_EVERY = 0.25  # seconds; WeChat sends at most 1 message/s per chat anyway
 BURST = 8  # messages decided in one transaction when they come together (bench/intake.py)
 NAME_TTL = 600.0  # seconds a room topic or a person's name is trusted without asking again
@@ -230,32 +234,63 @@ class WechatTransport:
         task.add_done_callback(self.in_flight.discard)
         return await task
 
-    async def send(self, row: Outbox) -> str:
+    def _ready(self) -> None:
         client = self.bot.client
         if not client.connected.is_set():
             raise TransientError("WeChat gateway not connected", retry_after=5)
         if not client.status.logged_in:
             raise TransientError("WeChat bot not logged in (scan the QR code)", retry_after=30)
-        text, mention_ids = row.text, []
+
+    async def _addressed(self, row: Outbox) -> tuple[str, str]:
+        """The row's text as it goes out, "@name\u2005…" when it is addressed to someone in a
+        room, and the WeChat id to mention ("" for none)."""
         platform, _, contact_id = (row.mention or "").partition(":")
-        if not row.private and platform == PLATFORM and contact_id:
-            mention_ids = [contact_id]
-            name = await self.bot.directory.name_or_blank(contact_id, row.chat)
-            if name:
-                text = f"@{name}{MENTION_SPACE}{text}"
+        if row.private or platform != PLATFORM or not contact_id:
+            return row.text, ""
+        name = await self.bot.directory.name_or_blank(contact_id, row.chat)
+        return (f"@{name}{MENTION_SPACE}{row.text}" if name else row.text), contact_id
+
+    async def _send_text(self, chat: str, text: str, mention_ids: list[str]) -> str:
+        return await self._call(
+            "MessageSendText",
+            message_pb2.MessageSendTextRequest(
+                conversation_id=chat, text=text, mentional_ids=mention_ids
+            ),
+        )
+
+    async def send(self, row: Outbox) -> str:
+        self._ready()
+        text, mention = await self._addressed(row)
         try:
             file_id = await self._send_image(row)
             if file_id and not text.strip():
                 return file_id
-            sent = await self._call(
-                "MessageSendText",
-                message_pb2.MessageSendTextRequest(
-                    conversation_id=row.chat, text=text, mentional_ids=mention_ids
-                ),
-            )
+            sent = await self._send_text(row.chat, text, [mention] if mention else [])
         except (grpc.aio.AioRpcError, NotConnected) as exc:
             raise _send_error(exc) from exc
         return sent or file_id
+
+    def can_merge(self, rows: Sequence[Outbox]) -> bool:
+        """Text rows (a picture goes alone), short enough together to read as one message."""
+        return (
+            not any(getattr(row, "image", None) for row in rows)
+            and sum(len(row.text) for row in rows) <= MERGED_CHARS
+        )
+
+    async def send_merged(self, rows: Sequence[Outbox]) -> str:
+        """Rows of one chat as one message, in their order, each part with its own @-mention:
+        in a room, each person addressed sees that the message is for them."""
+        self._ready()
+        parts, mention_ids = [], []
+        for row in rows:
+            text, mention = await self._addressed(row)
+            parts.append(text)
+            if mention and mention not in mention_ids:
+                mention_ids.append(mention)
+        try:
+            return await self._send_text(rows[0].chat, MERGED_SEPARATOR.join(parts), mention_ids)
+        except (grpc.aio.AioRpcError, NotConnected) as exc:
+            raise _send_error(exc) from exc
 
     async def _send_image(self, row: Outbox) -> str:
         """A picture on the row (the digest's chart), if the outbox has such a column:

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
 from handlers import learning, metrics, texts
@@ -245,8 +244,7 @@ def create_issue(
     )
     # Written with Core (see storage.writes), then attached as if loaded, so later changes in
     # this transaction are tracked like those of any issue.
-    issue = Issue(id=writes.insert_issue(ctx.session, values), **values)
-    make_transient_to_detached(issue)
+    issue = writes.as_loaded(Issue, {**values, "id": writes.insert_issue(ctx.session, values)})
     ctx.session.add(issue)
     ctx.keep.append(issue)
     metrics.counted(ctx.session, ("issue", issue.id or 0), reporter_key.partition(":")[0])

@@ -36,11 +36,11 @@ import secrets
 import socket
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -53,6 +53,7 @@ from storage.outbox_queries import (
     mark_failed,
     mark_retry,
     mark_sent,
+    mark_sent_together,
     mark_wait,
     release,
 )
@@ -92,6 +93,22 @@ class Transport(Protocol):
         ...
 
 
+@runtime_checkable
+class MergingTransport(Transport, Protocol):
+    """A transport that can deliver several rows of one chat as one message. The sender uses
+    it where the platform's rate limits are tight (WeChat: 20 messages a minute in a room, and
+    accounts that flood get banned): rows already queued for a chat when its turn comes go
+    out together, up to `SenderConfig.merge_max`, and the limits count one message."""
+
+    def can_merge(self, rows: Sequence[Outbox]) -> bool:
+        """Whether these rows (of one chat, in order) may go out as one message."""
+        ...
+
+    async def send_merged(self, rows: Sequence[Outbox]) -> str:
+        """Deliver the rows as one message; return the platform's message id."""
+        ...
+
+
 @dataclass(frozen=True)
 class SenderConfig:
     """The sender's settings. Names and defaults are those of bot.config.Settings, which
@@ -111,6 +128,7 @@ class SenderConfig:
     wechat_max_per_second: int = 0
     wechat_chat_max_per_second: int = 1
     wechat_room_max_per_minute: int = 20
+    wechat_merge_max: int = 10
     outbox_rate_margin_seconds: float = 0.05
     outbox_synchronous_commit: bool = True
 
@@ -132,6 +150,11 @@ class SenderConfig:
         out) well inside the lease, so no live sender ever has its claim taken over; rows the
         rate limits hold back longer are given back and claimed again when due."""
         return (self.outbox_lease_seconds - self.outbox_send_timeout_seconds) / 2
+
+    def merge_max(self, platform: str) -> int:
+        """How many queued rows of one chat may go out as one message (1: never merged).
+        Telegram rows are not merged: their buttons and replies belong to one message each."""
+        return max(1, self.wechat_merge_max) if platform == "wechat" else 1
 
     def limits(self) -> dict[str, PlatformLimits]:
         def at_most(count: int, per: float) -> tuple[Limit, ...]:
@@ -162,6 +185,7 @@ class SenderStats:
     failed: int = 0  # given up
     released: int = 0  # given back untried (rate limits, stopping)
     lost_claims: int = 0  # sent after our lease had been taken over (may be duplicates)
+    merged: int = 0  # rows that went out inside another row's message (MergingTransport)
 
 
 @dataclass
@@ -445,12 +469,13 @@ class Sender:
                     queue.clear()
                     break
                 queue.popleft()
+                rows = [item.row, *self._merged_with(item.row, queue)]
                 try:
-                    retry_at = await self._deliver(item.row)
+                    retry_at = await self._deliver(rows)
                 finally:
                     assert self._slots is not None
                     self._slots.release()
-                    self._finished(1)
+                    self._finished(len(rows))
                 if retry_at is not None:
                     self._held[key] = retry_at
                     self._give_back([c.row.id or 0 for c in queue], retry_at)
@@ -490,32 +515,67 @@ class Sender:
             self._slots.release()
         return False
 
-    async def _deliver(self, row: Outbox) -> datetime | None:
-        """Send one claimed row and record the outcome. Returns when the chat may be tried
-        again if this try failed and will be retried, else None."""
-        assert row.id is not None
+    def _merged_with(self, first: Outbox, queue: deque[_Claimed]) -> list[Outbox]:
+        """The rows queued behind `first` that go out in its message (taken off the queue):
+        none unless the platform merges (SenderConfig.merge_max, MergingTransport)."""
+        most = self.config.merge_max(first.platform)
+        transport = self.transports[first.platform]
+        if most <= 1 or not queue or not isinstance(transport, MergingTransport):
+            return []
+        rows = [first]
+        while queue and len(rows) < most and transport.can_merge([*rows, queue[0].row]):
+            rows.append(queue.popleft().row)
+        return rows[1:]
+
+    async def _deliver(self, rows: list[Outbox]) -> datetime | None:
+        """Send claimed rows of one chat as one message (usually one row) and record the
+        outcome. Returns when the chat may be tried again if this try failed and will be
+        retried, else None."""
+        transport = self.transports[rows[0].platform]
         try:
             async with asyncio.timeout(self.config.outbox_send_timeout_seconds):
-                message_id = await self.transports[row.platform].send(row)
+                if len(rows) == 1:
+                    message_id = await transport.send(rows[0])
+                else:
+                    assert isinstance(transport, MergingTransport)
+                    message_id = await transport.send_merged(rows)
         except PermanentError as exc:
-            self._give_up(row, _describe(exc))
+            for row in rows:
+                self._give_up(row, _describe(exc))
             return None
         except Exception as exc:  # 429, 5xx, timeouts, anything unknown: may pass
-            return self._failed_try(row, exc)
+            retries = [self._failed_try(row, exc) for row in rows]
+            return max((at for at in retries if at is not None), default=None)
         # Nothing suspends from the transport's return to this commit: the at-least-once
         # window left here is the process dying in these few lines.
+        ids = [row.id or 0 for row in rows]
         with self._db() as db:
-            ours = mark_sent(
-                db=db,
-                outbox_id=row.id,
-                owner=self.owner,
-                now=self.clock.now(),
-                message_id=str(message_id),
+            if len(ids) == 1:
+                ours = int(
+                    mark_sent(
+                        db=db,
+                        outbox_id=ids[0],
+                        owner=self.owner,
+                        now=self.clock.now(),
+                        message_id=str(message_id),
+                    )
+                )
+            else:
+                ours = mark_sent_together(
+                    db=db,
+                    outbox_ids=ids,
+                    owner=self.owner,
+                    now=self.clock.now(),
+                    message_id=str(message_id),
+                )
+        self.stats.sent += len(ids)
+        self.stats.merged += len(ids) - 1
+        if ours < len(ids):
+            self.stats.lost_claims += len(ids) - ours
+            log.warning(
+                "outbox %s sent after the lease was taken over; may arrive twice",
+                ", ".join(map(str, ids)),
             )
-        self.stats.sent += 1
-        if not ours:
-            self.stats.lost_claims += 1
-            log.warning("outbox %s sent after its lease was taken over; may arrive twice", row.id)
         return None
 
     def _failed_try(self, row: Outbox, exc: Exception) -> datetime | None:

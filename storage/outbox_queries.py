@@ -146,7 +146,7 @@ def _claim_statement(*, expired: bool) -> Update:
     )
 
 
-def _finish_statement(*columns: str, count_try: bool = True) -> Update:
+def _finish_statement(*columns: str, count_try: bool = True, many: bool = False) -> Update:
     # Every finish but a rate limit's counts one try; only the sender holding the claim may
     # finish it.
     t = _TABLE
@@ -154,7 +154,7 @@ def _finish_statement(*columns: str, count_try: bool = True) -> Update:
     return (
         update(t)
         .where(
-            t.c.id == bindparam("b_id"),
+            t.c.id.in_(bindparam("b_ids", expanding=True)) if many else t.c.id == bindparam("b_id"),
             t.c.status == SENDING,
             t.c.claimed_by == bindparam("b_owner"),
         )
@@ -163,6 +163,8 @@ def _finish_statement(*columns: str, count_try: bool = True) -> Update:
 
 
 _MARK_SENT = _finish_statement("status", "sent_at", "platform_message_id")
+# Rows that went out as one message (scheduler.sender: merging), marked in one statement.
+_MARK_SENT_MANY = _finish_statement("status", "sent_at", "platform_message_id", many=True)
 _MARK_RETRY = _finish_statement("status", "not_before", "last_error")
 _MARK_FAILED = _finish_statement("status", "last_error")
 _MARK_WAIT = _finish_statement("status", "not_before", "last_error", count_try=False)
@@ -179,6 +181,21 @@ def mark_sent(*, db: Db, outbox_id: int, owner: str, now: datetime, message_id: 
     return _finish(
         db, _MARK_SENT, outbox_id, owner, status=SENT, sent_at=now, platform_message_id=message_id
     )
+
+
+def mark_sent_together(
+    *, db: Db, outbox_ids: Sequence[int], owner: str, now: datetime, message_id: str
+) -> int:
+    """Record rows delivered as one message (one platform message id for all); how many of
+    them were still ours (see mark_sent)."""
+    params = {
+        "b_ids": list(outbox_ids),
+        "b_owner": owner,
+        "b_status": SENT,
+        "b_sent_at": now,
+        "b_platform_message_id": message_id,
+    }
+    return _run(db, _MARK_SENT_MANY, params).rowcount
 
 
 def mark_retry(*, db: Db, outbox_id: int, owner: str, not_before: datetime, error: str) -> bool:
