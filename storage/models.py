@@ -167,9 +167,9 @@ class Issue(SQLModel, table=True):
         Index(
             "ix_issue_due_cover", "status", "due_at", "village_id", "group_id", "kind", "owner_id"
         ),
-        # Duplicate detection (migrations 0007, 0009): open matters of one village, kind and
-        # topic, and the 组 they name.
-        Index("ix_issue_topic", "village_id", "kind", "topic", "status", "created_at", "groups"),
+        # Duplicate detection (migrations 0007, 0009, 0010): open matters of one village, kind
+        # and topic, newest first, and the 组 they name.
+        Index("ix_issue_topic", "village_id", "kind", "topic", "created_at", "status", "groups"),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: int = Field(unique=True)

@@ -9,7 +9,6 @@ is one short statement, so a row is never half-claimed and two senders never hol
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from contextlib import nullcontext
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, cast
@@ -21,6 +20,7 @@ from sqlalchemy.sql.dml import Update
 from sqlmodel import Session, col, select
 
 from storage.models import Outbox
+from storage.writes import as_loaded
 
 PENDING = "pending"
 SENDING = "sending"  # claimed by a sender; `claimed_until` is its lease
@@ -91,12 +91,10 @@ def claim_due(
         wanted = limit - len(claimed)
         if wanted <= 0:
             break
-        statement = _claim_statement(expired=expired)
-        # Through an ORM session, even on a bare connection: loading rows as entities is ten
-        # times cheaper than building them with Outbox(**values), which validates each one.
-        with nullcontext(db) if isinstance(db, Session) else Session(bind=db) as session:
-            rows = session.exec(statement, params={**params, "c_wanted": wanted})  # type: ignore[call-overload]
-            claimed.extend(rows.scalars())
+        rows = _run(db, _claim_statement(expired=expired), {**params, "c_wanted": wanted})
+        # Built as if loaded (no session, no validation): several times cheaper than the ORM's
+        # UPDATE … RETURNING entities, and the sender only reads them.
+        claimed.extend(as_loaded(Outbox, row) for row in rows.mappings())
     claimed.sort(key=lambda row: (row.not_before, row.id or 0))
     return claimed
 
@@ -138,11 +136,10 @@ def _claim_statement(*, expired: bool) -> Update:
     # statement holds the write lock). Repeating `condition` here made SQLite walk every
     # pending row by its index instead of looking up these few by id.
     return (
-        update(Outbox)
-        .where(col(Outbox.id).in_(ids))
+        update(t)
+        .where(t.c.id.in_(ids))
         .values(status=SENDING, claimed_by=bindparam("c_owner"), claimed_until=bindparam("c_until"))
-        .returning(Outbox)
-        .execution_options(synchronize_session=False)
+        .returning(*t.c)
     )
 
 

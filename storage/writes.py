@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session, attributes, make_transient_to_detached
+from sqlalchemy.orm import Session, attributes, configure_mappers, make_transient_to_detached
 from sqlmodel import SQLModel, col
 
 from storage.models import ACTIVE_STATUSES, Counter, Inbound, Issue, IssueCheck, Seen
@@ -62,15 +62,16 @@ def _new_id(conn: Connection, statement: Any, values: Mapping[str, Any]) -> int:
     return int(key[0])
 
 
-def as_loaded(model: type[M], values: Mapping[str, Any]) -> M:
+def as_loaded(model: type[M], values: Mapping[Any, Any]) -> M:
     """An object for a row just written with Core, built the way the ORM builds a row it
     loads: neither validated nor tracked, every column set (those not given take the model's
     default), so reading one never goes back to the database. Added to a session, it is
     persistent and its later changes are tracked as usual. (SQLModel's constructor validates
     and records each of an issue's 25 columns: nine times the cost.)"""
+    defaults = _defaults(model)
     obj = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
     state = attributes.instance_state(obj)
-    state.dict.update(_defaults(model))
+    state.dict.update(defaults)
     state.dict.update(values)
     make_transient_to_detached(obj)
     return obj
@@ -78,6 +79,7 @@ def as_loaded(model: type[M], values: Mapping[str, Any]) -> M:
 
 @cache
 def _defaults(model: type[SQLModel]) -> dict[str, Any]:
+    configure_mappers()  # a process that has run no ORM query yet has not done it
     names = model.__table__.columns.keys()  # type: ignore[attr-defined]
     fields = model.model_fields
     return {name: fields[name].get_default(call_default_factory=True) for name in names}
