@@ -544,8 +544,7 @@ class Sender:
                 self._give_up(row, _describe(exc))
             return None
         except Exception as exc:  # 429, 5xx, timeouts, anything unknown: may pass
-            retries = [self._failed_try(row, exc) for row in rows]
-            return max((at for at in retries if at is not None), default=None)
+            return self._failed_try(rows, exc)
         # Nothing suspends from the transport's return to this commit: the at-least-once
         # window left here is the process dying in these few lines.
         ids = [row.id or 0 for row in rows]
@@ -578,39 +577,48 @@ class Sender:
             )
         return None
 
-    def _failed_try(self, row: Outbox, exc: Exception) -> datetime | None:
-        assert row.id is not None
+    def _failed_try(self, rows: list[Outbox], exc: Exception) -> datetime | None:
+        """A failed send of these rows (one message). They wait alike, so they come back in
+        their order; a row out of tries is given up."""
         error = _describe(exc)
         retry_after = exc.retry_after if isinstance(exc, TransientError) else None
         if retry_after is not None:  # a rate limit: waited out, never counted toward giving up
-            return self._wait(row, error, max(0.0, float(retry_after)))
-        tries = row.tries + 1
-        if tries >= self.config.outbox_max_tries:
-            self._give_up(row, error)
+            return self._wait(rows, error, max(0.0, float(retry_after)))
+        retrying = []
+        for row in rows:
+            if row.tries + 1 >= self.config.outbox_max_tries:
+                self._give_up(row, error)
+            else:
+                retrying.append(row)
+        if not retrying:
             return None
-        # The row's not_before carries the wait, and the chat is held until then (see _work),
+        # The rows' not_before carries the wait, and the chat is held until then (see _work),
         # both on the app's clock, so scenario scripts see the retry at its simulated time.
+        tries = max(row.tries for row in retrying) + 1
         delay = self.backoff(tries)
         not_before = self.clock.now() + timedelta(seconds=delay)
-        log.info("outbox %s: try %d failed (%s); again in %.1fs", row.id, tries, error, delay)
+        ids = ", ".join(str(row.id) for row in retrying)
+        log.info("outbox %s: try %d failed (%s); again in %.1fs", ids, tries, error, delay)
         with self._db() as db:
-            mark_retry(
-                db=db,
-                outbox_id=row.id,
-                owner=self.owner,
-                not_before=not_before,
-                error=error,
-            )
-        self.stats.retried += 1
+            for row in retrying:
+                assert row.id is not None
+                mark_retry(
+                    db=db, outbox_id=row.id, owner=self.owner, not_before=not_before, error=error
+                )
+        self.stats.retried += len(retrying)
         return not_before
 
-    def _wait(self, row: Outbox, error: str, delay: float) -> datetime:
-        assert row.id is not None
+    def _wait(self, rows: list[Outbox], error: str, delay: float) -> datetime:
         not_before = self.clock.now() + timedelta(seconds=delay)
-        log.info("outbox %s: rate limited (%s); again in %.1fs", row.id, error, delay)
+        ids = ", ".join(str(row.id) for row in rows)
+        log.info("outbox %s: rate limited (%s); again in %.1fs", ids, error, delay)
         with self._db() as db:
-            mark_wait(db=db, outbox_id=row.id, owner=self.owner, not_before=not_before, error=error)
-        self.stats.retried += 1
+            for row in rows:
+                assert row.id is not None
+                mark_wait(
+                    db=db, outbox_id=row.id, owner=self.owner, not_before=not_before, error=error
+                )
+        self.stats.retried += len(rows)
         return not_before
 
     def backoff(self, tries: int) -> float:

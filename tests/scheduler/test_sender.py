@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import subprocess
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from random import Random
@@ -597,6 +598,107 @@ def test_slow_groups_do_not_fill_the_batch_while_private_chats_wait(app: App) ->
     when, platform = sent_at_with_telegram_limits(app, batch=20)
     assert max(when[i] for i in private) < 1.0  # not after the groups' minutes
     assert platform.refused == 0
+
+
+# --- merging (WeChat) ----------------------------------------------------------------------------
+
+
+@dataclass
+class FakeWechat(FakePlatform):
+    """Merges rows as WeChat's transport does, under WeChat's limits on virtual time; rows whose
+    text says 图 stand for pictures, which go alone."""
+
+    platform: str = "wechat"
+    time: VirtualTime = field(default_factory=VirtualTime)
+    messages: list[tuple[float, str, list[int]]] = field(default_factory=list)
+
+    def can_merge(self, rows: Sequence[Outbox]) -> bool:
+        return not any("图" in row.text for row in rows)
+
+    async def send(self, row: Outbox) -> str:
+        return await self.send_merged([row])
+
+    async def send_merged(self, rows: Sequence[Outbox]) -> str:
+        self.calls += 1
+        ids = [row.id or 0 for row in rows]
+        pending = self.failures.get(ids[0])
+        if pending:
+            raise pending.pop(0)
+        self.sent.extend(ids)
+        self.messages.append((self.time.now, rows[0].chat, ids))
+        return f"w{len(self.messages)}"
+
+
+def wechat_sender(app: App, platform: FakeWechat, **config: Any) -> Sender:
+    return Sender(
+        app.engine,
+        app.clock,
+        {"wechat": platform},
+        config=SenderConfig(**config),
+        monotonic=platform.time.monotonic,
+        sleep=platform.time.sleep,
+    )
+
+
+def test_answers_waiting_for_one_room_go_out_together_within_wechats_limits(app: App) -> None:
+    room = queue(app, ["r@chatroom"], per_chat=25, platform="wechat", private=False)
+    alone = queue(app, ["wxid_a"], per_chat=2, platform="wechat")
+    platform = FakeWechat()
+    sender = wechat_sender(app, platform)  # 1 message/s per chat, 20/min per room, 10 merged
+
+    assert run(platform.time.run(sender.flush())) == 27
+    to_room = [(t, ids) for t, chat, ids in platform.messages if chat == "r@chatroom"]
+    # 25 answers in three messages, one a second, in order: one by one, the room's limit
+    # would have held the last five back for a minute.
+    assert [ids for _, ids in to_room] == [room[:10], room[10:20], room[20:]]
+    times = [t for t, _ in to_room]
+    assert times[0] == 0.0 and all(1.0 <= b - a < 1.1 for a, b in itertools.pairwise(times))
+    assert [ids for _, chat, ids in platform.messages if chat == "wxid_a"] == [alone]
+    marked = rows(app)
+    # Each row is marked sent with the id of the message it went in.
+    per_message = [{marked[i].platform_message_id for i in ids} for _, ids in to_room]
+    assert all(len(one) == 1 for one in per_message) and len(set().union(*per_message)) == 3
+    assert {marked[i].status for i in room} == {"sent"}
+    assert sender.stats.sent == 27 and sender.stats.merged == 27 - len(platform.messages)
+
+
+def test_one_message_each_when_merging_is_off_or_a_row_cannot_merge(app: App) -> None:
+    queue(app, ["r@chatroom"], per_chat=3, platform="wechat", private=False)
+    platform = FakeWechat()
+    run(platform.time.run(wechat_sender(app, platform, wechat_merge_max=1).flush()))
+    assert [len(ids) for _, _, ids in platform.messages] == [1, 1, 1]
+
+    with session_scope(app.engine) as session:
+        for text in ("一", "二", "图", "三"):
+            enqueue(
+                session, now=app.clock.now(), platform="wechat", chat="r2", text=text, private=True
+            )
+    platform = FakeWechat()
+    run(platform.time.run(wechat_sender(app, platform).flush()))
+    texts = {row.id: row.text for row in rows(app).values()}
+    # The picture goes alone and nothing overtakes it.
+    assert [[texts[i] for i in ids] for _, _, ids in platform.messages] == [
+        ["一", "二"],
+        ["图"],
+        ["三"],
+    ]
+
+
+def test_a_failed_merged_message_is_retried_for_every_row_in_it(app: App) -> None:
+    ids = queue(app, ["r@chatroom"], per_chat=3, platform="wechat", private=False)
+    platform = FakeWechat(failures={ids[0]: [RuntimeError("gateway hiccup")]})
+    sender = wechat_sender(app, platform)
+    assert run(platform.time.run(sender.flush())) == 0
+    waiting = rows(app)
+    assert {(waiting[i].status, waiting[i].tries) for i in ids} == {("pending", 1)}
+    fake_clock(app).advance(timedelta(minutes=15))
+    assert run(platform.time.run(sender.flush())) == 3
+    assert platform.messages[-1][2] == ids and platform.calls == 2
+
+    gone = queue(app, ["r3"], per_chat=2, platform="wechat")
+    platform = FakeWechat(failures={gone[0]: [PermanentError("room dissolved")]})
+    run(platform.time.run(wechat_sender(app, platform).flush()))
+    assert {rows(app)[i].status for i in gone} == {"failed"}
 
 
 # --- settings and queries ------------------------------------------------------------------------

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from storage.models import ChatGroup, GroupChat, Inbound, Issue, Kind, Village
+from handlers.outbox import enqueue
+from storage.db import session_scope
+from storage.models import ChatGroup, GroupChat, Inbound, Issue, Kind, Outbox, Village
 from tests.wechat.conftest import (
     BOT_ID,
     ROOM,
@@ -176,6 +178,39 @@ async def test_a_room_named_by_topic_is_bound_on_first_sight(world: World) -> No
         )
     assert world.inbound_count(chat="66666@chatroom") == 0
     assert "66666@chatroom" in world.bot.status.unknown_rooms
+
+
+async def test_answers_waiting_for_one_room_go_out_as_one_message(world: World) -> None:
+    # Logged out (the phone was offline, a QR code to scan again), the bot's answers wait;
+    # back, those for one room go out together, each part with its @, not as a flood that
+    # WeChat's room limit would spread over minutes.
+    world.gw.control("POST", "/logout", {})
+    await until(lambda: not world.bot.client.status.logged_in, what="LOGOUT")
+    waiting = [(VILLAGER, "第一条"), ("wxid_li", "第二条"), (VILLAGER, "第三条")]
+    with session_scope(world.app.engine) as session:
+        for who, text in waiting:
+            enqueue(
+                session,
+                now=world.app.clock.now(),
+                platform="wechat",
+                chat=ROOM,
+                text=text,
+                private=False,
+                mention=f"wechat:{who}",
+            )
+    start = len(world.sent())
+    await world.login()
+    message = await world.next_sent(start, in_room())
+    assert message["mentionIds"] == [VILLAGER, "wxid_li"]
+    m = MENTION_SPACE
+    assert message["text"] == f"@张大爷{m}第一条\n\n@李婶{m}第二条\n\n@张大爷{m}第三条"
+
+    def sent_rows() -> list[Outbox]:
+        with Session(world.app.engine) as session:
+            return [r for r in session.exec(select(Outbox)).all() if r.status == "sent"]
+
+    rows = await until(lambda: len(sent_rows()) == 3 and sent_rows(), what="three rows sent")
+    assert {row.platform_message_id for row in rows} == {message["messageId"]}
 
 
 async def test_the_bot_reconnects_after_the_gateway_restarts(world: World) -> None:
