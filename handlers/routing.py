@@ -79,6 +79,8 @@ def choose_owner(
     if kind == Kind.UNSORTED and members:
         return members[0]
     takers = [p for p in members if kind in p.kind_list()]
+    if len(takers) == 1:  # a 组 with one grid member: nobody to compare with
+        return takers[0]
     if takers:
         load = open_counts(session, [p.id for p in takers if p.id is not None])
         return min(takers, key=lambda p: load.get(p.id or 0, 0))  # min keeps file order on ties

@@ -40,7 +40,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -234,6 +234,7 @@ class Sender:
         self._wake: asyncio.Event | None = None
         self._slots: asyncio.Semaphore | None = None
         self._conn: Connection | None = None
+        self._merging: dict[int, bool] = {}  # id(transport) → whether it merges rows
 
     @classmethod
     def from_settings(
@@ -520,12 +521,22 @@ class Sender:
         none unless the platform merges (SenderConfig.merge_max, MergingTransport)."""
         most = self.config.merge_max(first.platform)
         transport = self.transports[first.platform]
-        if most <= 1 or not queue or not isinstance(transport, MergingTransport):
+        if most <= 1 or not queue or not self._merges(transport):
             return []
+        merging = cast(MergingTransport, transport)
         rows = [first]
-        while queue and len(rows) < most and transport.can_merge([*rows, queue[0].row]):
+        while queue and len(rows) < most and merging.can_merge([*rows, queue[0].row]):
             rows.append(queue.popleft().row)
         return rows[1:]
+
+    def _merges(self, transport: Transport) -> bool:
+        # Asked once per transport: a runtime Protocol check walks the protocol's attributes
+        # each time, which showed per message.
+        key = id(transport)
+        known = self._merging.get(key)
+        if known is None:
+            known = self._merging[key] = isinstance(transport, MergingTransport)
+        return known
 
     async def _deliver(self, rows: list[Outbox]) -> datetime | None:
         """Send claimed rows of one chat as one message (usually one row) and record the
@@ -537,8 +548,7 @@ class Sender:
                 if len(rows) == 1:
                     message_id = await transport.send(rows[0])
                 else:
-                    assert isinstance(transport, MergingTransport)
-                    message_id = await transport.send_merged(rows)
+                    message_id = await cast(MergingTransport, transport).send_merged(rows)
         except PermanentError as exc:
             for row in rows:
                 self._give_up(row, _describe(exc))
