@@ -106,6 +106,7 @@ class Gateway:
             "WECHATY_LOG": "error",
         }
         self.out = log.open("w+b")
+        self.posting_cpu = 0.0  # CPU seconds of the last post_all thread
         self.proc = subprocess.Popen(
             ["node", "gateway.js"], cwd=GATEWAY, env=env, stdout=self.out, stderr=self.out
         )
@@ -148,6 +149,7 @@ class Gateway:
         """Post n room messages from a thread, as fast as the control endpoint takes them."""
 
         def run() -> None:
+            started = time.thread_time()
             conn = http.client.HTTPConnection("127.0.0.1", self.control_port)
             for i in range(n):
                 body = {
@@ -158,6 +160,7 @@ class Gateway:
                 conn.request("POST", "/messages", body=json.dumps(body).encode())
                 conn.getresponse().read()
             conn.close()
+            self.posting_cpu = time.thread_time() - started
 
         thread = threading.Thread(target=run)
         thread.start()
@@ -199,6 +202,7 @@ class Run:
     node_ms: float  # CPU ms per message, the gateway
     core_ms: float = 0.0  # CPU ms per message in handlers.intake.receive (the core's decision)
     sends: int = 0  # WeChat messages the bot sent for its 2 × N answers
+    posting_ms: float = 0.0  # of py_ms: the thread that posts through the control endpoint
 
 
 class Meter:
@@ -220,8 +224,9 @@ class Meter:
         times = self.node.cpu_times()
         return float(times.user + times.system)
 
-    def run(self, n: int) -> Run:
-        return Run(n / self.wall, self.py * 1000 / n, self.node_cpu * 1000 / n)
+    def run(self, n: int, gw: Gateway) -> Run:
+        posting = gw.posting_cpu * 1000 / n
+        return Run(n / self.wall, self.py * 1000 / n, self.node_cpu * 1000 / n, posting_ms=posting)
 
 
 async def floor(gw: Gateway, n: int) -> Run:
@@ -269,7 +274,7 @@ async def floor(gw: Gateway, n: int) -> Run:
         poster.join()
         pumping.cancel()
         stream.cancel()
-    return meter.run(n)
+    return meter.run(n, gw)
 
 
 async def full_bot(gw: Gateway, n: int, tmp: Path, merge_max: int = 10) -> tuple[Run, int]:
@@ -321,7 +326,7 @@ async def full_bot(gw: Gateway, n: int, tmp: Path, merge_max: int = 10) -> tuple
     with Session(app.engine) as session:
         issues = session.exec(select(func.count()).select_from(Issue)).one()
     app.engine.dispose()
-    run = meter.run(n)
+    run = meter.run(n, gw)
     run.core_ms = core * 1000 / n
     run.sends = bot.sender.stats.sent - bot.sender.stats.merged
     return run, issues
@@ -364,9 +369,12 @@ async def main() -> None:
         node = statistics.median(r.node_ms for r in runs)
         each = ", ".join(f"{r.rate:.0f}" for r in runs)
         core = statistics.median(r.core_ms for r in runs)
+        posting = statistics.median(r.posting_ms for r in runs)
         print(
-            f"{name}: {rate:,.0f} messages/s (runs: {each}); per message: CPU Python {py:.2f} ms,"
-            f" gateway {node:.2f} ms" + (f", of which intake.receive {core:.2f} ms" if core else "")
+            f"{name}: {rate:,.0f} messages/s (runs: {each}); per message: CPU Python {py:.2f} ms"
+            f" (of which the posting thread {posting:.2f} ms"
+            + (f", intake.receive {core:.2f} ms" if core else "")
+            + f"), gateway {node:.2f} ms"
         )
     sends = statistics.median(b.sends for b in bots)
     print(f"the bot's WeChat messages for {2 * args.posts} answers: {sends:.0f} (median)")
