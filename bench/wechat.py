@@ -274,6 +274,9 @@ async def floor(gw: Gateway, n: int) -> Run:
         poster.join()
         pumping.cancel()
         stream.cancel()
+        for task in list(tasks):  # fetches of its own last echoes, not needed any more
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     return meter.run(n, gw)
 
 

@@ -2,7 +2,8 @@
 
 In: a MESSAGE event → `MessagePayload` (+ room topic, the talker's name, the file) → a neutral
 `Inbound` → `handlers.intake.receive`. Out: `WechatTransport.send(row)` → `MessageSendText`
-(an @-mention for a row addressed to someone in a room), `MessageSendFile` for a picture.
+(an @-mention for a row addressed to someone in a room), `MessageSendFile` for a picture; rows
+already queued for one chat go out as one message (`send_merged`, WECHAT_MERGE_MAX).
 
 - Messages are fetched concurrently but handed to the core one at a time, in arrival order.
 - The bot's own messages (they come back as events) are skipped.
