@@ -52,7 +52,6 @@ from storage.outbox_queries import (
     claims_by_host,
     mark_failed,
     mark_retry,
-    mark_sent,
     mark_sent_together,
     mark_wait,
     release,
@@ -559,24 +558,13 @@ class Sender:
         # window left here is the process dying in these few lines.
         ids = [row.id or 0 for row in rows]
         with self._db() as db:
-            if len(ids) == 1:
-                ours = int(
-                    mark_sent(
-                        db=db,
-                        outbox_id=ids[0],
-                        owner=self.owner,
-                        now=self.clock.now(),
-                        message_id=str(message_id),
-                    )
-                )
-            else:
-                ours = mark_sent_together(
-                    db=db,
-                    outbox_ids=ids,
-                    owner=self.owner,
-                    now=self.clock.now(),
-                    message_id=str(message_id),
-                )
+            ours = mark_sent_together(
+                db=db,
+                outbox_ids=ids,
+                owner=self.owner,
+                now=self.clock.now(),
+                message_id=str(message_id),
+            )
         self.stats.sent += len(ids)
         self.stats.merged += len(ids) - 1
         if ours < len(ids):

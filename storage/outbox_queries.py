@@ -185,6 +185,10 @@ def mark_sent_together(
 ) -> int:
     """Record rows delivered as one message (one platform message id for all); how many of
     them were still ours (see mark_sent)."""
+    if len(outbox_ids) == 1:  # the usual case: no list to expand
+        return int(
+            mark_sent(db=db, outbox_id=outbox_ids[0], owner=owner, now=now, message_id=message_id)
+        )
     params = {
         "b_ids": list(outbox_ids),
         "b_owner": owner,

@@ -319,6 +319,15 @@ def test_claims_never_overlap_and_give_oldest_first(app: App) -> None:
             db=s, outbox_id=ids[0], owner="two", now=app.clock.now(), message_id="x"
         )
         assert q.mark_sent(db=s, outbox_id=ids[0], owner="one", now=app.clock.now(), message_id="x")
+        # Rows sent as one message: only those still ours are marked, and counted.
+        together = [ids[1], ids[2], ids[8]]  # the last is "two"'s
+        marked = q.mark_sent_together(
+            db=s, outbox_ids=together, owner="one", now=app.clock.now(), message_id="y"
+        )
+        assert marked == 2
+    after = rows(app)
+    assert [after[i].platform_message_id for i in together] == ["y", "y", None]
+    assert [after[i].status for i in together] == ["sent", "sent", "sending"]
 
 
 def test_a_claim_takes_only_the_oldest_few_of_each_chat(app: App) -> None:
