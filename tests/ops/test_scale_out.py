@@ -167,6 +167,18 @@ def start_gateway(tmp_path: Path) -> Gateway:
     return gw
 
 
+def reading(instance: Instance) -> None:
+    """Wait until the instance reads the gateway: its event stream is up and the puppet told it
+    LOGIN. The gateway drops events while no reader is connected (Wechaty's puppet service does
+    not queue them), so a post made in the moment between taking the lease and connecting is
+    lost, as it would be in production."""
+    wait_for(
+        lambda: "WeChat: logged in as" in instance.log.read_text(errors="replace"),
+        30,
+        f"{instance.name} to read the gateway",
+    )
+
+
 def wechat_post(gw: Gateway, url: str, text: str, n: int) -> None:
     """A villager posts in the WeChat room; wait until it is the n-th WeChat message recorded."""
     gw.control("POST", "/messages", {"from": VILLAGER, "roomId": ROOM, "text": text})
@@ -199,6 +211,7 @@ def test_two_instances_then_one_killed(
         lease = wait_for(lambda: lease_now(database_url, lease_name), 30, "a WeChat reader")
         first = holder_of(cluster, lease)  # killed in phase 2
         second = next(i for i in cluster.instances if i is not first)
+        reading(first)
         wechat_post(gw, database_url, "说事 村口路灯坏了好几天了", 1)
 
         # Phase 1: both instances, as fast as 16 connections go.
@@ -248,4 +261,7 @@ def test_two_instances_then_one_killed(
 
         moved = wait_for(taken_over, WECHAT_TTL * 4 + 10, "the WeChat lease to move")
         assert holder_of(cluster, moved) is second
+        # The gateway drops events while no reader is connected (Wechaty's puppet service does
+        # not queue): post once the survivor's event stream is up and the puppet told it LOGIN.
+        reading(second)
         wechat_post(gw, database_url, "说事 三组的水渠塌了一段", 2)
