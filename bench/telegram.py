@@ -38,7 +38,7 @@ from telegram import Update  # noqa: E402
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters  # noqa: E402
 
 import bot.telegram  # noqa: E402
-from bot.app import build  # noqa: E402
+from bot.app import build, settle  # noqa: E402
 from bot.config import DEMO_GRID, Settings  # noqa: E402
 from bot.telegram import running  # noqa: E402
 from handlers.intake import receive, receive_many  # noqa: E402
@@ -157,6 +157,7 @@ def full_bot(database_url: str | None, db_in_thread: bool | None = None) -> Run:
                     if db_in_thread is not None:
                         door.db_in_thread = db_in_thread
                     await asyncio.wait_for(door.connected.wait(), 10)
+                    settle()  # as `shuoshi run` does once it is built
                     rate = await timed(server, n)
                 with Session(app.engine) as session:
                     issues = session.exec(select(func.count()).select_from(Issue)).one()

@@ -42,7 +42,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import build
+from bot.app import build, settle
 from bot.config import DEMO_GRID, REPO_ROOT, Settings
 from bot.wechat import WechatBot
 from bot.wechat_client import MESSAGE, ClientOptions
@@ -291,6 +291,7 @@ async def full_bot(gw: Gateway, n: int, tmp: Path, merge_max: int = 10) -> tuple
     )
     options = ClientOptions(endpoint=f"127.0.0.1:{gw.port}", token=TOKEN, tls=False)
     bot = WechatBot(app, options, sender_config=unlimited)
+    settle()  # as `shuoshi run` does once it is built
     core = 0.0
     deliver = bot.deliver
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import uvicorn
 from fastapi import FastAPI
 
-from bot.app import App, build
+from bot.app import App, build, settle
 from bot.config import Settings
 from handlers.intake import resume_pending
 
@@ -67,6 +67,7 @@ def serve(settings: Settings) -> int:
     from admin.app import create_app, welcome
 
     web = create_app(app)
+    settle()
     config = uvicorn.Config(  # log_config=None: uvicorn's lines go through bot/logs.py (JSON)
         web, host=settings.admin_host, port=settings.admin_port, log_level="info", log_config=None
     )
