@@ -1,7 +1,7 @@
 """The WeChat door: Wechaty's Puppet Service gRPC protocol, spoken to deploy/wechaty-gateway.
 
 In: a MESSAGE event → `MessagePayload` (+ room topic, the talker's name, the file) → a neutral
-`Inbound` → `handlers.intake.receive`. Out: `WechatTransport.send(row)` → `MessageSendText`
+`Inbound` → `handlers.intake.receive_many`. Out: `WechatTransport.send(row)` → `MessageSendText`
 (an @-mention for a row addressed to someone in a room), `MessageSendFile` for a picture; rows
 already queued for one chat go out as one message (`send_merged`, WECHAT_MERGE_MAX).
 
@@ -59,7 +59,7 @@ from bot.wechaty_pb.wechaty.puppet import (
     room_member_pb2,
     room_pb2,
 )
-from handlers.intake import Handled, receive, receive_many
+from handlers.intake import Handled, receive_many
 from handlers.messages import Attachment, Inbound
 from scheduler.sender import PermanentError, Sender, SenderConfig, TransientError
 from scheduler.wake import SenderWaker
@@ -223,7 +223,8 @@ class WechatTransport:
 
     async def _call(self, method: str, request: Any, timeout: float | None = None) -> str:
         """One send; its id is noted before the call counts as done, so the echo event of
-        the message (which may arrive before the answer) is recognised without a lookup."""
+        the message (which may arrive before the answer) is recognised without a lookup. A
+        failure is told to the sender as what it should make of it (`_send_error`)."""
 
         async def send() -> str:
             sent = await self.bot.client.call(method, request, timeout=timeout)
@@ -233,7 +234,10 @@ class WechatTransport:
         task = asyncio.ensure_future(send())
         self.in_flight.add(task)
         task.add_done_callback(self.in_flight.discard)
-        return await task
+        try:
+            return await task
+        except (grpc.aio.AioRpcError, NotConnected) as exc:
+            raise _send_error(exc) from exc
 
     def _ready(self) -> None:
         client = self.bot.client
@@ -262,13 +266,10 @@ class WechatTransport:
     async def send(self, row: Outbox) -> str:
         self._ready()
         text, mention = await self._addressed(row)
-        try:
-            file_id = await self._send_image(row)
-            if file_id and not text.strip():
-                return file_id
-            sent = await self._send_text(row.chat, text, [mention] if mention else [])
-        except (grpc.aio.AioRpcError, NotConnected) as exc:
-            raise _send_error(exc) from exc
+        file_id = await self._send_image(row)
+        if file_id and not text.strip():
+            return file_id
+        sent = await self._send_text(row.chat, text, [mention] if mention else [])
         return sent or file_id
 
     def can_merge(self, rows: Sequence[Outbox]) -> bool:
@@ -288,10 +289,7 @@ class WechatTransport:
             parts.append(text)
             if mention and mention not in mention_ids:
                 mention_ids.append(mention)
-        try:
-            return await self._send_text(rows[0].chat, MERGED_SEPARATOR.join(parts), mention_ids)
-        except (grpc.aio.AioRpcError, NotConnected) as exc:
-            raise _send_error(exc) from exc
+        return await self._send_text(rows[0].chat, MERGED_SEPARATOR.join(parts), mention_ids)
 
     async def _send_image(self, row: Outbox) -> str:
         """A picture on the row (the digest's chart), if the outbox has such a column:
@@ -531,12 +529,6 @@ class WechatBot:
         except Exception:
             log.exception("WeChat: reading a message")
             return None
-
-    def deliver(self, inbound: Inbound) -> Handled:
-        """Record and decide one message."""
-        handled = receive(self.app.engine, self.app.deps, inbound)
-        self.handled += 1
-        return handled
 
     def deliver_many(self, inbounds: list[Inbound]) -> list[Handled]:
         """Record and decide messages that came together, in order."""

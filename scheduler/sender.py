@@ -40,7 +40,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
-from typing import Protocol, cast, runtime_checkable
+from typing import Protocol, cast
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -92,7 +92,6 @@ class Transport(Protocol):
         ...
 
 
-@runtime_checkable
 class MergingTransport(Transport, Protocol):
     """A transport that can deliver several rows of one chat as one message. The sender uses
     it where the platform's rate limits are tight (WeChat: 20 messages a minute in a room, and
@@ -233,7 +232,6 @@ class Sender:
         self._wake: asyncio.Event | None = None
         self._slots: asyncio.Semaphore | None = None
         self._conn: Connection | None = None
-        self._merging: dict[int, bool] = {}  # id(transport) → whether it merges rows
 
     @classmethod
     def from_settings(
@@ -520,22 +518,15 @@ class Sender:
         none unless the platform merges (SenderConfig.merge_max, MergingTransport)."""
         most = self.config.merge_max(first.platform)
         transport = self.transports[first.platform]
-        if most <= 1 or not queue or not self._merges(transport):
+        # Not isinstance(MergingTransport): a runtime Protocol check walks the protocol's
+        # attributes every time, which showed per message.
+        if most <= 1 or not queue or not hasattr(transport, "send_merged"):
             return []
         merging = cast(MergingTransport, transport)
         rows = [first]
         while queue and len(rows) < most and merging.can_merge([*rows, queue[0].row]):
             rows.append(queue.popleft().row)
         return rows[1:]
-
-    def _merges(self, transport: Transport) -> bool:
-        # Asked once per transport: a runtime Protocol check walks the protocol's attributes
-        # each time, which showed per message.
-        key = id(transport)
-        known = self._merging.get(key)
-        if known is None:
-            known = self._merging[key] = isinstance(transport, MergingTransport)
-        return known
 
     async def _deliver(self, rows: list[Outbox]) -> datetime | None:
         """Send claimed rows of one chat as one message (usually one row) and record the
@@ -570,8 +561,7 @@ class Sender:
         if ours < len(ids):
             self.stats.lost_claims += len(ids) - ours
             log.warning(
-                "outbox %s sent after the lease was taken over; may arrive twice",
-                ", ".join(map(str, ids)),
+                "outbox %s sent after the lease was taken over; may arrive twice", _ids(rows)
             )
         return None
 
@@ -581,7 +571,9 @@ class Sender:
         error = _describe(exc)
         retry_after = exc.retry_after if isinstance(exc, TransientError) else None
         if retry_after is not None:  # a rate limit: waited out, never counted toward giving up
-            return self._wait(rows, error, max(0.0, float(retry_after)))
+            delay = max(0.0, float(retry_after))
+            log.info("outbox %s: rate limited (%s); again in %.1fs", _ids(rows), error, delay)
+            return self._later(rows, mark_wait, error, delay)
         retrying = []
         for row in rows:
             if row.tries + 1 >= self.config.outbox_max_tries:
@@ -594,27 +586,25 @@ class Sender:
         # both on the app's clock, so scenario scripts see the retry at its simulated time.
         tries = max(row.tries for row in retrying) + 1
         delay = self.backoff(tries)
-        not_before = self.clock.now() + timedelta(seconds=delay)
-        ids = ", ".join(str(row.id) for row in retrying)
-        log.info("outbox %s: try %d failed (%s); again in %.1fs", ids, tries, error, delay)
-        with self._db() as db:
-            for row in retrying:
-                assert row.id is not None
-                mark_retry(
-                    db=db, outbox_id=row.id, owner=self.owner, not_before=not_before, error=error
-                )
-        self.stats.retried += len(retrying)
-        return not_before
+        log.info(
+            "outbox %s: try %d failed (%s); again in %.1fs", _ids(retrying), tries, error, delay
+        )
+        return self._later(retrying, mark_retry, error, delay)
 
-    def _wait(self, rows: list[Outbox], error: str, delay: float) -> datetime:
+    def _later(
+        self, rows: list[Outbox], mark: Callable[..., bool], error: str, delay: float
+    ) -> datetime:
+        """The rows pending again in `delay` seconds, all alike (mark_retry counts a try,
+        mark_wait does not)."""
         not_before = self.clock.now() + timedelta(seconds=delay)
-        ids = ", ".join(str(row.id) for row in rows)
-        log.info("outbox %s: rate limited (%s); again in %.1fs", ids, error, delay)
         with self._db() as db:
             for row in rows:
-                assert row.id is not None
-                mark_wait(
-                    db=db, outbox_id=row.id, owner=self.owner, not_before=not_before, error=error
+                mark(
+                    db=db,
+                    outbox_id=row.id or 0,
+                    owner=self.owner,
+                    not_before=not_before,
+                    error=error,
                 )
         self.stats.retried += len(rows)
         return not_before
@@ -652,6 +642,10 @@ class Sender:
         self._claimed -= count
         if was > half >= self._claimed and self._wake is not None:
             self._wake.set()
+
+
+def _ids(rows: list[Outbox]) -> str:
+    return ", ".join(str(row.id) for row in rows)
 
 
 def _describe(exc: BaseException) -> str:
