@@ -384,7 +384,9 @@ def add_note(ctx: Ctx, issue: Issue, actor: Actor, text: str) -> Outcome:
 MAX_DUE = timedelta(days=366)
 
 
-def set_due(ctx: Ctx, issue: Issue, actor: Actor, due: datetime) -> Outcome:
+def due_refusal(ctx: Ctx, actor: Actor, issue: Issue) -> Outcome | None:
+    """Why this person may not change this issue's deadline, or None. Asked before what they
+    typed as the date is read: a stranger learns nothing from the date's error."""
     if r := grid_refusal(ctx, actor, issue, texts.ACT_DUE) or active_refusal(issue, texts.ACT_DUE):
         return r
     if not can_finish(actor, issue):
@@ -393,6 +395,12 @@ def set_due(ctx: Ctx, issue: Issue, actor: Actor, due: datetime) -> Outcome:
                 n=issue.number, owner=owner_name(ctx, issue), action=texts.ACT_DUE
             )
         )
+    return None
+
+
+def set_due(ctx: Ctx, issue: Issue, actor: Actor, due: datetime) -> Outcome:
+    if r := due_refusal(ctx, actor, issue):
+        return r
     if due <= ctx.now:
         return refuse(texts.DUE_PAST.format(n=issue.number))
     if due - ctx.now > MAX_DUE:

@@ -9,15 +9,17 @@ from handlers import actions, texts
 from handlers.actions import Actor, Ctx, Outcome, refuse
 from handlers.directory import GroupInfo
 from handlers.parsing import Command, parse_due, parse_kind
-from handlers.privacy import short
+from handlers.privacy import sees_text, short
 from storage.models import (
     ACTIVE_STATUSES,
     BindCode,
+    ChatGroup,
     Issue,
     Kind,
     Person,
     PersonId,
     Role,
+    Seen,
     Village,
 )
 
@@ -48,9 +50,11 @@ def run(
     issue = _issue_for(ctx, cmd, reply_issue)
     if isinstance(issue, Outcome):
         return issue
-    public_view = private or actions.is_public(issue)
     if cmd.name == "status":
-        return status(ctx, issue, show_text=public_view)
+        view = _view(ctx, issue, actor, group=group, private=private)
+        if view == "none":  # a stranger learns nothing, not even that the number exists
+            return refuse(texts.NO_SUCH_ISSUE.format(n=issue.number))
+        return status(ctx, issue, show_text=view == "text")
     if cmd.name == "claim":
         return actions.claim(ctx, issue, actor)
     if cmd.name == "close":
@@ -84,7 +88,45 @@ def _issue_for(ctx: Ctx, cmd: Command, reply_issue: Issue | None) -> Issue | Out
     return issue
 
 
+def _view(ctx: Ctx, issue: Issue, actor: Actor, *, group: GroupInfo | None, private: bool) -> str:
+    """What this person may see of an issue here: "text", "stub" (number, kind, status,
+    owner, due) or "none". In a group, what that group may see of its own village's issues;
+    in private, the text when handlers.privacy.sees_text allows it, the stub for others of the
+    village, nothing for strangers outside every group of it."""
+    if not private:
+        if group is not None and group.village_id == issue.village_id:
+            return "text" if actions.is_public(issue) else "stub"
+        return "stub" if actions.in_grid_of(actor, issue) else "none"
+    if not _belongs(ctx, actor, issue):
+        return "none"
+    person = actor.person if actor.person is not None and actor.person.active else None
+    allowed = sees_text(
+        issue.kind,
+        reporter=issue.reporter,
+        owner_id=issue.owner_id,
+        village_id=issue.village_id,
+        viewer_key=actor.key,
+        viewer_person_id=person.id if person else None,
+        viewer_role=person.role if person else None,
+        viewer_village_id=person.village_id if person else None,
+    )
+    return "text" if allowed else "stub"
+
+
+def _belongs(ctx: Ctx, actor: Actor, issue: Issue) -> bool:
+    """The reporter, the grid of the issue's village, or someone seen in one of its groups."""
+    if actor.key == issue.reporter or actions.in_grid_of(actor, issue):
+        return True
+    seen = ctx.session.get(Seen, actor.key)
+    if seen is None:
+        return False
+    chat_group = ctx.session.get(ChatGroup, seen.group_id)
+    return chat_group is not None and chat_group.village_id == issue.village_id
+
+
 def _due(ctx: Ctx, issue: Issue, actor: Actor, arg: str) -> Outcome:
+    if r := actions.due_refusal(ctx, actor, issue):
+        return r
     if not arg:
         return refuse(texts.DUE_NEEDS_TIME.format(n=issue.number))
     due = parse_due(arg, ctx.now)

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
@@ -28,10 +28,17 @@ from handlers.deps import Deps
 from handlers.directory import GroupInfo
 from handlers.messages import Inbound as Message
 from handlers.outbox import enqueue, to_person
-from handlers.parsing import explicit_tag, parse_command, parse_rating, report_body, strip_tag
+from handlers.parsing import (
+    explicit_tag,
+    parse_button,
+    parse_command,
+    parse_rating,
+    report_body,
+    strip_tag,
+)
 from handlers.privacy import short
 from handlers.routing import choose_owner
-from storage import writes
+from storage import inbox, writes
 from storage.db import session_scope
 from storage.models import (
     KINDS,
@@ -94,20 +101,19 @@ Row = Post | Inbound
 def receive(engine: Engine, deps: Deps, msg: Message) -> Handled:
     """Record and handle in one transaction. A redelivered message is recognised by the
     inbox's unique key and handled once; if handling fails, the message is still recorded
-    (status "new") and `resume_pending` tries it again at the next start."""
+    with the failure counted, and `retry_due` tries it again while the bot runs."""
     try:
         with session_scope(engine) as session, writes.deferred(session):
             return _handle_post(session, deps, Post(id=None, **inbound_values(msg)))
-    except IntegrityError:  # the inbox row, written last: the message was received before?
+    except IntegrityError as exc:  # the inbox row, written last: was it received before?
         status = _recorded_status(engine, msg)
-        if status is None:  # no: another conflict; kept, and tried again at the next start
+        if status is None:  # no: another conflict; kept, and tried again later
             log.exception("handling message %s:%s:%s failed", *_where(msg))
-            return Handled(record(engine, msg))
+            return Handled(record_failed(engine, deps, msg, exc))
         return Handled(None, duplicate=True) if status != "new" else _retry(engine, deps, msg)
-    except Exception:
+    except Exception as exc:
         log.exception("handling message %s:%s:%s failed", *_where(msg))
-        inbound_id = record(engine, msg)
-        return Handled(inbound_id)
+        return Handled(record_failed(engine, deps, msg, exc))
 
 
 def receive_many(engine: Engine, deps: Deps, msgs: Sequence[Message]) -> list[Handled]:
@@ -171,27 +177,75 @@ def _retry(engine: Engine, deps: Deps, msg: Message) -> Handled:
     """Recorded earlier but never handled (a failure): handle it now."""
     with Session(engine) as session:
         row = _existing(session, msg)
-    return handle(engine, deps, row.id) if row is not None and row.id else Handled(None, True)
+    if row is None or not row.id:
+        return Handled(None, True)
+    return handle_guarded(engine, deps, row.id)
 
 
-def record(engine: Engine, msg: Message) -> int | None:
-    """Record without handling (status "new"); None when it was recorded before."""
+def failure(exc: BaseException) -> str:
+    """One line about what went wrong, without the message's words (a database error's text
+    carries the statement's parameters: only the driver's own first line is kept)."""
+    cause = getattr(exc, "orig", None) or exc
+    first = (str(cause).splitlines() or [""])[0]
+    return f"{type(cause).__name__}: {first}"[:300]
+
+
+def record_failed(engine: Engine, deps: Deps, msg: Message, exc: BaseException) -> int | None:
+    """Record a message whose handling failed, the failure counted and its next try
+    scheduled; None when it was recorded before."""
+    values = inbound_values(msg)
+    values["tries"] = 1
+    values["retry_at"] = deps.clock.now() + inbox.backoff(1)
+    values["error"] = failure(exc)
     try:
         with session_scope(engine) as session:
-            return writes.insert_inbound(session.connection(), inbound_values(msg))
+            return writes.insert_inbound(session.connection(), values)
     except IntegrityError:
         return None
+    except DataError:
+        # The database refuses what the message holds (the door's cleaning missed something):
+        # keep it anyway, its words escaped to ASCII, rather than lose it or stall the door.
+        for name in ("text", "sender_name"):
+            values[name] = str(values[name]).encode("unicode_escape").decode("ascii")
+        with session_scope(engine) as session:
+            return writes.insert_inbound(session.connection(), values)
+
+
+def handle_guarded(engine: Engine, deps: Deps, inbound_id: int) -> Handled:
+    """Handle a recorded message; a failure is counted on its row (tried again later, or set
+    aside after `inbox.MAX_TRIES`), never raised: one message cannot stop the others."""
+    try:
+        return handle(engine, deps, inbound_id)
+    except Exception as exc:
+        log.exception("handling inbox message %s failed", inbound_id)
+        try:
+            with session_scope(engine) as session:
+                status = inbox.mark_failure(
+                    session.connection(), inbound_id, now=deps.clock.now(), error=failure(exc)
+                )
+            if status == "failed":
+                log.error("inbox message %s set aside after %d tries", inbound_id, inbox.MAX_TRIES)
+        except Exception:  # the database itself is away: the row stays due, tried later
+            log.exception("could not count the failure of inbox message %s", inbound_id)
+        return Handled(inbound_id)
 
 
 def resume_pending(engine: Engine, deps: Deps) -> int:
-    """Handle messages recorded but never handled."""
+    """At start-up: try every message recorded but never handled, each on its own (one that
+    fails again is counted and left for `retry_due`; start-up goes on)."""
     with Session(engine) as session:
-        ids = session.exec(
-            select(Inbound.id).where(Inbound.status == "new").order_by(col(Inbound.id))
-        ).all()
+        ids = inbox.pending_ids(session)
     for inbound_id in ids:
-        if inbound_id is not None:
-            handle(engine, deps, inbound_id)
+        handle_guarded(engine, deps, inbound_id)
+    return len(ids)
+
+
+def retry_due(engine: Engine, deps: Deps) -> int:
+    """While the bot runs (every few seconds): try again the messages whose next try is due."""
+    with Session(engine) as session:
+        ids = inbox.due_for_retry(session, now=deps.clock.now())
+    for inbound_id in ids:
+        handle_guarded(engine, deps, inbound_id)
     return len(ids)
 
 
@@ -297,6 +351,7 @@ def _decide(ctx: Ctx, row: Row, result: Handled) -> str:
         return _button(ctx, row, actor, result)
     if not row.private and group is None:
         reply_unknown_group(ctx, row)
+        forget_words(row)
         return "ignored"
     if group is not None:
         _seen(ctx, row.sender, group.id)
@@ -541,6 +596,13 @@ def _seen(ctx: Ctx, sender: str, group_id: int) -> None:
         writes.remember_seen(ctx.conn, sender, group_id, ctx.now)
 
 
+def forget_words(row: Row) -> None:
+    """A post in a group that is not in the grid is kept only as a count for the operator
+    (platform, chat, message id, time): not who wrote it nor what (docs/deploy.md)."""
+    row.text, row.sender, row.sender_name, row.attachments = "", "", "", "[]"
+    row.reply_to = row.button = None
+
+
 def reply_unknown_group(ctx: Ctx, row: Row) -> None:
     """One reply telling the operator how to add this chat; then silence."""
     key = f"{row.platform}:{row.chat}"
@@ -558,17 +620,17 @@ def reply_unknown_group(ctx: Ctx, row: Row) -> None:
 
 def _button(ctx: Ctx, row: Row, actor: Actor, result: Handled) -> str:
     """Buttons: claim:N, close:N (asks for the result next), rate:N:1|2|3."""
-    parts = (row.button or "").split(":")
+    press = parse_button(row.button or "")
     issue = None
-    if len(parts) >= 2 and parts[1].isdigit():
-        issue = ctx.session.exec(select(Issue).where(Issue.number == int(parts[1]))).first()
-    if issue is None:
+    if press is not None:
+        issue = ctx.session.exec(select(Issue).where(Issue.number == press.number)).first()
+    if press is None or issue is None:
         result.answer, result.alert = texts.BUTTON_STALE, True
         return "ignored"
     outcome: Outcome
-    if parts[0] == "claim":
+    if press.action == "claim":
         outcome = actions.claim(ctx, issue, actor)
-    elif parts[0] == "close":
+    elif press.action == "close":
         outcome = (
             actions.grid_refusal(ctx, actor, issue, texts.ACT_CLOSE)
             or actions.active_refusal(issue, texts.ACT_CLOSE)
@@ -585,8 +647,8 @@ def _button(ctx: Ctx, row: Row, actor: Actor, result: Handled) -> str:
                 Pending(sender=row.sender, action="close_result", issue_id=issue.id, at=ctx.now)
             )
             reply(ctx, row, outcome.text, issue_id=issue.id)
-    elif parts[0] == "rate" and len(parts) == 3 and parts[2] in ("1", "2", "3"):
-        rating = [Rating.SATISFIED, Rating.FAIR, Rating.UNSATISFIED][int(parts[2]) - 1]
+    elif press.action == "rate" and press.choice in (1, 2, 3):
+        rating = [Rating.SATISFIED, Rating.FAIR, Rating.UNSATISFIED][(press.choice or 1) - 1]
         outcome = actions.rate(ctx, issue, actor, rating)
         if outcome.ok:
             reply(ctx, row, outcome.text, issue_id=issue.id)
@@ -595,10 +657,10 @@ def _button(ctx: Ctx, row: Row, actor: Actor, result: Handled) -> str:
     result.answer, result.alert = outcome.text, not outcome.ok
     if outcome.ok:
         result.edit_issue = issue.number
-    if outcome.ok and parts[0] == "claim":
+    if outcome.ok and press.action == "claim":
         reply(ctx, row, outcome.text, issue_id=issue.id)
     row.issue_id = issue.id
     return "command" if outcome.ok else "ignored"
 
 
-__all__ = ["Handled", "choose_owner", "receive", "receive_many", "resume_pending"]
+__all__ = ["Handled", "choose_owner", "receive", "receive_many", "resume_pending", "retry_due"]

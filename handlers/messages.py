@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
+from handlers.hygiene import MAX_BUTTON, clean_key, clean_name, clean_text
+
 
 @dataclass(frozen=True)
 class Attachment:
@@ -13,6 +15,11 @@ class Attachment:
     file_id: str = ""
     path: str | None = None  # downloaded copy in the data folder
     note: str = ""  # e.g. "30.1,120.2" for a location
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", clean_key(self.kind, 32))
+        object.__setattr__(self, "file_id", clean_key(self.file_id, 512))
+        object.__setattr__(self, "note", clean_name(self.note, 200))
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,20 @@ class Inbound:
     button: str | None = None  # callback data of a pressed button
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
     chat_title: str = ""
+
+    def __post_init__(self) -> None:
+        """Cleaned here, once for every door (handlers.hygiene): nothing a person can type or
+        forge reaches the database or an echo unclean or unbounded."""
+        setattr_ = object.__setattr__
+        setattr_(self, "text", clean_text(self.text))
+        setattr_(self, "sender_name", clean_name(self.sender_name))
+        setattr_(self, "chat_title", clean_name(self.chat_title, 128))
+        for name in ("platform", "chat", "sender", "message_id"):
+            setattr_(self, name, clean_key(getattr(self, name)))
+        if self.reply_to is not None:
+            setattr_(self, "reply_to", clean_key(self.reply_to))
+        if self.button is not None:
+            setattr_(self, "button", clean_key(self.button, MAX_BUTTON))
 
     @property
     def sender_key(self) -> str:

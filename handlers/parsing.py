@@ -135,14 +135,24 @@ _CN_NUM = {
     "十": 10,
 }
 _REL_DAYS = {"今天": 0, "明天": 1, "后天": 2, "大后天": 3}
-_SPAN = re.compile(r"^(\d+|[一二两三四五六七八九十])\s*(d|天|日|h|小时|个小时|w|周|星期)$")
-_FULL_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})[日号]?$")
-_MONTH_DAY = re.compile(r"^(\d{1,2})[-/.月](\d{1,2})[日号]?$")
+# Five digits at most: "99999999天" is not a deadline, and must not reach date arithmetic.
+_SPAN = re.compile(r"^([0-9]{1,5}|[一二两三四五六七八九十])\s*(d|天|日|h|小时|个小时|w|周|星期)$")
+_FULL_DATE = re.compile(r"^([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})[日号]?$")
+_MONTH_DAY = re.compile(r"^([0-9]{1,2})[-/.月]([0-9]{1,2})[日号]?$")
 END_OF_DAY = time(18, 0)  # a deadline given as a date means the end of that working day
 
 
 def parse_due(text: str, now: datetime) -> datetime | None:
-    """A deadline from "3d", "3天", "12小时", "2026-12-01", "12月1日", "明天"; else None."""
+    """A deadline from "3d", "3天", "12小时", "2026-12-01", "12月1日", "明天"; else None.
+    Never raises: whatever a person types gives a date the caller can compare (a far one is
+    refused by the caller as too far) or None."""
+    try:
+        return _parse_due(text, now)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _parse_due(text: str, now: datetime) -> datetime | None:
     t = text.strip().replace(" ", "").lower()
     if t in _REL_DAYS:
         day = (now + timedelta(days=_REL_DAYS[t])).date()
@@ -156,18 +166,35 @@ def parse_due(text: str, now: datetime) -> datetime | None:
         if unit in ("w", "周", "星期"):
             return now + timedelta(weeks=n)
         return now + timedelta(days=n)
-    try:
-        m = _FULL_DATE.match(t)
-        if m:
-            y, mo, d = (int(x) for x in m.groups())
-            return datetime(y, mo, d, END_OF_DAY.hour, END_OF_DAY.minute, tzinfo=now.tzinfo)
-        m = _MONTH_DAY.match(t)
-        if m:
-            mo, d = (int(x) for x in m.groups())
-            when = datetime(now.year, mo, d, END_OF_DAY.hour, END_OF_DAY.minute, tzinfo=now.tzinfo)
-            if when < now - timedelta(days=1):  # "1月5日" said in December means next year
-                when = when.replace(year=now.year + 1)
-            return when
-    except ValueError:
-        return None
+    m = _FULL_DATE.match(t)
+    if m:
+        y, mo, d = (int(x) for x in m.groups())
+        return datetime(y, mo, d, END_OF_DAY.hour, END_OF_DAY.minute, tzinfo=now.tzinfo)
+    m = _MONTH_DAY.match(t)
+    if m:
+        mo, d = (int(x) for x in m.groups())
+        when = datetime(now.year, mo, d, END_OF_DAY.hour, END_OF_DAY.minute, tzinfo=now.tzinfo)
+        if when < now - timedelta(days=1):  # "1月5日" said in December means next year
+            when = when.replace(year=now.year + 1)
+        return when
     return None
+
+
+# A button's data as the bot wrote it: "claim:12", "close:12", "rate:12:3". A forged one with
+# a number too large for the database is not a button of this bot.
+_BUTTON = re.compile(r"^([a-z]+):([0-9]{1,9})(?::([0-9]))?$")
+
+
+@dataclass(frozen=True)
+class ButtonPress:
+    action: str
+    number: int
+    choice: int | None = None
+
+
+def parse_button(data: str) -> ButtonPress | None:
+    m = _BUTTON.match(data or "")
+    if m is None:
+        return None
+    choice = int(m.group(3)) if m.group(3) is not None else None
+    return ButtonPress(m.group(1), int(m.group(2)), choice)

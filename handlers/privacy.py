@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from storage.models import PRIVATE_KINDS, Role
+
 # Mainland mobile numbers (1[3-9]x, 11 digits) and 18-character resident ID numbers, also when
 # written with spaces or dashes, but not inside a longer run of digits.
 _ID_CARD = re.compile(r"(?<![0-9])([1-9]\d{5})(\d{8})(\d{3}[0-9Xx])(?![0-9])")
@@ -19,3 +21,29 @@ def short(text: str, limit: int = 30) -> str:
     """The matter in a few words, masked, on one line."""
     one_line = " ".join(mask(text).split())
     return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+
+
+def sees_text(
+    issue_kind: str,
+    *,
+    reporter: str,
+    owner_id: int | None,
+    village_id: int,
+    viewer_key: str | None,
+    viewer_person_id: int | None,
+    viewer_role: str | None,
+    viewer_village_id: int | None,
+) -> bool:
+    """Whether a viewer may read an issue's own words. A 村里事 is read by whoever may see the
+    issue at all; a household's or a dispute's text only by the person who reported it, its
+    owner, its village's 书记 and the 镇领导: every other cadre and grid member sees the stub
+    (number, kind, status), as the group does. Written once: the chat, the admin, the API."""
+    if issue_kind not in PRIVATE_KINDS:
+        return True
+    if viewer_role == Role.TOWN_LEADER:
+        return True
+    if viewer_key is not None and viewer_key == reporter:
+        return True
+    if viewer_person_id is not None and viewer_person_id == owner_id:
+        return True
+    return viewer_role == Role.SECRETARY and viewer_village_id == village_id

@@ -40,6 +40,7 @@ CHECK = SQLModel.metadata.tables["issuecheck"]
 REMINDER = SQLModel.metadata.tables["reminder"]
 OUTBOX = SQLModel.metadata.tables["outbox"]
 SWEEP_SECONDS = 60
+INBOX_RETRY_SECONDS = 5
 MAX_BATCHES = 10_000  # a guard against a loop, far above any real backlog
 
 
@@ -194,5 +195,29 @@ def start_scheduler(app: Any) -> AsyncIOScheduler:
         coalesce=True,
         misfire_grace_time=SWEEP_SECONDS,
     )
+    # Messages whose handling failed are tried again with backoff while the bot runs (not only
+    # at the next start): a passing fault heals within seconds, a bad message is set aside.
+    aps.add_job(
+        _retry_inbox,
+        "interval",
+        seconds=INBOX_RETRY_SECONDS,
+        args=[app],
+        id="inbox-retry",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=INBOX_RETRY_SECONDS,
+    )
     aps.start()
     return aps
+
+
+def _retry_inbox(app: Any) -> None:
+    from handlers.intake import retry_due
+
+    try:
+        retried = retry_due(app.engine, app.deps)
+    except Exception:  # the database is away: the next run tries again
+        log.warning("inbox retry skipped: database unavailable", exc_info=True)
+        return
+    if retried:
+        log.info("tried again %d inbox messages whose handling had failed", retried)

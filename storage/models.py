@@ -127,6 +127,7 @@ class Inbound(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("platform", "chat", "message_id"),
         Index("ix_inbound_status_received", "status", "received_at"),
+        Index("ix_inbound_status_retry", "status", "retry_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     platform: str
@@ -141,8 +142,13 @@ class Inbound(SQLModel, table=True):
     attachments: str = "[]"  # JSON list of attachments
     received_at: datetime
     # new → handled statuses: matter, chatter, unsure (kept, not registered), command, note,
-    # rating, duplicate, ignored, registered (an unsure post registered later)
+    # rating, duplicate, ignored, registered (an unsure post registered later); "failed" when
+    # handling it failed `tries` times: set aside (listed by `shuoshi inbox`, the status page,
+    # /metrics), never again in the way of the messages after it.
     status: str = "new"
+    tries: int = 0  # failed handlings so far
+    retry_at: datetime | None = None  # when a failed handling is tried again
+    error: str | None = None  # the last failure, one line (no text of the message)
     label: str | None = None
     confidence: float | None = None
     group_id: int | None = Field(default=None, foreign_key="chatgroup.id")
