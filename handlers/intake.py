@@ -347,7 +347,7 @@ def _replied_issue(ctx: Ctx, row: Row) -> Issue | None:
 def _decide(ctx: Ctx, row: Row, result: Handled) -> str:
     actor = actor_of(ctx, row)
     group = None if row.private else _group(ctx, row)
-    if row.button:
+    if row.button is not None:  # a press, even of a forged empty button
         return _button(ctx, row, actor, result)
     if not row.private and group is None:
         reply_unknown_group(ctx, row)
