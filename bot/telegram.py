@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, select
 from telegram import (
     Bot,
@@ -90,6 +90,9 @@ DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
 POLL_TIMEOUT = timedelta(seconds=30)  # long poll
 MAX_BACKOFF = 30.0
 DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API serves files up to 20 MB
+# An update is a few KB (a 4,096-character message and its metadata); 1 MiB leaves room for
+# any real one and refuses a flood.
+MAX_WEBHOOK_BODY = 1024 * 1024
 TEXT_LIMIT = 4096  # Telegram's limits, in UTF-16 code units
 CAPTION_LIMIT = 1024
 ANSWER_LIMIT = 200  # answerCallbackQuery text
@@ -416,12 +419,14 @@ class TelegramDoor:
         while True:
             try:
                 return await accept()
-            except SQLAlchemyError as exc:
+            except (OperationalError, InterfaceError) as exc:  # the database is away: wait
                 self._status(state="error", error=f"database: {str(exc)[:200]}")
-                log.warning("could not record update %s (%s); retrying", first, exc)
+                log.warning("could not record update %s (%s); retrying", first, type(exc))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF)
             except Exception:
+                # Anything else is about this update, not the database: waiting for it would
+                # stall every update after it (intake keeps what it can of the message).
                 log.exception("update %s could not be read", first)
                 return None
 
@@ -444,9 +449,12 @@ class TelegramDoor:
 
     # ---------------------------------------------------------------- webhook
 
+    def secret_ok(self, secret: str | None) -> bool:
+        return secret is not None and secrets.compare_digest(secret.encode(), self.secret.encode())
+
     async def receive_webhook(self, secret: str | None, body: bytes) -> int:
         """The webhook route's work: check, record (and decide), answer. The HTTP status."""
-        if secret is None or not secrets.compare_digest(secret.encode(), self.secret.encode()):
+        if not self.secret_ok(secret):
             return 403
         try:
             update = Update.de_json(json.loads(body), self.bot)
@@ -788,9 +796,20 @@ def mount_webhook(api: FastAPI, door: TelegramDoor) -> None:
     recording failed (Telegram then sends the update again)."""
 
     async def telegram_webhook(request: Request) -> Response:
-        status = await door.receive_webhook(
-            request.headers.get(SECRET_HEADER), await request.body()
-        )
+        # The secret first, then at most MAX_WEBHOOK_BODY bytes: a stranger's 100 MB body is
+        # refused before it is read, not after.
+        secret = request.headers.get(SECRET_HEADER)
+        if not door.secret_ok(secret):
+            return Response(status_code=403)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_WEBHOOK_BODY:
+            return Response(status_code=413)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_WEBHOOK_BODY:
+                return Response(status_code=413)
+        status = await door.receive_webhook(secret, bytes(body))
         return Response(status_code=status)
 
     api.add_api_route(
