@@ -60,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--town", action="store_true", help="the villages side by side")
     digest.add_argument("--week", help="ISO week such as 2026-W48 (default: last week)")
     digest.add_argument("--png", type=Path, help="also draw the chart into this PNG file")
+    inbox_cmd = sub.add_parser(
+        "inbox", help="list received messages whose handling failed (waiting or set aside)"
+    )
+    inbox_cmd.add_argument(
+        "--retry", metavar="ID|all", action="append", help="handle a set-aside message again"
+    )
     outbox = sub.add_parser("outbox", help="list pending and failed outgoing messages")
     outbox.add_argument("--failed", action="store_true", help="only the failed ones")
     outbox.add_argument("--retry", type=int, action="append", metavar="ID", help="send again")
@@ -245,6 +251,51 @@ def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
         app.engine.dispose()
 
 
+def cmd_inbox(settings: Settings, args: argparse.Namespace) -> int:
+    """Messages whose handling failed: who and when, how often tried, the error (never what
+    was written); `--retry` puts set-aside ones back in line (the running bot takes them)."""
+    from handlers.clock import SystemClock
+    from storage import inbox
+    from storage.db import make_engine, session_scope, upgrade
+    from storage.grid import load_grid
+
+    clock = SystemClock(load_grid(settings.grid_file).timezone)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    code = 0
+    wanted = args.retry or []
+    if wanted:
+        ids = None if "all" in wanted else [int(x) for x in wanted if x.isdigit()]
+        if ids is not None and len(ids) != len(wanted):
+            print("请写消息编号或 all，如：shuoshi inbox --retry 12", file=sys.stderr)
+            return 2
+        with session_scope(engine) as session:
+            requeued = inbox.requeue(session.connection(), ids)
+        print(f"已把 {requeued} 条消息放回待处理，运行中的机器人几秒内处理")
+        if ids is not None and requeued < len(ids):
+            code = 2
+    with session_scope(engine) as session:
+        n = inbox.counts(session)
+        print(f"收件箱：等待重试 {n['new']}，已搁置 {n['failed']}")
+        names = {"new": "等待重试", "failed": "已搁置"}
+        for row in inbox.unhandled(session, limit=200):
+            when = row.received_at.astimezone(clock.tz)
+            retry = (
+                f" 下次 {row.retry_at.astimezone(clock.tz):%m-%d %H:%M:%S}"
+                if row.retry_at and row.status == "new"
+                else ""
+            )
+            print(
+                f"#{row.id} {names[row.status]} {row.platform}:{row.chat} "
+                f"{row.sender_name} {when:%m-%d %H:%M} 已试{row.tries}次{retry} "
+                f"错误：{row.error or '（处理中断）'}"
+            )
+        if n["failed"]:
+            print("修好原因后重新处理：shuoshi inbox --retry ID（或 all）")
+    engine.dispose()
+    return code
+
+
 def cmd_outbox(settings: Settings, args: argparse.Namespace) -> int:
     from handlers.clock import SystemClock
     from handlers.privacy import short
@@ -369,6 +420,7 @@ COMMANDS = {
     "bind-code": cmd_bind_code,
     "set-password": cmd_set_password,
     "api-token": cmd_api_token,
+    "inbox": cmd_inbox,
     "outbox": cmd_outbox,
     "digest": cmd_digest,
     **ops.COMMANDS,

@@ -208,9 +208,33 @@ class Doctor:
                     f"有 {failed} 条消息发送失败、不再重试",
                     "在后台或用 shuoshi outbox 查看原因（机器人被移出群、群已升级等）",
                 )
+            self._inbox(engine)
             self._lease(engine)
         finally:
             engine.dispose()
+
+    def _inbox(self, engine: Any) -> None:
+        """Messages whose handling failed: waiting for a retry, or set aside."""
+        from sqlmodel import Session
+
+        from storage import inbox
+
+        with Session(engine) as session:
+            n = inbox.counts(session)
+        if n["failed"]:
+            self.add(
+                "fail",
+                "收件",
+                f"有 {n['failed']} 条收到的消息处理失败、已搁置（试了 {inbox.MAX_TRIES} 次）",
+                "用 shuoshi inbox 查看出错原因；修好后 shuoshi inbox --retry all 重新处理",
+            )
+        if n["new"]:
+            self.add(
+                "warn",
+                "收件",
+                f"有 {n['new']} 条收到的消息还没处理完（出错后等待重试）",
+                "机器人运行时会自动重试；用 shuoshi inbox 查看原因",
+            )
 
     def _lease(self, engine: Any) -> None:
         endpoint = self.settings.wechaty_puppet_service_endpoint

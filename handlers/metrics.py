@@ -18,6 +18,8 @@ Two kinds:
       shuoshi_outbox_lag_seconds                  how long the oldest due message has waited
       shuoshi_scheduler_lag_seconds               how far the reminder sweep is behind
       shuoshi_inbox_unhandled                     recorded, not yet decided (should be 0)
+      shuoshi_inbox_failed                        set aside after every try failed (shuoshi inbox)
+      shuoshi_inbox_lag_seconds                   how long the oldest undecided message has waited
   Plus shuoshi_lease_held{name} (1 on the instance reading a WeChat gateway) and the
   process_* figures (memory, CPU, open files).
 
@@ -48,7 +50,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import SQLModel, col
 
 from handlers.clock import Clock
-from storage import lease
+from storage import inbox, lease
 from storage.models import Inbound, Issue, Outbox
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -189,9 +191,8 @@ class DatabaseCollector(Collector):
                 )
             ).scalar()
             next_check = session.execute(select(func.min(_next_check_column()))).scalar()
-            unhandled = session.execute(
-                select(func.count()).select_from(Inbound).where(col(Inbound.status) == "new")
-            ).scalar()
+            waiting = inbox.counts(session)
+            oldest_unhandled = inbox.oldest_waiting(session)
         outbox = GaugeMetricFamily(
             "shuoshi_outbox_messages",
             "Outgoing messages in the outbox, by platform and status (whole database)",
@@ -218,10 +219,20 @@ class DatabaseCollector(Collector):
             "How far behind its due time the earliest unswept reminder/escalation check is",
         )
         scheduler_lag.add_metric([], _late(now, next_check))
-        inbox = GaugeMetricFamily(
+        inbox_metric = GaugeMetricFamily(
             "shuoshi_inbox_unhandled", "Messages recorded but not yet decided (whole database)"
         )
-        inbox.add_metric([], int(unhandled or 0))
+        inbox_metric.add_metric([], waiting["new"])
+        failed_in = GaugeMetricFamily(
+            "shuoshi_inbox_failed",
+            "Received messages whose handling failed every try: set aside (shuoshi inbox)",
+        )
+        failed_in.add_metric([], waiting["failed"])
+        inbox_lag = GaugeMetricFamily(
+            "shuoshi_inbox_lag_seconds",
+            "How long the oldest message still waiting to be handled has waited",
+        )
+        inbox_lag.add_metric([], _late(now, oldest_unhandled))
         held = GaugeMetricFamily(
             "shuoshi_lease_held",
             "1 for each lease this instance holds (a WeChat gateway's event stream)",
@@ -229,7 +240,16 @@ class DatabaseCollector(Collector):
         )
         for name in sorted(lease.HELD):
             held.add_metric([name], 1)
-        return [outbox, retried, outbox_lag, scheduler_lag, inbox, held]
+        return [
+            outbox,
+            retried,
+            outbox_lag,
+            scheduler_lag,
+            inbox_metric,
+            failed_in,
+            inbox_lag,
+            held,
+        ]
 
 
 def _next_check_column() -> Any:

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.engine import Connection
-from sqlmodel import Session, col
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from storage.models import Inbound
 
@@ -49,7 +50,7 @@ def due_for_retry(session: Session, *, now: datetime, limit: int = 100) -> list[
         .order_by(col(Inbound.id))
         .limit(limit)
     ).scalars()
-    return [int(i) for i in rows]
+    return [int(i) for i in rows if i is not None]
 
 
 def pending_ids(session: Session) -> list[int]:
@@ -57,7 +58,7 @@ def pending_ids(session: Session) -> list[int]:
     rows = session.execute(
         select(col(Inbound.id)).where(col(Inbound.status) == "new").order_by(col(Inbound.id))
     ).scalars()
-    return [int(i) for i in rows]
+    return [int(i) for i in rows if i is not None]
 
 
 def mark_failure(conn: Connection, row_id: int, *, now: datetime, error: str) -> str:
@@ -116,7 +117,7 @@ def unhandled(session: Session, *, limit: int = 50) -> list[Unhandled]:
         .order_by(col(Inbound.id).desc())
         .limit(limit)
     ).all()
-    return [Unhandled(*row) for row in rows]
+    return [Unhandled(*row) for row in rows]  # type: ignore[arg-type]  # ids are never NULL
 
 
 def counts(session: Session) -> dict[str, int]:
