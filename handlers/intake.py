@@ -21,7 +21,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
-from handlers import actions, commands, metrics, texts
+from handlers import actions, commands, metrics, texts, triage
 from handlers.actions import Actor, Ctx, Outcome
 from handlers.classifier import MATTER_THRESHOLD, UNSURE_THRESHOLD, Prediction
 from handlers.deps import Deps
@@ -356,6 +356,12 @@ def _decide(ctx: Ctx, row: Row, result: Handled) -> str:
     if group is not None:
         _seen(ctx, row.sender, group.id)
     text = row.text.strip()
+    card_answer = triage.parse_answer(text) if text else None
+    if card_answer is not None:
+        register_it, post_id, kind = card_answer
+        outcome = triage.answer(ctx, actor, register_it=register_it, post_id=post_id, kind=kind)
+        reply(ctx, row, outcome.text)
+        return "command"
     cmd = parse_command(text) if text else None
     # A question waits for a grid person's answer anywhere (the result after 办结) or for a
     # private answer (which village): a villager's group post answers none, so most posts
@@ -408,9 +414,8 @@ def _post(ctx: Ctx, row: Row, actor: Actor, group: GroupInfo | None, text: str) 
     if tag is not None:
         return _register(ctx, row, group, Kind(tag), strip_tag(body) or body)
     prediction = ctx.deps.classifier.predict(body)
-    status = _classified(ctx, row, group, body, prediction, forced=forced is not None)
     row.label, row.confidence = prediction.label, prediction.confidence
-    return status
+    return _classified(ctx, row, group, body, prediction, forced=forced is not None)
 
 
 def _classified(
@@ -431,7 +436,18 @@ def _classified(
     if prediction.label != NOT_MATTER and prediction.matter >= threshold:
         return _register(ctx, row, group, Kind(prediction.label), body)
     if prediction.matter >= UNSURE_THRESHOLD:
-        return "unsure"  # kept for the admin's 未登记帖子 list, no answer in the group
+        # Unsure: no answer in the group yet; a person of the grid decides (handlers/triage.py).
+        row.label, row.confidence = prediction.kind, prediction.matter
+        if group is not None:
+            triage.send_card(
+                ctx,
+                post_id=recorded_id(ctx, row),
+                group=group,
+                sender_name=row.sender_name or row.sender,
+                text=body,
+                kind=prediction.kind,
+            )
+        return "unsure"
     if row.private:
         reply(ctx, row, texts.START_PRIVATE)
     return "chatter"
@@ -619,8 +635,17 @@ def reply_unknown_group(ctx: Ctx, row: Row) -> None:
 
 
 def _button(ctx: Ctx, row: Row, actor: Actor, result: Handled) -> str:
-    """Buttons: claim:N, close:N (asks for the result next), rate:N:1|2|3."""
+    """Buttons: claim:N, close:N (asks for the result next), rate:N:1|2|3, and a triage
+    card's reg:POST / notm:POST."""
     press = parse_button(row.button or "")
+    if press is not None and press.action in ("reg", "notm"):  # a triage card's answer
+        decided = triage.answer(
+            ctx, actor, register_it=press.action == "reg", post_id=press.number, kind=None
+        )
+        result.answer, result.alert = decided.text, not decided.ok
+        if decided.ok:
+            reply(ctx, row, decided.text)
+        return "command" if decided.ok else "ignored"
     issue = None
     if press is not None:
         issue = ctx.session.exec(select(Issue).where(Issue.number == press.number)).first()

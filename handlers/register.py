@@ -85,6 +85,13 @@ def register_post(
     return Outcome(True, texts.POST_DUPLICATE.format(n=issue.number, count=issue.reports))
 
 
+def guessed_kind(ctx: Ctx, inbound_id: int) -> str:
+    """The kind the bot guessed for a kept post (stored as its label), else 村里事."""
+    row = ctx.session.get(Inbound, inbound_id)
+    label = row.label if row is not None else None
+    return label if label in KINDS else Kind.VILLAGE
+
+
 def dismiss_post(ctx: Ctx, inbound_id: int, actor: Actor) -> Outcome:
     """Not a matter: the post stays kept as chatter, silently."""
     row = _post(ctx, inbound_id)

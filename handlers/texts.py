@@ -141,6 +141,15 @@ POST_BAD_KIND = "请选择类别：村里事、邻里事或户里事。"
 POST_REGISTERED = "已登记为 #{n}【{kind}】，负责人和反映人都已收到消息。"
 POST_DUPLICATE = "与 #{n} 是同一件事，已并入（共{count}人反映）。"
 POST_DISMISSED = "已标为“不是事项”。"
+# 分流 by a person: the private card for a post the bot is unsure of (handlers/triage.py).
+TRIAGE_CARD = (
+    "帖{post}：{name}在{group}说：“{text}”\n像是【{kind}】，机器人拿不准。"
+    "是事项请回“登记 帖{post}”（可加类别，如“登记 帖{post} 户里事”），不是请回“不是 帖{post}”。"
+)
+TRIAGE_BUTTON_REGISTER = "登记 帖{post}"
+TRIAGE_BUTTON_DISMISS = "不是 帖{post}"
+TRIAGE_TODO_HEADER = "没人处理的拿不准帖子（{count}条，请看看是不是事项）："
+TRIAGE_TODO_ITEM = "帖{post} {name}：{text}（{hours}小时前）"
 
 # --- telegram -------------------------------------------------------------------------------
 TG_PRIVACY_MODE = (

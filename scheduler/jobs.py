@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel
 
+from handlers import triage
 from handlers.clock import Clock
 from scheduler import periodic
 from scheduler.config import SchedulerConfig, scheduler_config
@@ -142,6 +143,18 @@ class Scheduler:
             ).first()
             if held is not None:
                 moments.append(self.cfg.quiet_end(now))
+            gathering = session.execute(
+                select(func.min(REMINDER.c.created_at)).where(
+                    REMINDER.c.status == "held", REMINDER.c.stage == triage.STAGE
+                )
+            ).scalar()
+            if gathering is not None:  # triage cards go out once they have gathered
+                gathering = (
+                    gathering.astimezone(now.tzinfo)
+                    if gathering.tzinfo
+                    else gathering.replace(tzinfo=now.tzinfo)
+                )
+                moments.append(self.cfg.quiet_end(max(now, gathering + triage.GATHER)))
             retry = session.execute(
                 select(func.min(OUTBOX.c.not_before)).where(
                     OUTBOX.c.status == "pending", OUTBOX.c.not_before > now

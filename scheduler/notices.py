@@ -19,7 +19,7 @@ from sqlalchemy import insert, select
 from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as select_models
 
-from handlers import texts
+from handlers import texts, triage
 from handlers.actions import owner_buttons
 from handlers.outbox import split_key
 from scheduler.bulk import insert_rows, update_rows
@@ -40,8 +40,9 @@ CATEGORY = {
     "todo": "todo",
     "digest": "digest",
     "town_digest": "digest",
+    "triage": "triage",
 }
-PRESSING = ("escalation", "overdue", "reminder", "todo", "digest")
+PRESSING = ("escalation", "overdue", "triage", "reminder", "todo", "digest")
 HELD_CATEGORIES = frozenset(PRESSING)  # what waits out the quiet hours
 OWNER_BUTTON_STAGES = ("unclaimed", "reminder", "overdue")
 HELD_LIMIT = 50_000  # held rows merged per transaction; more wait for the next sweep
@@ -61,12 +62,14 @@ def settle(session: Session, *, now: datetime, owed: list[dict[str, Any]], quiet
         for r in session.execute(
             select(
                 REMINDER.c.id,
+                REMINDER.c.key,
                 REMINDER.c.person_id,
                 REMINDER.c.issue_id,
                 REMINDER.c.stage,
                 REMINDER.c.text,
                 REMINDER.c.image,
                 REMINDER.c.due_at,
+                REMINDER.c.created_at,
             )
             .where(REMINDER.c.status == "held")
             .order_by(REMINDER.c.id)
@@ -74,6 +77,18 @@ def settle(session: Session, *, now: datetime, owed: list[dict[str, Any]], quiet
             .with_for_update(skip_locked=True)
         ).all()
     ]
+    # A person's triage cards wait a few minutes for company (one message, not one per post):
+    # they go once the oldest is GATHER old (so none waits longer), or with anything else that
+    # goes to that person now.
+    oldest: dict[int, dict[str, Any]] = {}
+    for r in held:
+        if r["stage"] == triage.STAGE:
+            oldest.setdefault(r["person_id"], r)  # rows come in id order: the first is oldest
+    gathering = {person for person, r in oldest.items() if _young(r, now)}
+    going = {r["person_id"] for r in held if r["stage"] != triage.STAGE} | {
+        r["person_id"] for r in owed if r["status"] == "held"
+    }
+    held = [r for r in held if r["person_id"] not in gathering or r["person_id"] in going]
     by_person: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in [*held, *(r for r in owed if r["status"] == "held")]:
         by_person[row["person_id"]].append(row)
@@ -115,6 +130,13 @@ def settle(session: Session, *, now: datetime, owed: list[dict[str, Any]], quiet
     return len(sendable)
 
 
+def _young(row: dict[str, Any], now: datetime) -> bool:
+    created = row["created_at"]
+    if created.tzinfo is None:  # SQLite gives naive datetimes back
+        created = created.replace(tzinfo=now.tzinfo)
+    return bool(now - created < triage.GATHER)
+
+
 def _one_issue(rows: list[dict[str, Any]]) -> bool:
     return len({r["issue_id"] for r in rows}) == 1 and rows[0]["issue_id"] is not None
 
@@ -143,6 +165,9 @@ def _message(
         buttons = owner_buttons(issue)
         if issue.status != "open":
             buttons = buttons[1:]  # claimed already: only 办结
+    cards = [triage.post_id_of(r.get("key", "")) for r in rows if r["stage"] == triage.STAGE]
+    if cards:
+        buttons += triage.buttons_for([c for c in cards if c is not None])
     platform, chat = split_key(key)
     return {
         "platform": platform,

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as select_models
 
-from handlers import texts
+from handlers import texts, triage
 from handlers.privacy import short
 from scheduler import digest
 from scheduler.config import SchedulerConfig
@@ -32,8 +32,11 @@ log = logging.getLogger(__name__)
 
 ISSUE = SQLModel.metadata.tables["issue"]
 REMINDER = SQLModel.metadata.tables["reminder"]
+INBOUND = SQLModel.metadata.tables["inbound"]
+PERSON = SQLModel.metadata.tables["person"]
 TODO_LIMIT = 15
 DIGEST_GRACE = timedelta(days=7)
+CARD_WINDOW = timedelta(days=14)
 
 
 @dataclass(frozen=True)
@@ -209,9 +212,67 @@ def todo(session: Session, *, now: datetime, due: datetime, period: str) -> int:
                 text="\n".join(lines),
             )
         )
+    out += _unanswered_cards(session, now=now, due=due, period=period)
     if out:
         session.execute(insert(REMINDER), out)
     return len(out)
+
+
+def _unanswered_cards(
+    session: Session, *, now: datetime, due: datetime, period: str
+) -> list[dict[str, Any]]:
+    """Triage cards nobody answered in 4 hours go into their village 书记's to-do: an unsure
+    post is never left with one person who does not look (handlers/triage.py)."""
+    # The cards of the last two weeks (older unanswered posts stay in the admin's list).
+    village_of: dict[int, int] = {}
+    for key, village_id in session.execute(
+        select(REMINDER.c.key, PERSON.c.village_id)
+        .join(PERSON, PERSON.c.id == REMINDER.c.person_id)
+        .where(REMINDER.c.stage == triage.STAGE, REMINDER.c.created_at >= now - CARD_WINDOW)
+    ).all():
+        post_id = triage.post_id_of(key)
+        if post_id is not None and village_id is not None:
+            village_of[post_id] = village_id
+    cards = session.execute(
+        select(INBOUND.c.id, INBOUND.c.sender_name, INBOUND.c.text, INBOUND.c.received_at)
+        .where(
+            INBOUND.c.id.in_(list(village_of)),
+            INBOUND.c.status == "unsure",
+            INBOUND.c.received_at <= now - triage.UNANSWERED,
+        )
+        .order_by(INBOUND.c.id)
+    ).all()
+    by_village: dict[int, list[Any]] = defaultdict(list)
+    for card in cards:
+        by_village[village_of[card.id]].append(card)
+    directory = Directory.load(session)
+    out: list[dict[str, Any]] = []
+    for village_id, items in by_village.items():
+        lines = [texts.TRIAGE_TODO_HEADER.format(count=len(items))]
+        for c in items[:TODO_LIMIT]:
+            received = (
+                c.received_at if c.received_at.tzinfo else c.received_at.replace(tzinfo=now.tzinfo)
+            )
+            lines.append(
+                texts.TRIAGE_TODO_ITEM.format(
+                    post=c.id,
+                    name=c.sender_name,
+                    text=short(c.text, 30),
+                    hours=max(4, int((now - received).total_seconds() // 3600)),
+                )
+            )
+        for who in directory.secretaries.get(village_id, []):
+            out.append(
+                _reminder(
+                    key=f"todo-triage:{period}>{who.id}",
+                    person_id=who.id,
+                    stage="todo",
+                    due=due,
+                    now=now,
+                    text="\n".join(lines),
+                )
+            )
+    return out
 
 
 def weekly(
