@@ -7,9 +7,10 @@ Text search finds any substring: see `search_condition`.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,12 +36,14 @@ from sqlmodel import Session, col, select
 
 from storage.models import (
     ACTIVE_STATUSES,
+    KINDS,
     ChatGroup,
     Event,
     GroupChat,
     Inbound,
     Issue,
     IssueTally,
+    Kind,
     Outbox,
     Person,
     Seen,
@@ -54,9 +57,21 @@ MAX_TERMS = 5
 
 
 @dataclass(frozen=True)
+class Reader:
+    """Who searches, as handlers.privacy.sees_text knows a viewer: a text search matches only
+    issues whose words they may read."""
+
+    key: str | None
+    person_id: int | None
+    role: str | None
+    village_id: int | None
+
+
+@dataclass(frozen=True)
 class IssueFilter:
     """What the list, the export and the API select. `villages` is the viewer's scope
-    (None: the whole town); the other fields are what the person chose."""
+    (None: the whole town); `reader` who searches (None: a reader of every text); the other
+    fields are what the person chose."""
 
     villages: tuple[int, ...] | None = None
     number: int | None = None
@@ -70,6 +85,7 @@ class IssueFilter:
     created_to: datetime | None = None  # exclusive
     text: str = ""
     sort: str = "new"
+    reader: Reader | None = None
 
     def terms(self) -> list[str]:
         return [t for t in self.text.split() if t][:MAX_TERMS]
@@ -230,6 +246,65 @@ def refresh_search_index(session: Session, batch: int = 5000) -> int:
             return added
 
 
+def readable(reader: Reader | None) -> ColumnElement[bool] | None:
+    """The issues whose words this reader may read, as SQL; None: every issue.
+
+    Not a second copy of the rule: handlers.privacy.sees_text is asked, for each kind, about
+    each way the reader can stand to an issue (its reporter or not, its owner or not, of their
+    village or not), and its answers become the condition."""
+    from handlers.privacy import sees_text
+
+    if reader is None:
+        return None
+    facts: dict[str, ColumnElement[bool]] = {}
+    if reader.key is not None:
+        facts["reporter"] = col(Issue.reporter) == reader.key
+    if reader.person_id is not None:
+        facts["owner"] = col(Issue.owner_id) == reader.person_id
+    if reader.village_id is not None:
+        facts["village"] = col(Issue.village_id) == reader.village_id
+    cases = [dict(zip(facts, values, strict=True)) for values in _truth(len(facts))]
+
+    def sees(kind: str, holds: dict[str, bool]) -> bool:
+        return sees_text(
+            kind,
+            reporter=(reader.key or "") if holds.get("reporter") else f"not {reader.key}",
+            owner_id=reader.person_id if holds.get("owner") else None,
+            village_id=(reader.village_id or 0) if holds.get("village") else -1,
+            viewer_key=reader.key,
+            viewer_person_id=reader.person_id,
+            viewer_role=reader.role,
+            viewer_village_id=reader.village_id,
+        )
+
+    known = [str(k) for k in (*KINDS, Kind.UNSORTED)]
+    parts: list[ColumnElement[bool]] = []
+    everything = True
+    for kind in [*known, ""]:  # "": any other kind
+        kind_is = col(Issue.kind) == kind if kind else col(Issue.kind).not_in(known)
+        granted = [holds for holds in cases if sees(kind, holds)]
+        if len(granted) == len(cases):
+            parts.append(kind_is)
+            continue
+        everything = False
+        if granted:
+            # A fact that grants reading whatever else holds is a condition on its own; the
+            # other granted cases are written out in full.
+            enough = [n for n in facts if all(h in granted for h in cases if h[n])]
+            rest = [h for h in granted if not any(h[n] for n in enough)]
+            either = [facts[n] for n in enough] + [
+                and_(*(facts[n] if h[n] else ~facts[n] for n in facts)) for h in rest
+            ]
+            parts.append(and_(kind_is, or_(*either)))
+    if everything:
+        return None
+    return or_(*parts) if parts else false()
+
+
+def _truth(n: int) -> list[tuple[bool, ...]]:
+    return list(itertools.product((True, False), repeat=n))
+
+
 # --- the list --------------------------------------------------------------------------------
 
 
@@ -261,6 +336,9 @@ def conditions(
         where.append(col(Issue.created_at) < f.created_to)
     if f.terms():
         where.append(search_condition(session, f.terms(), indexed=indexed))
+        # Words must not tell what an issue says to someone who may not read it.
+        if (scope := readable(f.reader)) is not None:
+            where.append(scope)
     return where
 
 
@@ -284,6 +362,7 @@ def _rows_query(session: Session, f: IssueFilter, now: datetime, *, indexed: boo
             col(Issue.group_id),
             col(Issue.kind),
             col(Issue.text),
+            col(Issue.reporter),
             col(Issue.reporter_name),
             col(Issue.status),
             col(Issue.created_at),
@@ -390,7 +469,9 @@ def _many_words(session: Session, f: IssueFilter, cap: int) -> bool:
     table alone says whether more than `cap` match (for such words it is exact), without
     reading `cap` issues to find out."""
     terms = f.terms()
-    only_words = f == IssueFilter(text=f.text, sort=f.sort)  # the whole town, nothing else
+    # The whole town, nothing else, and a reader of every text.
+    only_words = replace(f, reader=None) == IssueFilter(text=f.text, sort=f.sort)
+    only_words = only_words and readable(f.reader) is None
     if not terms or not only_words or _dialect(session) != "sqlite":
         return False
     if not all(len(t) <= 2 and t.isalnum() for t in terms):
@@ -814,12 +895,14 @@ __all__ = [
     "Counts",
     "Figures",
     "IssueFilter",
+    "Reader",
     "Stats",
     "count_issues",
     "days_late",
     "get_issue",
     "iter_issues",
     "list_issues",
+    "readable",
     "refresh_search_index",
     "stats",
     "timeline",

@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
+import storage.admin_tables  # the admin's log-in tables
 import storage.models  # noqa: F401  (registers the tables)
 from storage.queries import not_search_object
 
