@@ -1,14 +1,16 @@
 """JSON for programs: /api/ (issues with the list's filters, one issue with its timeline, stats)
 and Open311 GeoReport v2 read endpoints, so county platforms that speak Open311 can read ours.
 A program authenticates with `Authorization: Bearer TOKEN` (`shuoshi api-token NAME`; Open311
-clients may send `?api_key=TOKEN`) and sees what that person sees. Texts are masked."""
+clients may send `?api_key=TOKEN`) and sees what that person sees. Texts are masked; a 邻里事 or
+户里事 the person may not read (handlers.privacy.sees_text) comes as its stub, and Open311,
+which anyone holding any token may read, never carries the text of those kinds."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel
 from sqlmodel import Session
 
@@ -16,6 +18,10 @@ from admin.auth import Viewer, token_viewer
 from admin.labels import EVENT, STATUS
 from admin.pages import WEEK_CHOICES, may_see_full, stats_period, visible_issue
 from admin.web import (
+    FIRST_DAY,
+    LAST_DAY,
+    MAX_ID,
+    MAX_PAGE,
     ApiViewer,
     AppDep,
     SessionDep,
@@ -23,6 +29,7 @@ from admin.web import (
     optional_viewer,
     page_args,
     read_filter,
+    reads,
 )
 from handlers.privacy import mask, short
 from storage import queries
@@ -36,6 +43,7 @@ class IssueItem(BaseModel):
     kind: str
     village: str
     group: str | None
+    hidden: bool  # a stub: the viewer may not read its words (summary, text, result are empty)
     summary: str  # the first words, numbers masked
     owner: str | None
     status: str
@@ -68,7 +76,7 @@ class EventItem(BaseModel):
 
 
 class IssueDetail(IssueItem):
-    text: str  # masked unless the viewer is the owner, the village 书记 or a 镇领导
+    text: str  # masked unless the viewer is the owner, the village 书记 or a 镇领导; "" if hidden
     reporter_name: str
     result: str | None
     timeline: list[EventItem]
@@ -97,13 +105,14 @@ class StatsOut(BaseModel):
     by_person: dict[str, FigureItem]
 
 
-def _item(row: Any, now: datetime) -> IssueItem:
+def _item(row: Any, now: datetime, readable: bool) -> IssueItem:
     return IssueItem(
         number=row.number,
         kind=row.kind,
         village=row.village_name or "",
         group=row.group_name,
-        summary=short(row.text, 40),
+        hidden=not readable,
+        summary=short(row.text, 40) if readable else "",
         owner=row.owner_name,
         status=row.status,
         status_name=STATUS.get(row.status, row.status),
@@ -111,7 +120,7 @@ def _item(row: Any, now: datetime) -> IssueItem:
         due_at=row.due_at,
         closed_at=row.closed_at,
         days_late=queries.days_late(row.due_at, row.status, now),
-        rating=row.rating,
+        rating=row.rating if readable else None,
         settled_level=row.settled_level,
         reports=row.reports,
     )
@@ -123,19 +132,19 @@ def api_issues(
     viewer: ApiViewer,
     session: SessionDep,
     app: AppDep,
-    village: Annotated[int | None, Query(description="村 id")] = None,
-    group: Annotated[int | None, Query(description="群 id")] = None,
+    village: Annotated[int | None, Query(description="村 id", ge=-MAX_ID, le=MAX_ID)] = None,
+    group: Annotated[int | None, Query(description="群 id", ge=-MAX_ID, le=MAX_ID)] = None,
     kind: Annotated[str | None, Query(description="村里事 / 邻里事 / 户里事 / 待分类")] = None,
     status: Annotated[
         str | None, Query(description="open / claimed / closed / withdrawn / active")
     ] = None,
-    owner: Annotated[int | None, Query(description="负责人 id")] = None,
+    owner: Annotated[int | None, Query(description="负责人 id", ge=-MAX_ID, le=MAX_ID)] = None,
     overdue: Annotated[bool, Query(description="只看超期未办结")] = False,
     from_: Annotated[str | None, Query(alias="from", description="登记日期起 YYYY-MM-DD")] = None,
     to: Annotated[str | None, Query(description="登记日期止 YYYY-MM-DD（含）")] = None,
     q: Annotated[str | None, Query(description="内容包含（空格分开的词都要有）")] = None,
     sort: Annotated[str, Query(description="new / old / due")] = "new",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> IssuePage:
     now = app.clock.now()
@@ -152,7 +161,7 @@ def api_issues(
         per_page=per_page,
         counts=counts.by_status,
         overdue=counts.overdue,
-        items=[_item(r, now) for r in rows],
+        items=[_item(r, now, reads(viewer, r)) for r in rows],
     )
 
 
@@ -167,12 +176,18 @@ def _event(e: Any, show: Any) -> EventItem:
 
 
 @router.get("/issues/{number}", response_model=IssueDetail, summary="一件事项及其时间线")
-def api_issue(number: int, viewer: ApiViewer, session: SessionDep, app: AppDep) -> IssueDetail:
+def api_issue(
+    number: Annotated[int, Path(ge=1, le=MAX_ID, description="事项编号")],
+    viewer: ApiViewer,
+    session: SessionDep,
+    app: AppDep,
+) -> IssueDetail:
     issue = visible_issue(session, viewer, number)
     now = app.clock.now()
     show = (lambda s: s) if may_see_full(viewer, issue) else mask
+    readable = reads(viewer, issue)
     owner = session.get(Person, issue.owner_id) if issue.owner_id else None
-    events = queries.timeline(session, issue_id=issue.id or 0)
+    events = queries.timeline(session, issue_id=issue.id or 0) if readable else []
     village = session.get(Village, issue.village_id)
     group = session.get(ChatGroup, issue.group_id) if issue.group_id else None
     return IssueDetail(
@@ -180,7 +195,8 @@ def api_issue(number: int, viewer: ApiViewer, session: SessionDep, app: AppDep) 
         kind=issue.kind,
         village=village.name if village else "",
         group=group.name if group else None,
-        summary=short(issue.text, 40),
+        hidden=not readable,
+        summary=short(issue.text, 40) if readable else "",
         owner=owner.name if owner else None,
         status=issue.status,
         status_name=STATUS.get(issue.status, issue.status),
@@ -188,12 +204,12 @@ def api_issue(number: int, viewer: ApiViewer, session: SessionDep, app: AppDep) 
         due_at=issue.due_at,
         closed_at=issue.closed_at,
         days_late=queries.days_late(issue.due_at, issue.status, now),
-        rating=issue.rating,
+        rating=issue.rating if readable else None,
         settled_level=issue.settled_level,
         reports=issue.reports,
-        text=show(issue.text),
-        reporter_name=issue.reporter_name,
-        result=show(issue.result) if issue.result else None,
+        text=show(issue.text) if readable else "",
+        reporter_name=issue.reporter_name if readable else "",
+        result=show(issue.result) if issue.result and readable else None,
         timeline=[_event(e, show) for e in events if e.kind != "report"],
         duplicate_reports=[_event(e, show) for e in events if e.kind == "report"],
     )
@@ -219,7 +235,9 @@ def api_stats(
     viewer: ApiViewer,
     session: SessionDep,
     app: AppDep,
-    weeks: Annotated[int, Query(description=f"周数：{'/'.join(map(str, WEEK_CHOICES))}")] = 8,
+    weeks: Annotated[
+        int, Query(description=f"周数：{'/'.join(map(str, WEEK_CHOICES))}", ge=1, le=520)
+    ] = 8,
     until: Annotated[str | None, Query(description="截止日期所在周 YYYY-MM-DD")] = None,
 ) -> StatsOut:
     now = app.clock.now()
@@ -295,7 +313,9 @@ def _request(row: Any, tz: Any) -> dict[str, Any]:
     closed = row.status in (Status.CLOSED, Status.WITHDRAWN)
     updated = max(t for t in (row.created_at, row.claimed_at, row.closed_at) if t is not None)
     notes = STATUS.get(row.status, row.status)
-    if row.status == Status.CLOSED and row.result:
+    # Whoever holds a token, Open311 speaks as to someone outside: a private kind's words never.
+    public = reads(None, row)
+    if row.status == Status.CLOSED and row.result and public:
         notes += "：" + mask(row.result)
     return {
         "service_request_id": str(row.number),
@@ -303,7 +323,7 @@ def _request(row: Any, tz: Any) -> dict[str, Any]:
         "status_notes": notes,
         "service_name": row.kind,
         "service_code": kind_code,
-        "description": mask(row.text),
+        "description": mask(row.text) if public else f"（{row.kind}，内容不公开）",
         "agency_responsible": " ".join(x for x in (row.village_name, row.owner_name) if x),
         "service_notice": "",
         "requested_datetime": row.created_at.astimezone(tz).isoformat(),
@@ -318,13 +338,27 @@ def _request(row: Any, tz: Any) -> dict[str, Any]:
     }
 
 
-def _w3c(value: str | None) -> datetime | None:
+def _w3c(value: str | None, tz: Any) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError as exc:
-        raise HTTPException(status_code=400, detail=f"时间格式不对：{value}") from exc
+        raise HTTPException(
+            status_code=400, detail="时间格式不对，请写 2026-11-23T09:00:00+08:00。"
+        ) from exc
+    if not FIRST_DAY <= when.date() <= LAST_DAY:
+        raise HTTPException(status_code=400, detail="时间超出范围（1900 年到 2999 年）。")
+    return when if when.tzinfo else when.replace(tzinfo=tz)
+
+
+def _number(value: str) -> int | None:
+    """An issue number as Open311 clients send it: ASCII digits, no larger than any can be."""
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()) or len(value) > 10:
+        return None
+    number = int(value)
+    return number if 1 <= number <= MAX_ID else None
 
 
 @open311.get("/requests.json", summary="事项（默认最近 90 天，最多 1000 件）")
@@ -342,11 +376,10 @@ def requests_json(
 ) -> list[dict[str, Any]]:
     now, tz = app.clock.now(), app.clock.tz
     if service_request_id:
-        numbers = [int(x) for x in service_request_id.split(",") if x.strip().isdigit()][
-            :OPEN311_MAX
-        ]
+        found = (_number(x) for x in service_request_id.split(",")[:OPEN311_MAX])
+        numbers = [n for n in found if n is not None]
         return [r for n in numbers if (r := _one(session, viewer, n, now, tz))]
-    start, end = _w3c(start_date), _w3c(end_date)
+    start, end = _w3c(start_date, tz), _w3c(end_date, tz)
     if start is None and end is None:
         start = now - timedelta(days=OPEN311_DEFAULT_DAYS)
     kind = CODES.get(service_code or "")
@@ -379,9 +412,10 @@ def _one(
 def request_json(
     request_id: str, viewer: Open311Viewer, session: SessionDep, app: AppDep
 ) -> list[dict[str, Any]]:
-    if not request_id.isdigit():
+    number = _number(request_id)
+    if number is None:
         raise HTTPException(status_code=404, detail="没有这件事")
-    found = _one(session, viewer, int(request_id), app.clock.now(), app.clock.tz)
+    found = _one(session, viewer, number, app.clock.now(), app.clock.tz)
     if found is None:
         raise HTTPException(status_code=404, detail="没有这件事，或它不归您管")
     return [found]

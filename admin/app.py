@@ -18,7 +18,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from swagger_ui_bundle import swagger_ui_path
 
 from admin import api, pages, simchat
-from admin.auth import LoginLimiter, load_secret
+from admin.auth import LoginLimits, load_secret
+from admin.security import AdminOptions, SecureCookies, admin_options
 from admin.web import HERE, LoginRequired, chat_enabled, make_templates
 from handlers import metrics
 
@@ -28,7 +29,11 @@ if TYPE_CHECKING:
 SESSION_COOKIE = "shuoshi_session"
 
 
-def create_app(app: App) -> FastAPI:
+def create_app(
+    app: App, options: AdminOptions | None = None, limits: LoginLimits | None = None
+) -> FastAPI:
+    """The admin over this App. `options` (public URL, Secure cookies, trusted proxies) come from
+    the settings unless given; `limits` are the log-in limits."""
     web = FastAPI(
         title="说事 shuoshi",
         description="村里说事群的事项：列表、详情、统计（JSON）；Open311 GeoReport v2 只读接口。",
@@ -39,15 +44,18 @@ def create_app(app: App) -> FastAPI:
     settings = app.settings
     web.state.shuoshi = app
     web.state.templates = make_templates(app.clock.tz)
-    web.state.limiter = LoginLimiter()
+    web.state.options = options = options or admin_options(settings)
+    web.state.login_limits = limits or LoginLimits()
     web.add_middleware(
         SessionMiddleware,
         secret_key=load_secret(settings.admin_secret, settings.data_dir),
         session_cookie=SESSION_COOKIE,
         max_age=settings.admin_session_hours * 3600,
         same_site="lax",
-        https_only=settings.admin_secure_cookie,
+        https_only=options.always_secure,
     )
+    if options.secure_cookie is None and not options.always_secure:
+        web.add_middleware(SecureCookies, options=options)  # Secure on what came over HTTPS
 
     @web.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]

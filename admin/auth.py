@@ -1,13 +1,12 @@
-"""Who is asking: passwords (argon2), the session cookie, CSRF tokens, the log-in rate limit
-and API tokens. Access follows the grid: a 镇领导 sees the whole town, everyone else their
-own village."""
+"""Who is asking: passwords (argon2), sessions (a row per log-in, its token in the signed
+cookie), CSRF tokens, the log-in rate limits (counted in the database) and API tokens. Access
+follows the grid: a 镇领导 sees the whole town, everyone else their own village."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,6 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, select
 
 from handlers.actions import Actor
+from storage import admin_sessions
 from storage.models import AdminLogin, ApiToken, Person, PersonId, Role, Village
 
 _hasher = PasswordHasher()
@@ -35,11 +35,6 @@ def verify_password(stored: str, password: str) -> bool:
         return _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-def fingerprint(password_hash: str) -> str:
-    """Stored in the session: a new password ends the sessions opened with the old one."""
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
 def load_secret(configured: str, data_dir: Path) -> str:
@@ -127,23 +122,36 @@ def check_password(session: Session, name: str, password: str) -> Person | None:
     return None
 
 
-def session_viewer(
-    session: Session, data: dict[str, object], *, now: datetime, hours: int
-) -> Viewer | None:
-    """The viewer of a session cookie's data, if it is still good."""
-    pid, stamp, at = data.get("pid"), data.get("pw"), data.get("at")
-    if not isinstance(pid, int) or not isinstance(stamp, str) or not isinstance(at, (int, float)):
+SESSION_KEY = "sid"  # the session token's key in the signed cookie
+
+
+def open_session(session: Session, person: Person, now: datetime, hours: float) -> str:
+    """A new log-in of this person; the token the cookie keeps."""
+    return admin_sessions.start(session, person.id or 0, now, hours)
+
+
+def close_session(session: Session, data: dict[str, object]) -> None:
+    """Log-out: the session's row goes, so a copy of the cookie opens nothing any more."""
+    token = data.get(SESSION_KEY)
+    if isinstance(token, str):
+        admin_sessions.end(session, token)
+
+
+def session_viewer(session: Session, data: dict[str, object], *, now: datetime) -> Viewer | None:
+    """The viewer of a session cookie's data, if its session is still open on the server and its
+    person still active with a password."""
+    token = data.get(SESSION_KEY)
+    if not isinstance(token, str):
         return None
-    if now.timestamp() - at > hours * 3600:
+    pid = admin_sessions.person_of(session, token, now)
+    if pid is None:
         return None
     row = session.exec(
-        select(Person, AdminLogin)
+        select(Person)
         .join(AdminLogin, col(AdminLogin.person_id) == col(Person.id))
         .where(Person.id == pid, Person.active)
     ).first()
-    if row is None or not hmac.compare_digest(fingerprint(row[1].password_hash), stamp):
-        return None
-    return viewer_of(session, row[0], "session")
+    return viewer_of(session, row, "session") if row is not None else None
 
 
 def set_password(session: Session, person: Person, password: str, now: datetime) -> None:
@@ -153,6 +161,7 @@ def set_password(session: Session, person: Person, password: str, now: datetime)
     login.password_hash = hash_password(password)
     login.set_at = now
     session.add(login)
+    admin_sessions.end_all(session, person.id or 0)  # every log-in with the old password ends
 
 
 def token_hash(token: str) -> str:
@@ -198,40 +207,39 @@ def csrf_ok(expected: object, given: object) -> bool:
     )
 
 
-class LoginLimiter:
-    """At most `limit` failed log-ins per `window` for one name and for one address; the
-    failures are kept in memory (one process serves the admin)."""
+def name_key(name: str) -> str:
+    """What the per-name limit counts (a hash: people type passwords into the name field)."""
+    return "name:" + hashlib.sha256(name.strip().encode("utf-8", "replace")).hexdigest()[:32]
 
-    def __init__(self, limit: int = 5, window: timedelta = timedelta(minutes=1)) -> None:
-        self.limit = limit
-        self.window = window
-        self._failures: dict[str, deque[datetime]] = {}
 
-    def _recent(self, key: str, now: datetime) -> deque[datetime]:
-        q = self._failures.setdefault(key, deque())
-        while q and now - q[0] >= self.window:
-            q.popleft()
-        if not q:
-            del self._failures[key]
-            return deque()
-        return q
+@dataclass(frozen=True)
+class LoginLimits:
+    """Failed log-ins, counted in the database (every instance sees them).
 
-    def blocked(self, name: str, address: str, now: datetime) -> bool:
-        keys = (f"name:{name.strip()}", f"addr:{address}")
-        return any(len(self._recent(k, now)) >= self.limit for k in keys)
+    Per address: after `per_address` failures within `window`, that address waits until the
+    oldest of them is `window` old, whatever it tries, even the right password.
+    Per name: after `per_name` failures within `window` from anywhere, the name is under attack.
+    The right password still gets in (strangers cannot lock the real person out), but a wrong
+    one then makes its address wait at once, as if it had used up its limit."""
 
-    def failed(self, name: str, address: str, now: datetime) -> None:
-        if len(self._failures) > 10_000:  # many names or addresses: forget the expired ones
-            for key in list(self._failures):
-                self._recent(key, now)
-        for key in (f"name:{name.strip()}", f"addr:{address}"):
-            self._recent(key, now)
-            self._failures.setdefault(key, deque()).append(now)
+    per_address: int = 5
+    per_name: int = 5
+    window: timedelta = timedelta(minutes=1)
 
-    def wait_seconds(self, name: str, address: str, now: datetime) -> int:
-        waits = [
-            (q[0] + self.window - now).total_seconds()
-            for k in (f"name:{name.strip()}", f"addr:{address}")
-            if len(q := self._recent(k, now)) >= self.limit
-        ]
-        return max(1, int(max(waits, default=0)) + 1)
+    def address_wait(self, session: Session, address: str, now: datetime) -> int:
+        """Seconds this address must wait before it may try again (0: it may now)."""
+        count, first = admin_sessions.failures(session, address, now - self.window)
+        if count < self.per_address or first is None:
+            return 0
+        return max(1, int((first + self.window - now).total_seconds()) + 1)
+
+    def under_attack(self, session: Session, name: str, now: datetime) -> bool:
+        count, _ = admin_sessions.failures(session, name_key(name), now - self.window)
+        return count >= self.per_name
+
+    def failed(self, session: Session, name: str, address: str, now: datetime) -> None:
+        """Count a failure of this name from this address (the caller commits)."""
+        strikes = self.per_address if self.under_attack(session, name, now) else 1
+        admin_sessions.failed(
+            session, [name_key(name)] + [address] * strikes, now, keep=self.window * 2
+        )

@@ -1,13 +1,14 @@
 """台账导出: the current filter as .xlsx (admin/xlsx.py: streamed while the rows are read, so
 memory does not grow with the row count) or as .csv (UTF-8 with BOM, so Excel reads the
-Chinese), one row per issue, numbers masked, newest first like the list."""
+Chinese), one row per issue, numbers masked, newest first like the list. A row the viewer may
+not read (handlers.privacy.sees_text) is the stub: no text, reporter, result or rating."""
 
 from __future__ import annotations
 
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -44,6 +45,8 @@ COLUMNS: list[tuple[str, float]] = [
     ("反映人数", 9),
 ]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+HIDDEN = "（内容不公开）"
+Reads = Callable[[Any], bool]
 
 
 _DIGIT = re.compile(r"\d")
@@ -54,23 +57,23 @@ def _masked(text: str) -> str:
     return mask(text) if _DIGIT.search(text) else text
 
 
-def values(row: Any, now: datetime) -> list[Any]:
+def values(row: Any, now: datetime, readable: bool = True) -> list[Any]:
     """One ledger row. Times stay as read (aware); the writers show them in local time."""
     return [
         row.number,
         row.kind,
         row.village_name or "",
         row.group_name or "私聊",
-        _masked(row.text),
-        row.reporter_name,
+        _masked(row.text) if readable else HIDDEN,
+        row.reporter_name if readable else "",
         row.owner_name or "",
         STATUS.get(row.status, row.status),
         row.created_at,
         row.due_at,
         row.closed_at,
         days_late(row.due_at, row.status, now) or None,
-        _masked(row.result or ""),
-        row.rating or "",
+        _masked(row.result or "") if readable else "",
+        (row.rating or "") if readable else "",
         LEVEL.get(row.settled_level or "", ""),
         row.reports,
     ]
@@ -87,21 +90,25 @@ def disposition(now: datetime, suffix: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
 
 
-def _rows(app: App, f: IssueFilter) -> Iterator[list[Any]]:
+def _everything(row: Any) -> bool:
+    return True
+
+
+def _rows(app: App, f: IssueFilter, reads: Reads) -> Iterator[list[Any]]:
     """Ledger rows as the database hands them over (a server-side cursor where there is one)."""
     now = app.clock.now()
     with Session(app.engine) as session:
         for row in iter_issues(session, f=f, now=now):
-            yield values(row, now)
+            yield values(row, now, reads(row))
 
 
-def xlsx_chunks(app: App, f: IssueFilter) -> Iterator[bytes]:
-    return xlsx.stream(SHEET, COLUMNS, _rows(app, f), tz=app.clock.tz)
+def xlsx_chunks(app: App, f: IssueFilter, reads: Reads = _everything) -> Iterator[bytes]:
+    return xlsx.stream(SHEET, COLUMNS, _rows(app, f, reads), tz=app.clock.tz)
 
 
-def xlsx_response(app: App, f: IssueFilter) -> StreamingResponse:
+def xlsx_response(app: App, f: IssueFilter, reads: Reads) -> StreamingResponse:
     return StreamingResponse(
-        xlsx_chunks(app, f),
+        xlsx_chunks(app, f, reads),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": disposition(app.clock.now(), "xlsx")},
     )
@@ -115,14 +122,16 @@ def _csv_text(value: Any, tz: Any) -> Any:
     return "" if value is None else value
 
 
-def csv_rows(app: App, f: IssueFilter, batch: int = 500) -> Iterator[bytes]:
+def csv_rows(
+    app: App, f: IssueFilter, reads: Reads = _everything, batch: int = 500
+) -> Iterator[bytes]:
     """The CSV as it is read from the database, a few hundred rows per chunk."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow([title for title, _ in COLUMNS])
     tz = app.clock.tz
-    for n, row in enumerate(_rows(app, f), 1):
+    for n, row in enumerate(_rows(app, f, reads), 1):
         writer.writerow([_csv_text(v, tz) for v in row])
         if n % batch == 0:
             yield buffer.getvalue().encode("utf-8")
@@ -131,9 +140,9 @@ def csv_rows(app: App, f: IssueFilter, batch: int = 500) -> Iterator[bytes]:
     yield buffer.getvalue().encode("utf-8")
 
 
-def csv_response(app: App, f: IssueFilter) -> StreamingResponse:
+def csv_response(app: App, f: IssueFilter, reads: Reads) -> StreamingResponse:
     return StreamingResponse(
-        csv_rows(app, f),
+        csv_rows(app, f, reads),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": disposition(app.clock.now(), "csv")},
     )

@@ -11,12 +11,23 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import Path as InPath
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlmodel import Session, func, select
 
 from admin import charts, export
-from admin.auth import Viewer, check_password, fingerprint
+from admin.auth import (
+    LoginLimits,
+    Viewer,
+    check_password,
+    close_session,
+    open_session,
+)
+from admin.security import address_key, client_address
 from admin.web import (
+    FIRST_DAY,
+    LAST_DAY,
+    MAX_ID,
     AppDep,
     Csrf,
     OptionalViewer,
@@ -26,9 +37,13 @@ from admin.web import (
     csrf_token,
     flash,
     get_app,
+    get_options,
     local_midnight,
     page_args,
+    read_date,
     read_filter,
+    read_int,
+    reads,
     render,
 )
 from handlers import actions
@@ -40,9 +55,14 @@ from handlers.register import dismiss_post, register_post
 from handlers.texts import ADMIN_RELAY
 from storage import queries
 from storage.db import current_revision, head_revision
-from storage.models import KINDS, AdminLogin, ChatGroup, Issue, Kind, Person, Role, Village
+from storage.models import KINDS, ChatGroup, Issue, Kind, Person, Role, Village
 
 router = APIRouter(include_in_schema=False)
+
+# Numbers in a path: an issue's number, a post's id, an attachment's place in its list.
+IssueNumber = Annotated[int, InPath(ge=1, le=MAX_ID, description="事项编号")]
+PostId = Annotated[int, InPath(ge=1, le=MAX_ID)]
+Index = Annotated[int, InPath(ge=0, le=1000)]
 
 # --- log-in ----------------------------------------------------------------------------------
 
@@ -74,43 +94,40 @@ def login(
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",
 ) -> Response:
-    limiter = request.app.state.limiter
+    limits: LoginLimits = request.app.state.login_limits
     now = app.clock.now()
-    address = request.client.host if request.client else "?"
+    address = address_key(client_address(request, get_options(request)))
     name = name.strip()[:50]
-    if limiter.blocked(name, address, now):
-        wait = limiter.wait_seconds(name, address, now)
+
+    def again(error: str, status: int) -> Response:
         response = render(
-            request,
-            "login.html",
-            None,
-            next=_safe_next(next),
-            name=name,
-            error=f"登录失败次数太多，请 {wait} 秒后再试。",
+            request, "login.html", None, next=_safe_next(next), name=name, error=error
         )
-        response.status_code = 429
+        response.status_code = status
+        return response
+
+    wait = limits.address_wait(session, address, now)
+    if wait:
+        response = again(f"这里登录失败的次数太多，请等 {wait} 秒后再试。", 429)
         response.headers["Retry-After"] = str(wait)
         return response
-    person = check_password(session, name, password) if name and password else None
+    person = check_password(session, name, password[:1000]) if name and password else None
     if person is None:
-        limiter.failed(name, address, now)
-        response = render(
-            request, "login.html", None, next=_safe_next(next), name=name, error="姓名或密码不对。"
-        )
-        response.status_code = 401
-        return response
-    login_row = session.get(AdminLogin, person.id)
-    assert login_row is not None
+        limits.failed(session, name, address, now)
+        session.commit()
+        return again("姓名或密码不对。", 401)
+    token = open_session(session, person, now, app.settings.admin_session_hours)
+    session.commit()
     request.session.clear()  # a new session on log-in: nothing from before carries over
-    request.session.update(
-        pid=person.id, pw=fingerprint(login_row.password_hash), at=int(now.timestamp())
-    )
+    request.session.update(sid=token)
     csrf_token(request)
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
 @router.post("/logout", dependencies=[Csrf])
-def logout(request: Request) -> Response:
+def logout(request: Request, session: SessionDep) -> Response:
+    close_session(session, dict(request.session))
+    session.commit()
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
@@ -157,6 +174,7 @@ def issue_list(request: Request, viewer: PageViewer, session: SessionDep, app: A
         pages=pages,
         per_page=per_page,
         days_late=lambda row: queries.days_late(row.due_at, row.status, now),
+        reads=lambda row: reads(viewer, row),
         query_with=lambda **kw: _query_with(request, **kw),
         export_query=_query_with(request, page=None),
         **_choices(session, viewer),
@@ -185,12 +203,14 @@ def may_see_full(viewer: Viewer, issue: Issue) -> bool:
 
 @router.get("/issues/{number}")
 def issue_detail(
-    number: int, request: Request, viewer: PageViewer, session: SessionDep, app: AppDep
+    number: IssueNumber, request: Request, viewer: PageViewer, session: SessionDep, app: AppDep
 ) -> Response:
     issue = visible_issue(session, viewer, number)
     full = may_see_full(viewer, issue)
     show: Callable[[str], str] = (lambda s: s) if full else mask
-    events = queries.timeline(session, issue_id=issue.id or 0)
+    readable = reads(viewer, issue)
+    # Someone who may not read it sees the stub: no text, notes, result or attachments.
+    events = queries.timeline(session, issue_id=issue.id or 0) if readable else []
     owner = session.get(Person, issue.owner_id) if issue.owner_id else None
     village = session.get(Village, issue.village_id)
     now = app.clock.now()
@@ -202,12 +222,13 @@ def issue_detail(
         issue=issue,
         show=show,
         full=full,
+        readable=readable,
         owner=owner,
         village=village,
         group=session.get(ChatGroup, issue.group_id) if issue.group_id else None,
         events=[e for e in events if e.kind != "report"],
         reports=[e for e in events if e.kind == "report"],
-        attachments=actions.attachments_of(issue),
+        attachments=actions.attachments_of(issue) if readable else [],
         late=queries.days_late(issue.due_at, issue.status, now),
         people=queries.people(session, (issue.village_id,)),
         kinds=KINDS,
@@ -219,11 +240,13 @@ def issue_detail(
 
 
 def _parse_due(value: str, now: datetime, tz: Any) -> datetime | None:
-    value = value.strip()
+    value = value.strip()[:100]
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return parse_due(value, now)
+    if not FIRST_DAY <= parsed.date() <= LAST_DAY:
+        return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
 
 
@@ -263,11 +286,11 @@ def _act(
 
 @router.post("/issues/{number}/assign", dependencies=[Csrf])
 def issue_assign(
-    number: int,
+    number: IssueNumber,
     request: Request,
     viewer: PageViewer,
     session: SessionDep,
-    person: Annotated[int, Form()],
+    person: Annotated[int, Form(ge=1, le=MAX_ID)],
 ) -> Response:
     def change(ctx: Ctx, issue: Issue, actor: Actor) -> Outcome:
         target = ctx.session.get(Person, person)
@@ -280,7 +303,7 @@ def issue_assign(
 
 @router.post("/issues/{number}/due", dependencies=[Csrf])
 def issue_due(
-    number: int,
+    number: IssueNumber,
     request: Request,
     viewer: PageViewer,
     session: SessionDep,
@@ -297,7 +320,7 @@ def issue_due(
 
 @router.post("/issues/{number}/kind", dependencies=[Csrf])
 def issue_kind(
-    number: int,
+    number: IssueNumber,
     request: Request,
     viewer: PageViewer,
     session: SessionDep,
@@ -313,7 +336,7 @@ def issue_kind(
 
 @router.post("/issues/{number}/note", dependencies=[Csrf])
 def issue_note(
-    number: int,
+    number: IssueNumber,
     request: Request,
     viewer: PageViewer,
     session: SessionDep,
@@ -324,7 +347,7 @@ def issue_note(
 
 @router.post("/issues/{number}/close", dependencies=[Csrf])
 def issue_close(
-    number: int,
+    number: IssueNumber,
     request: Request,
     viewer: PageViewer,
     session: SessionDep,
@@ -342,7 +365,7 @@ def issue_close(
 
 @router.post("/issues/{number}/reopen", dependencies=[Csrf])
 def issue_reopen(
-    number: int,
+    number: IssueNumber,
     request: Request,
     viewer: PageViewer,
     session: SessionDep,
@@ -355,11 +378,12 @@ def issue_reopen(
 
 @router.get("/issues/{number}/attachments/{index}")
 def attachment(
-    number: int, index: int, viewer: PageViewer, session: SessionDep, app: AppDep
+    number: IssueNumber, index: Index, viewer: PageViewer, session: SessionDep, app: AppDep
 ) -> Response:
-    """A stored copy of a photo or voice message, only from inside the data folder."""
+    """A stored copy of a photo or voice message, only from inside the data folder, for those
+    who may read the issue."""
     issue = visible_issue(session, viewer, number)
-    items = actions.attachments_of(issue)
+    items = actions.attachments_of(issue) if reads(viewer, issue) else []
     if not 0 <= index < len(items) or not items[index].get("path"):
         raise HTTPException(status_code=404, detail="没有这个附件。")
     root = Path(app.settings.data_dir).resolve()
@@ -410,14 +434,14 @@ def _decide_post(
 
 @router.post("/posts/{inbound_id}/register", dependencies=[Csrf])
 def post_register(
-    inbound_id: int,
+    inbound_id: PostId,
     request: Request,
     viewer: PageViewer,
     session: SessionDep,
     kind: Annotated[str, Form()],
     village: Annotated[str, Form()] = "",
 ) -> Response:
-    chosen = int(village) if village.isdigit() else None
+    chosen = read_int(village)
     return _decide_post(
         request,
         session,
@@ -428,7 +452,7 @@ def post_register(
 
 @router.post("/posts/{inbound_id}/dismiss", dependencies=[Csrf])
 def post_dismiss(
-    inbound_id: int, request: Request, viewer: PageViewer, session: SessionDep
+    inbound_id: PostId, request: Request, viewer: PageViewer, session: SessionDep
 ) -> Response:
     return _decide_post(
         request, session, viewer, lambda ctx, actor: dismiss_post(ctx, inbound_id, actor)
@@ -442,20 +466,14 @@ WEEK_CHOICES = (4, 8, 12, 26, 52)
 
 def stats_period(params: Any, now: datetime, tz: Any) -> tuple[datetime, int]:
     """The Monday 00:00 the figures start at and how many weeks they cover (to this week)."""
-    try:
-        weeks = int(params.get("weeks") or 8)
-    except ValueError:
-        weeks = 8
+    weeks = read_int(params.get("weeks")) or 8
     weeks = weeks if weeks in WEEK_CHOICES else 8
     today = now.astimezone(tz).date()
     this_monday = today - timedelta(days=today.weekday())
     end_day: date = this_monday + timedelta(weeks=1)
-    if params.get("until"):
-        try:
-            chosen = date.fromisoformat(params["until"])
-            end_day = chosen - timedelta(days=chosen.weekday()) + timedelta(weeks=1)
-        except ValueError:
-            pass
+    chosen = read_date(params.get("until"))
+    if chosen is not None:
+        end_day = chosen - timedelta(days=chosen.weekday()) + timedelta(weeks=1)
     return local_midnight(end_day - timedelta(weeks=weeks), tz), weeks
 
 
@@ -489,13 +507,13 @@ def stats_page(request: Request, viewer: PageViewer, session: SessionDep, app: A
 @router.get("/export.xlsx")
 def export_xlsx(request: Request, viewer: PageViewer, app: AppDep) -> Response:
     f = read_filter(request.query_params, viewer, app.clock.tz)
-    return export.xlsx_response(app, f)
+    return export.xlsx_response(app, f, lambda row: reads(viewer, row))
 
 
 @router.get("/export.csv")
 def export_csv(request: Request, viewer: PageViewer, app: AppDep) -> Response:
     f = read_filter(request.query_params, viewer, app.clock.tz)
-    return export.csv_response(app, f)
+    return export.csv_response(app, f, lambda row: reads(viewer, row))
 
 
 # --- 状态 --------------------------------------------------------------------------------------

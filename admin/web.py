@@ -1,5 +1,6 @@
-"""What every admin route shares: the App, a database session, the viewer, CSRF, templates,
-and reading the list filter from a query string."""
+"""What every admin route shares: the App, a database session, the viewer, CSRF and the
+origin of forms, who may read an issue's words, templates, and reading the list filter and
+other numbers and dates from a query string (never an error, whatever is typed there)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from sqlmodel import Session
 
 from admin import labels
 from admin.auth import Viewer, csrf_ok, session_viewer, token_viewer
-from handlers.privacy import mask, short
+from admin.security import AdminOptions, same_site
+from handlers.privacy import mask, sees_text, short
 from storage.models import KINDS, Kind, Status
-from storage.queries import ACTIVE, SORTS, IssueFilter
+from storage.queries import ACTIVE, SORTS, IssueFilter, Reader
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -25,6 +27,12 @@ if TYPE_CHECKING:
 HERE = Path(__file__).parent
 PER_PAGE = 50
 MAX_PER_PAGE = 200
+MAX_PAGE = 100_000
+# Ids and issue numbers are 32-bit integers in the database: a larger number names nothing.
+MAX_ID = 2**31 - 1
+# Dates outside these years filter nothing away (and are past what times can be compared in).
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2999, 12, 31)
 
 
 class LoginRequired(Exception):
@@ -58,15 +66,17 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+def get_options(request: Request) -> AdminOptions:
+    return request.app.state.options  # type: ignore[no-any-return]
+
+
 def optional_viewer(request: Request, session: SessionDep) -> Viewer | None:
     app = get_app(request)
     now = app.clock.now()
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return token_viewer(session, auth[7:], now)
-    return session_viewer(
-        session, dict(request.session), now=now, hours=app.settings.admin_session_hours
-    )
+    return session_viewer(session, dict(request.session), now=now)
 
 
 OptionalViewer = Annotated[Viewer | None, Depends(optional_viewer)]
@@ -95,8 +105,14 @@ def api_viewer(viewer: OptionalViewer) -> Viewer:
 ApiViewer = Annotated[Viewer, Depends(api_viewer)]
 
 
+FOREIGN_ORIGIN = "这个请求来自别的网站，已拒绝。请在说事后台自己的页面上操作。"
+
+
 async def check_csrf(request: Request) -> None:
-    """Every form carries the session's token; a form without it changes nothing."""
+    """Every form carries the session's token, and comes from a page of this site (its Origin
+    or Referer); anything else changes nothing."""
+    if not same_site(request, get_options(request)):
+        raise HTTPException(status_code=403, detail=FOREIGN_ORIGIN)
     form = await request.form()
     if not csrf_ok(request.session.get("csrf"), form.get("csrf")):
         raise HTTPException(status_code=403, detail="表单已过期或来源不明，请刷新页面后再试。")
@@ -136,6 +152,31 @@ def render(
     )
 
 
+def reads(viewer: Viewer | None, issue: Any) -> bool:
+    """Whether this viewer may read the issue's own words (text, notes, result, attachments):
+    handlers.privacy.sees_text, the one rule. `issue` is an Issue or a list row; None: someone
+    outside (Open311)."""
+    return sees_text(
+        issue.kind,
+        reporter=issue.reporter,
+        owner_id=issue.owner_id,
+        village_id=issue.village_id,
+        viewer_key=viewer.key if viewer else None,
+        viewer_person_id=viewer.person_id if viewer else None,
+        viewer_role=viewer.role if viewer else None,
+        viewer_village_id=viewer.village_id if viewer else None,
+    )
+
+
+def reader_of(viewer: Viewer) -> Reader:
+    return Reader(
+        key=viewer.key,
+        person_id=viewer.person_id,
+        role=viewer.role,
+        village_id=viewer.village_id,
+    )
+
+
 def chat_enabled(app: App) -> bool:
     """模拟群聊 speaks as anyone in the grid, so it is on only where no real platform is
     configured (or when switched on explicitly)."""
@@ -148,22 +189,38 @@ def chat_enabled(app: App) -> bool:
 # --- reading the filter ----------------------------------------------------------------------
 
 
-def _int(value: str | None) -> int | None:
-    if value is None or not value.strip():
+def clean(value: str) -> str:
+    """A typed value without what the database cannot store or search (NUL, other control
+    characters, unpaired surrogates)."""
+    return "".join(
+        ch for ch in value if ch >= " " and ch != "\x7f" and not "\ud800" <= ch <= "\udfff"
+    )
+
+
+def read_int(value: str | None) -> int | None:
+    """A number as an id or page may be: ASCII digits, within what the database keeps."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value or len(value) > 12 or not value.lstrip("-").isascii():
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         return None
+    return number if -MAX_ID <= number <= MAX_ID else None
 
 
-def _date(value: str | None) -> date | None:
+def read_date(value: str | None) -> date | None:
+    """A YYYY-MM-DD from a query string; None when there is none (or one before 1900 or after
+    2999: no bound at all, for a filter)."""
     if not value:
         return None
     try:
-        return date.fromisoformat(value.strip())
+        day = date.fromisoformat(value.strip()[:10])
     except ValueError:
         return None
+    return day if FIRST_DAY <= day <= LAST_DAY else None
 
 
 def local_midnight(day: date, tz: Any) -> datetime:
@@ -175,25 +232,26 @@ def read_filter(params: Any, viewer: Viewer, tz: Any) -> IssueFilter:
     kind = params.get("kind") or None
     status = params.get("status") or None
     sort = params.get("sort") or "new"
-    day_from, day_to = _date(params.get("from")), _date(params.get("to"))
+    day_from, day_to = read_date(params.get("from")), read_date(params.get("to"))
     return IssueFilter(
         villages=viewer.villages,
-        village_id=_int(params.get("village")),
-        group_id=_int(params.get("group")),
+        village_id=read_int(params.get("village")),
+        group_id=read_int(params.get("group")),
         kind=kind if kind in (*KINDS, Kind.UNSORTED) else None,
         status=status if status in (*(s.value for s in Status), ACTIVE) else None,
-        owner_id=_int(params.get("owner")),
+        owner_id=read_int(params.get("owner")),
         overdue=params.get("overdue") in ("1", "true", "on"),
         created_from=local_midnight(day_from, tz) if day_from else None,
         created_to=local_midnight(day_to, tz) + timedelta(days=1) if day_to else None,
-        text=(params.get("q") or "").strip()[:100],
+        text=clean(params.get("q") or "").strip()[:100],
         sort=sort if sort in SORTS else "new",
+        reader=reader_of(viewer),
     )
 
 
 def page_args(params: Any) -> tuple[int, int]:
-    page = max(1, _int(params.get("page")) or 1)
-    per_page = min(MAX_PER_PAGE, max(1, _int(params.get("per_page")) or PER_PAGE))
+    page = min(MAX_PAGE, max(1, read_int(params.get("page")) or 1))
+    per_page = min(MAX_PER_PAGE, max(1, read_int(params.get("per_page")) or PER_PAGE))
     return page, per_page
 
 

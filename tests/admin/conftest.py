@@ -14,6 +14,7 @@ import pytest
 import pytest_asyncio
 from argon2 import PasswordHasher
 from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlmodel import Session, col, select
 
 from admin.app import create_app
@@ -61,6 +62,16 @@ async def client(web: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport=httpx.ASGITransport(app=web), base_url="http://testserver"
     ) as c:
         yield c
+
+
+def routes(web: FastAPI) -> list[tuple[str, str, APIRoute]]:
+    """(method, full path, route) of every API route of the app, routers included."""
+    found = []
+    for context in iter_route_contexts(web.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and context.path:
+            found += [(method, context.path, route) for method in sorted(route.methods)]
+    return found
 
 
 def csrf_of(html: str) -> str:

@@ -105,13 +105,16 @@ async def test_refusals_change_nothing(client: httpx.AsyncClient, matters: Chat,
 async def test_detail_masks_numbers_for_those_who_may_not_see_them(
     client: httpx.AsyncClient, matters: Chat, app: App
 ) -> None:
-    await login(client, "张姐")  # not the owner of #2 (王哥), not a secretary
-    page = (await client.get("/issues/2")).text
-    assert "138****5678" in page and "13812345678" not in page
-    assert "138****5678" in (await client.get("/api/issues/2")).json()["text"]
-    await login(client, "王哥")  # the owner sees it in full
+    await say(matters, "老周: 村东头电线杆歪了，快倒了，电话13900001111")  # #4 村里事, 张姐's
+    await login(client, "王哥")  # not the owner of #4, not a secretary
+    page = (await client.get("/issues/4")).text
+    assert "139****1111" in page and "13900001111" not in page
+    assert "139****1111" in (await client.get("/api/issues/4")).json()["text"]
+    await login(client, "张姐")  # the owner sees it in full
+    assert "13900001111" in (await client.get("/issues/4")).text
+    assert "13900001111" not in (await client.get("/issues")).text  # lists are always masked
+    await login(client, "王哥")  # the owner of #2 (邻里事) sees it in full
     assert "13812345678" in (await client.get("/issues/2")).text
-    assert "13812345678" not in (await client.get("/issues")).text  # lists are always masked
 
 
 async def test_list_filters_sort_and_counts(
