@@ -4,7 +4,8 @@ the same `handlers.intake.receive` as every platform; the bot's messages are the
 a `WebTransport` "delivers" (they stay in the database, which is what the page shows).
 
 It speaks as anyone, so it is on only where no real platform is configured (see
-`admin.web.chat_enabled`)."""
+`admin.web.chat_enabled`), and only for a logged-in 书记 or 镇领导: a 书记 sees and speaks in
+their own village's groups, as its people, the 镇领导 everywhere."""
 
 from __future__ import annotations
 
@@ -18,13 +19,23 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, col, select
 
-from admin.web import Csrf, OptionalViewer, chat_enabled, flash, get_app, render
+from admin.auth import Viewer
+from admin.web import (
+    MAX_ID,
+    Csrf,
+    OptionalViewer,
+    chat_enabled,
+    flash,
+    get_app,
+    page_viewer,
+    render,
+)
 from handlers import texts
 from handlers.intake import Handled, receive
 from handlers.messages import Inbound
 from scheduler.sender import Sender
 from storage import queries
-from storage.models import ChatGroup, GroupChat, Outbox, Person, PersonId, Village
+from storage.models import ChatGroup, GroupChat, Outbox, Person, PersonId, Role, Seen, Village
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -56,7 +67,25 @@ def _enabled(request: Request) -> App:
     return app
 
 
-router = APIRouter(prefix="/chat", include_in_schema=False, dependencies=[Depends(_enabled)])
+NOT_FOR_YOU = "模拟群聊能以任何人的身份说话，只给书记和镇领导用。"
+OTHER_VILLAGE = "只能在本村的群里、以本村的人说话。"
+
+
+def chat_viewer(request: Request, viewer: OptionalViewer) -> Viewer:
+    """A logged-in 书记 or 镇领导 (others: the log-in page, or refused)."""
+    viewer = page_viewer(request, viewer)
+    if viewer.role not in (Role.SECRETARY, Role.TOWN_LEADER):
+        raise HTTPException(status_code=403, detail=NOT_FOR_YOU)
+    return viewer
+
+
+ChatViewer = Annotated[Viewer, Depends(chat_viewer)]
+# On the router: no route under /chat answers anyone else, whatever routes are added later.
+router = APIRouter(
+    prefix="/chat",
+    include_in_schema=False,
+    dependencies=[Depends(_enabled), Depends(chat_viewer)],
+)
 _flush_locks: dict[int, asyncio.Lock] = {}
 
 
@@ -71,9 +100,12 @@ async def deliver(app: App) -> None:
         await sender.flush()
 
 
-def local_groups(session: Session) -> list[tuple[ChatGroup, str, str]]:
-    """Groups reachable on the local platform: (group, its local chat id, village name)."""
-    rows = session.exec(
+def local_groups(
+    session: Session, villages: tuple[int, ...] | None = None
+) -> list[tuple[ChatGroup, str, str]]:
+    """Groups reachable on the local platform (of these villages; None: all): (group, its
+    local chat id, village name)."""
+    query = (
         select(ChatGroup, GroupChat.chat_key, Village.name)
         .join(GroupChat, col(GroupChat.group_id) == col(ChatGroup.id))
         .join(Village, col(Village.id) == col(ChatGroup.village_id))
@@ -82,27 +114,63 @@ def local_groups(session: Session) -> list[tuple[ChatGroup, str, str]]:
             GroupChat.active,
             ChatGroup.active,
         )
-        .order_by(col(Village.position), col(ChatGroup.position))
-    ).all()
+    )
+    if villages is not None:
+        query = query.where(col(ChatGroup.village_id).in_(villages))
+    rows = session.exec(query.order_by(col(Village.position), col(ChatGroup.position))).all()
     return [(g, key.split(":", 1)[1], village) for g, key, village in rows]
 
 
-def local_people(session: Session) -> list[tuple[str, str]]:
-    """(name on the local platform, role) of the grid people who have one."""
-    rows = session.exec(
+def local_people(
+    session: Session, villages: tuple[int, ...] | None = None
+) -> list[tuple[str, str]]:
+    """(name on the local platform, role) of the grid people who have one (of these villages;
+    None: all)."""
+    query = (
         select(PersonId.key, Person.role)
         .join(Person, col(Person.id) == col(PersonId.person_id))
         .where(col(PersonId.key).like(f"{PLATFORM}:%"), Person.active)
-        .order_by(col(Person.village_id), col(Person.position))
-    ).all()
+    )
+    if villages is not None:
+        query = query.where(col(Person.village_id).in_(villages))
+    rows = session.exec(query.order_by(col(Person.village_id), col(Person.position))).all()
     return [(key.split(":", 1)[1], role) for key, role in rows]
 
 
-def _state(request: Request, session: Session) -> dict[str, Any]:
-    groups = local_groups(session)
+def may_speak_as(session: Session, viewer: Viewer, name: str) -> bool:
+    """Whether this viewer may speak as (and read the private chat of) this name: a grid
+    person of their village, or a villager last seen in one of its groups (or never seen)."""
+    if viewer.villages is None:
+        return True
+    key = f"{PLATFORM}:{name}"
+    person = session.exec(
+        select(Person)
+        .join(PersonId, col(PersonId.person_id) == col(Person.id))
+        .where(PersonId.key == key)
+    ).first()
+    if person is not None:
+        return person.village_id in viewer.villages
+    seen = session.exec(
+        select(ChatGroup.village_id)
+        .join(Seen, col(Seen.group_id) == col(ChatGroup.id))
+        .where(Seen.sender == key)
+    ).first()
+    return seen is None or seen in viewer.villages
+
+
+def _name(value: str | None) -> str:
+    return "".join(ch for ch in (value or "") if ch.isprintable()).strip()[:20]
+
+
+def _state(request: Request, session: Session, viewer: Viewer) -> dict[str, Any]:
+    groups = local_groups(session, viewer.villages)
     chosen = request.query_params.get("group") or ""
     chat = next((c for _, c, _ in groups if c == chosen), groups[0][1] if groups else "")
-    name = (request.query_params.get("as") or "").strip()[:20] or VILLAGERS[0]
+    name = _name(request.query_params.get("as")) or next(
+        (n for n in VILLAGERS if may_speak_as(session, viewer, n)), viewer.name
+    )
+    if not may_speak_as(session, viewer, name):
+        raise HTTPException(status_code=403, detail=OTHER_VILLAGE)
     return {"groups": groups, "chat": chat, "name": name}
 
 
@@ -115,15 +183,15 @@ def _panes(session: Session, chat: str, name: str) -> dict[str, Any]:
 
 
 @router.get("")
-def chat_page(request: Request, viewer: OptionalViewer) -> Response:
+def chat_page(request: Request, viewer: ChatViewer) -> Response:
     app = get_app(request)
     with Session(app.engine) as session:
-        state = _state(request, session)
+        state = _state(request, session, viewer)
         return render(
             request,
             "chat.html",
             viewer,
-            people=local_people(session),
+            people=local_people(session, viewer.villages),
             villagers=VILLAGERS,
             here=urlencode({"group": state["chat"], "as": state["name"]}),
             **state,
@@ -132,11 +200,11 @@ def chat_page(request: Request, viewer: OptionalViewer) -> Response:
 
 
 @router.get("/feed")
-def chat_feed(request: Request) -> Response:
+def chat_feed(request: Request, viewer: ChatViewer) -> Response:
     """Both conversations as HTML, for the page to refresh itself."""
     app = get_app(request)
     with Session(app.engine) as session:
-        state = _state(request, session)
+        state = _state(request, session, viewer)
         return render(
             request,
             "chat_panes.html",
@@ -157,6 +225,7 @@ def _back(chat: str, name: str) -> RedirectResponse:
 @router.post("/post", dependencies=[Csrf])
 async def chat_post(
     request: Request,
+    viewer: ChatViewer,
     name: Annotated[str, Form()],
     text: Annotated[str, Form()],
     group: Annotated[str, Form()] = "",
@@ -164,11 +233,17 @@ async def chat_post(
     reply_to: Annotated[str, Form()] = "",
 ) -> Response:
     app = get_app(request)
-    name = name.strip()[:20]
+    name = _name(name)
     if not name or not text.strip():
         flash(request, "请写上姓名和内容。", ok=False)
         return _back(group, name)
     in_private = private in ("1", "on", "true")
+    with Session(app.engine) as session:
+        allowed = may_speak_as(session, viewer, name) and (
+            in_private or any(c == group for _, c, _ in local_groups(session, viewer.villages))
+        )
+    if not allowed:
+        raise HTTPException(status_code=403, detail=OTHER_VILLAGE)
     msg = Inbound(
         platform=PLATFORM,
         chat=name if in_private else group,
@@ -188,19 +263,27 @@ async def chat_post(
 @router.post("/press", dependencies=[Csrf])
 async def chat_press(
     request: Request,
+    viewer: ChatViewer,
     name: Annotated[str, Form()],
-    message: Annotated[int, Form()],
+    message: Annotated[int, Form(ge=1, le=MAX_ID)],
     label: Annotated[str, Form()],
     group: Annotated[str, Form()] = "",
 ) -> Response:
     app = get_app(request)
-    name = name.strip()[:20]
+    name = _name(name)
 
     def press() -> Handled | None:
         with Session(app.engine) as session:
             row = session.get(Outbox, message)
             if row is None or row.platform != PLATFORM or row.status != "sent":
                 return None
+            where = (
+                may_speak_as(session, viewer, row.chat)
+                if row.private
+                else any(c == row.chat for _, c, _ in local_groups(session, viewer.villages))
+            )
+            if not (where and may_speak_as(session, viewer, name)):
+                raise HTTPException(status_code=403, detail=OTHER_VILLAGE)
             data = dict(queries.buttons_of(row)).get(label)
             if data is None:
                 return None

@@ -1,5 +1,6 @@
 """模拟群聊: posting and pressing buttons on the web page go through the real intake, and the
-bot's answers appear in the group and private views."""
+bot's answers appear in the group and private views. Only a logged-in 书记 (their village) or
+镇领导 reaches it."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlmodel import Session, select
+from fastapi import FastAPI
+from sqlmodel import Session, func, select
 
 from admin.app import create_app, welcome
 from bot.app import App
-from storage.models import Outbox
-from tests.admin.conftest import csrf_of, events, issue, sqlite_only
+from storage.models import Inbound, Outbox
+from tests.admin.conftest import csrf_of, events, issue, logged_in, login, routes, sqlite_only
 
 pytestmark = pytest.mark.asyncio
 GROUP = "新联村说事群"
@@ -50,6 +52,7 @@ def sent(app: App) -> list[Outbox]:
 
 @sqlite_only
 async def test_post_press_and_see_the_replies(client: httpx.AsyncClient, app: App) -> None:
+    await login(client, "李书记")
     r = await post(client, "张大爷", "村口路灯坏了好几天了，晚上黑乎乎的")
     assert r.status_code == 303 and r.headers["location"].endswith("#end")
     page = (await client.get(r.headers["location"])).text
@@ -96,3 +99,104 @@ async def test_chat_is_off_when_a_real_platform_is_configured(
 async def test_start_message_names_the_web_chat(app: App) -> None:
     create_app(app)
     assert re.search(r"模拟群聊 http://127\.0\.0\.1:8000/chat", welcome(app))
+
+
+def _counts(app: App) -> tuple[int, int]:
+    with Session(app.engine) as session:
+        inbound = session.exec(select(func.count()).select_from(Inbound)).one()
+        out = session.exec(select(func.count()).select_from(Outbox)).one()
+        return int(inbound), int(out)
+
+
+def chat_routes(web: FastAPI) -> list[tuple[str, str]]:
+    """(method, path) of every route under /chat, as the app has them."""
+    found = [(method, path) for method, path, _ in routes(web) if path.startswith("/chat")]
+    assert ("GET", "/chat") in found and ("POST", "/chat/post") in found
+    return found
+
+
+@sqlite_only
+async def test_no_anonymous_request_reaches_any_chat_route(
+    web: FastAPI, client: httpx.AsyncClient, app: App
+) -> None:
+    before = _counts(app)
+    token = csrf_of((await client.get("/login")).text)  # a valid token of an anonymous session
+    form = {"csrf": token, "name": "李书记", "group": GROUP, "text": "路灯坏了", "message": "1"}
+    form["label"] = "认领"
+    for method, path in chat_routes(web):
+        query = f"?group={GROUP}&as=张姐"
+        r = await client.request(method, path + query, data=form if method == "POST" else None)
+        assert r.status_code == 303, (method, path, r.status_code)
+        assert r.headers["location"].startswith("/login?next="), (method, path)
+        assert "张姐" not in r.text and "私聊" not in r.text
+    assert _counts(app) == before  # nothing was posted or pressed
+    # Logged in, but neither 书记 nor 镇领导: refused too.
+    zhang = await logged_in(web, "张姐")
+    try:
+        for method, path in chat_routes(web):
+            data = {**form, "csrf": csrf_of((await zhang.get("/issues")).text)}
+            r = await zhang.request(method, path, data=data if method == "POST" else None)
+            assert r.status_code == 403 and "只给书记和镇领导用" in r.text, (method, path)
+    finally:
+        await zhang.aclose()
+    assert _counts(app) == before
+
+
+@sqlite_only
+async def test_a_secretary_chats_only_in_their_own_village(web: FastAPI, app: App) -> None:
+    zhao = await logged_in(web, "赵书记")  # 石桥村
+    try:
+        page = await zhao.get(f"/chat?group={GROUP}&as=老赵")
+        assert page.status_code == 200
+        assert "石桥村说事群" in page.text and GROUP not in page.text  # only its own groups
+        assert (await zhao.get("/chat?as=张姐")).status_code == 403  # 新联村's 网格员
+        assert (await zhao.get("/chat/feed?as=李书记")).status_code == 403
+        before = _counts(app)
+        token = csrf_of(page.text)
+        into_other = {"csrf": token, "name": "老赵", "group": GROUP, "text": "路灯坏了"}
+        assert (await zhao.post("/chat/post", data=into_other)).status_code == 403
+        as_other = {
+            "csrf": token,
+            "name": "张姐",
+            "group": "",
+            "text": "办结 1 好了",
+            "private": "1",
+        }
+        assert (await zhao.post("/chat/post", data=as_other)).status_code == 403
+        assert _counts(app) == before
+        ok = {"csrf": token, "name": "老赵", "group": "石桥村说事群", "text": "水渠堵了，灌不上水"}
+        assert (await zhao.post("/chat/post", data=ok)).status_code == 303
+        assert _counts(app)[0] == before[0] + 1
+    finally:
+        await zhao.aclose()
+    town = await logged_in(web, "陈镇长")
+    try:
+        assert (await town.get(f"/chat?group={GROUP}&as=张姐")).status_code == 200
+    finally:
+        await town.aclose()
+
+
+@sqlite_only
+async def test_a_button_of_another_village_cannot_be_pressed(web: FastAPI, app: App) -> None:
+    li = await logged_in(web, "李书记")
+    try:
+        await post(li, "张大爷", "村口路灯坏了好几天了，晚上黑乎乎的")
+    finally:
+        await li.aclose()
+    notice = next(m for m in sent(app) if m.private and m.recipient == "张姐")
+    zhao = await logged_in(web, "赵书记")
+    try:
+        token = csrf_of((await zhao.get("/chat")).text)
+        data = {
+            "csrf": token,
+            "name": "刘叔",
+            "group": "",
+            "message": str(notice.id),
+            "label": "认领",
+        }
+        assert (await zhao.post("/chat/press", data=data)).status_code == 403
+        huge = {**data, "message": "99999999999999999999999"}
+        assert (await zhao.post("/chat/press", data=huge)).status_code == 422
+    finally:
+        await zhao.aclose()
+    assert issue(app, 1).status == "open"
