@@ -1,7 +1,7 @@
 """admin sessions kept on the server, failed log-ins counted in the database
 
-Revision ID: 0012
-Revises: 0004
+Revision ID: 0012_admin_sessions
+Revises: 0011_inbox_retry
 Create Date: 2026-12-08
 
 A log-in is a row (the cookie carries a random token, the row its SHA-256): logging out, a new
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | None = "0004"
+revision: str = "0012_admin_sessions"
+down_revision: str | None = "0011_inbox_retry"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
