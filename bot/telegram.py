@@ -167,13 +167,17 @@ class TelegramTransport:
         return str(sent.message_id)
 
 
+BUTTONS_PER_ROW = 2  # a phone shows two labels side by side without cutting them
+
+
 def keyboard(buttons: str) -> InlineKeyboardMarkup | None:
-    """The outbox's JSON [[label, data], …] as one row of inline buttons."""
+    """The outbox's JSON [[label, data], …] as rows of two inline buttons."""
     pairs = json.loads(buttons or "[]")
     if not pairs:
         return None
+    keys = [InlineKeyboardButton(label, callback_data=data) for label, data in pairs]
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=data) for label, data in pairs]]
+        [keys[i : i + BUTTONS_PER_ROW] for i in range(0, len(keys), BUTTONS_PER_ROW)]
     )
 
 

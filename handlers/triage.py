@@ -73,7 +73,7 @@ def send_card(
     ctx.conn.execute(
         insert(REMINDER),
         {
-            "key": f"{STAGE}:{post_id}>{person.id}",
+            "key": f"{STAGE}:{post_id}>{person.id}@{ctx.platform}",
             "issue_id": None,
             "person_id": person.id,
             "stage": STAGE,
@@ -109,8 +109,13 @@ def answer(ctx: Ctx, actor: Actor, *, register_it: bool, post_id: int, kind: str
     return register.register_post(ctx, post_id, chosen, actor)
 
 
+def platform_of(key: str) -> str:
+    """Where a card's post was said ("triage:5>3@wechat" → wechat): the card goes there."""
+    return key.rpartition("@")[2] if "@" in key else ""
+
+
 def post_id_of(key: str) -> int | None:
-    """The post a card's scheduler row is about ("triage:5>3" → 5)."""
+    """The post a card's scheduler row is about ("triage:5>3@wechat" → 5)."""
     if not key.startswith(STAGE + ":"):
         return None
     number = key[len(STAGE) + 1 :].split(">", 1)[0]

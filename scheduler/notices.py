@@ -96,13 +96,18 @@ def settle(session: Session, *, now: datetime, owed: list[dict[str, Any]], quiet
         p.id: p
         for p in session.exec(select_models(Person).where(col(Person.id).in_(list(by_person))))
     }
-    accounts: dict[int, str] = {}
+    all_accounts: dict[int, list[str]] = defaultdict(list)
     for person_id, key in session.execute(
         select(PERSON_ID.c.person_id, PERSON_ID.c.key)
         .where(PERSON_ID.c.person_id.in_(list(by_person)))
         .order_by(PERSON_ID.c.id)
     ).all():
-        accounts.setdefault(person_id, key)  # the first account, as to_person picks it
+        all_accounts[person_id].append(key)
+    # The first account, as to_person picks it; a triage card goes where its post was said
+    # (a WeChat post's card on WeChat, where the cadre can answer it).
+    accounts = {
+        person_id: _account(keys, by_person[person_id]) for person_id, keys in all_accounts.items()
+    }
     single = {rows[0]["issue_id"] for rows in by_person.values() if _one_issue(rows)}
     issues = {
         i.id: i for i in session.exec(select_models(Issue).where(col(Issue.id).in_(list(single))))
@@ -128,6 +133,11 @@ def settle(session: Session, *, now: datetime, owed: list[dict[str, Any]], quiet
     insert_rows(session, REMINDER, owed)
     update_rows(session, REMINDER, held, fields=("status", "outbox_id"))
     return len(sendable)
+
+
+def _account(keys: list[str], rows: list[dict[str, Any]]) -> str:
+    wanted = {triage.platform_of(r.get("key", "")) for r in rows if r["stage"] == triage.STAGE}
+    return next((k for k in keys if split_key(k)[0] in wanted), keys[0])
 
 
 def _young(row: dict[str, Any], now: datetime) -> bool:

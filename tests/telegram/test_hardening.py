@@ -11,7 +11,7 @@ import pytest
 
 from bot.telegram import MAX_WEBHOOK_BODY, SECRET_HEADER, TelegramDoor
 from storage.models import Inbound, Issue
-from tests.telegram.conftest import GROUP, VILLAGER, count, rows
+from tests.telegram.conftest import GROUP, VILLAGER, ZHANG, count, rows, until
 from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.test_webhook import SECRET, hooked  # noqa: F401  (the webhook fixture)
 
@@ -72,3 +72,34 @@ async def test_webhook_takes_nul_and_lone_surrogates_and_refuses_floods(
     await asyncio.sleep(0.2)
     assert sorted(i.text for i in rows(door.app, Issue)) == ["井盖\ufffd没了", "水渠堵了"]
     assert count(door.app, Inbound) == 2
+
+
+async def test_triage_card_buttons_register_and_answer_the_villager_in_the_group(
+    server: FakeBotApi, door: TelegramDoor
+) -> None:
+    """Issue 15: an unsure post gets no answer in the group; the card's [登记] registers it and
+    the villager is answered in the group, as a reply to the post."""
+    from datetime import timedelta
+
+    from handlers.clock import FakeClock
+    from scheduler.jobs import Scheduler
+    from storage.models import Inbound as Row
+    from tests.handlers.test_triage import Unsure
+
+    app = door.app
+    app.deps.classifier = Unsure()  # type: ignore[assignment]
+    post = server.post_text(GROUP, VILLAGER, "我家老房子漏雨了", first_name="张大爷")
+    await until(lambda: [r for r in rows(app, Row) if r.status == "unsure"])
+    assert isinstance(app.clock, FakeClock)
+    app.clock.advance(timedelta(minutes=4))
+    await asyncio.to_thread(Scheduler.for_app(app, charts=False).sweep)
+    [card] = await server.wait_sent(1, chat_id=ZHANG)
+    [row] = card.buttons
+    assert [b["callback_data"] for b in row] == ["reg:1", "notm:1"]
+    assert "漏雨" in (card.plain_text or "") and not [s for s in server.sent if s.chat_id == GROUP]
+    server.press_button(ZHANG, ZHANG, card.message_id, "reg:1")
+    [ack] = await server.wait_sent(1, chat_id=GROUP)
+    assert ack.reply_to_message_id == post["message"]["message_id"]
+    assert "#1" in (ack.plain_text or "") and "漏雨" not in (ack.plain_text or "")  # 户里事 stub
+    assert "已登记" in (server.callback_answers[-1].text or "")
+    assert [i.kind for i in rows(app, Issue)] == ["户里事"]

@@ -226,3 +226,30 @@ async def test_the_bot_reconnects_after_the_gateway_restarts(world: World) -> No
     ack = await world.next_sent(0, in_room())
     assert "#2" in ack["text"] and ack["mentionIds"] == [VILLAGER]
     assert len(world.issues()) == 2
+
+
+async def test_triage_card_answered_by_keyword_registers_the_post(world: World) -> None:
+    """Issue 15: no buttons on WeChat; the card says what to reply (登记 帖N) and the answer
+    registers the post, acknowledged in the room to the villager."""
+    from datetime import timedelta
+
+    from handlers.clock import FakeClock
+    from scheduler.jobs import Scheduler
+    from tests.handlers.test_triage import Unsure
+
+    world.app.deps.classifier = Unsure("村里事")  # type: ignore[assignment]
+    start = len(world.sent())
+    world.say(VILLAGER, "后山那条小路好像有点不对劲")
+    await until(lambda: world.inbound_count(status="unsure") == 1, what="the unsure post")
+    clock = world.app.clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(timedelta(minutes=4))
+    Scheduler.for_app(world.app, charts=False).sweep()
+    card = await world.next_sent(start, private_to(ZHANGJIE))
+    assert "登记 帖1" in card["text"] and "后山" in card["text"]
+    assert not [m for m in world.sent()[start:] if m["roomId"] == ROOM]  # silent in the room
+    start = len(world.sent())
+    world.say(ZHANGJIE, "登记 帖1", room=None)
+    ack = await world.next_sent(start, in_room())
+    assert ack["mentionIds"] == [VILLAGER] and "#1" in ack["text"] and "后山" in ack["text"]
+    assert [i.kind for i in world.issues()] == ["村里事"]
