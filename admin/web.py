@@ -17,7 +17,7 @@ from sqlmodel import Session
 from admin import labels
 from admin.auth import Viewer, csrf_ok, session_viewer, token_viewer
 from admin.security import AdminOptions, same_site
-from handlers.privacy import mask, sees_text, short
+from handlers.privacy import mask, privacy_kind, sees_text, short
 from storage.models import KINDS, Kind, Status
 from storage.queries import ACTIVE, SORTS, IssueFilter, Reader
 
@@ -157,7 +157,7 @@ def reads(viewer: Viewer | None, issue: Any) -> bool:
     handlers.privacy.sees_text, the one rule. `issue` is an Issue or a list row; None: someone
     outside (Open311)."""
     return sees_text(
-        issue.kind,
+        privacy_kind(issue.kind, bool(getattr(issue, "group_stub", False))),
         reporter=issue.reporter,
         owner_id=issue.owner_id,
         village_id=issue.village_id,

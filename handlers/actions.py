@@ -130,7 +130,8 @@ def village_name(ctx: Ctx, village_id: int) -> str:
 
 
 def is_public(issue: Issue) -> bool:
-    return issue.kind not in PRIVATE_KINDS
+    """Whether the group may read the issue's text (a 村里事 not held back as unsure)."""
+    return issue.kind not in PRIVATE_KINDS and not issue.group_stub
 
 
 def in_grid_of(actor: Actor, issue: Issue) -> bool:
@@ -214,6 +215,7 @@ def create_issue(
     reporter_name: str,
     reporter_chat: str | None,
     attachments: str = "[]",
+    group_stub: bool = False,
 ) -> Issue:
     owner = choose_owner(
         ctx.session,
@@ -240,6 +242,7 @@ def create_issue(
         level=Level.VILLAGE if owner and owner.role == Role.SECRETARY else Level.GROUP,
         reports=1,
         attachments=attachments,
+        group_stub=group_stub and kind not in PRIVATE_KINDS,
         **(ctx.deps.duplicates.keys(text) if ctx.deps.duplicates else {}),
     )
     # Written with Core (see storage.writes), then attached as if loaded, so later changes in
@@ -418,6 +421,7 @@ def set_kind(ctx: Ctx, issue: Issue, actor: Actor, kind: Kind) -> Outcome:
         return r
     old = issue.kind
     issue.kind = kind
+    issue.group_stub = False  # a person confirmed the kind: a 村里事 is now the group's to read
     if old == Kind.UNSORTED:
         # The time limit of the real kind starts when the kind is known.
         issue.due_at = max(issue.due_at, due_for(ctx.deps.grid, kind, issue.clock_start))

@@ -9,7 +9,7 @@ from handlers import actions, texts
 from handlers.actions import Actor, Ctx, Outcome, refuse
 from handlers.directory import GroupInfo
 from handlers.parsing import Command, parse_due, parse_kind
-from handlers.privacy import sees_text, short
+from handlers.privacy import privacy_kind, sees_text, short
 from storage.models import (
     ACTIVE_STATUSES,
     BindCode,
@@ -101,7 +101,7 @@ def _view(ctx: Ctx, issue: Issue, actor: Actor, *, group: GroupInfo | None, priv
         return "none"
     person = actor.person if actor.person is not None and actor.person.active else None
     allowed = sees_text(
-        issue.kind,
+        privacy_kind(issue.kind, issue.group_stub),
         reporter=issue.reporter,
         owner_id=issue.owner_id,
         village_id=issue.village_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from storage.models import PRIVATE_KINDS, Role
+from storage.models import PRIVATE_KINDS, Kind, Role
 
 # Mainland mobile numbers (1[3-9]x, 11 digits) and 18-character resident ID numbers, also when
 # written with spaces or dashes, but not inside a longer run of digits.
@@ -21,6 +21,13 @@ def short(text: str, limit: int = 30) -> str:
     """The matter in a few words, masked, on one line."""
     one_line = " ".join(mask(text).split())
     return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+
+
+def privacy_kind(kind: str, group_stub: bool = False) -> str:
+    """The kind as privacy counts it: a 村里事 the group sees only as a stub (the bot was unsure
+    it is not a household's or a dispute's matter) is private like 待分类 until its kind is
+    confirmed."""
+    return Kind.UNSORTED if group_stub and kind not in PRIVATE_KINDS else kind
 
 
 def sees_text(

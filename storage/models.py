@@ -200,6 +200,10 @@ class Issue(SQLModel, table=True):
     settled_level: str | None = None
     reports: int = 1  # how many people reported it (duplicates linked)
     attachments: str = "[]"
+    # The group sees only the stub although the kind is 村里事: the bot was not sure it is not
+    # a household's or a dispute's matter (handlers.classifier.decide). Changing the kind, by
+    # its owner, publishes it (or keeps it private under the private kind).
+    group_stub: bool = False
     # What it is about, as duplicate detection names it (handlers.duplicates.topic_of): a post
     # is compared only with matters of its own topic. None: registered before topics existed.
     topic: str | None = None

@@ -37,6 +37,7 @@ from sqlmodel import Session, col, select
 from storage.models import (
     ACTIVE_STATUSES,
     KINDS,
+    PRIVATE_KINDS,
     ChatGroup,
     Event,
     GroupChat,
@@ -278,10 +279,19 @@ def readable(reader: Reader | None) -> ColumnElement[bool] | None:
         )
 
     known = [str(k) for k in (*KINDS, Kind.UNSORTED)]
+    # The kind as privacy counts it (handlers.privacy.privacy_kind): a 村里事 held back from its
+    # group as unsure counts as 待分类.
+    privacy_kind = case(
+        (
+            and_(col(Issue.group_stub), col(Issue.kind).not_in([str(k) for k in PRIVATE_KINDS])),
+            str(Kind.UNSORTED),
+        ),
+        else_=col(Issue.kind),
+    )
     parts: list[ColumnElement[bool]] = []
     everything = True
     for kind in [*known, ""]:  # "": any other kind
-        kind_is = col(Issue.kind) == kind if kind else col(Issue.kind).not_in(known)
+        kind_is = privacy_kind == kind if kind else privacy_kind.not_in(known)
         granted = [holds for holds in cases if sees(kind, holds)]
         if len(granted) == len(cases):
             parts.append(kind_is)
@@ -374,6 +384,7 @@ def _rows_query(session: Session, f: IssueFilter, now: datetime, *, indexed: boo
             col(Issue.level),
             col(Issue.settled_level),
             col(Issue.reports),
+            col(Issue.group_stub),
             col(Issue.owner_id),
             col(Owner.name).label("owner_name"),
             col(Village.name).label("village_name"),
