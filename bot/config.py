@@ -23,7 +23,13 @@ class Settings(BaseSettings):
     admin_port: int = 8000
     admin_secret: str = ""  # signs admin session cookies; generated into data_dir when empty
     admin_session_hours: int = 12  # a log-in lasts this long
-    admin_secure_cookie: bool = False  # set when the admin is served over HTTPS
+    # The admin's address as people open it (https://… makes cookies Secure; its Origin is ours).
+    admin_public_url: str = ""
+    # Secure cookies; None: when ADMIN_PUBLIC_URL is https or the request came over HTTPS via a
+    # trusted proxy.
+    admin_secure_cookie: bool | None = None
+    # Proxies whose X-Forwarded-For / -Proto are believed (addresses or networks); empty: nobody's.
+    admin_trusted_proxies: str = ""
     admin_chat: bool | None = None  # 模拟群聊 page; default: on when no platform is configured
 
     telegram_bot_token: str = ""

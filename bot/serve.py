@@ -69,7 +69,14 @@ def serve(settings: Settings) -> int:
     web = create_app(app)
     settle()
     config = uvicorn.Config(  # log_config=None: uvicorn's lines go through bot/logs.py (JSON)
-        web, host=settings.admin_host, port=settings.admin_port, log_level="info", log_config=None
+        web,
+        host=settings.admin_host,
+        port=settings.admin_port,
+        log_level="info",
+        log_config=None,
+        # Forwarded headers are believed by the admin itself, from ADMIN_TRUSTED_PROXIES only
+        # (admin/security.py): uvicorn would believe any caller on 127.0.0.1.
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
 

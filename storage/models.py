@@ -441,3 +441,8 @@ class LabeledExample(SQLModel, table=True):
     source: str
     created_at: datetime = Field(index=True)
     village_id: int | None = Field(default=None, foreign_key="village.id")
+
+
+# The admin's own tables (sessions, failed log-ins) live beside it; imported here so that the
+# metadata every migration and test compares against knows them.
+import storage.admin_tables  # noqa: E402, F401

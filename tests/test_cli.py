@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = """\
 # 一个小场景
 @at 2026-11-23 09:00
@@ -91,3 +93,26 @@ def test_bad_grid_stops_with_the_key(tmp_path: Path) -> None:
     result = shuoshi("chat", "--script", str(script))
     assert result.returncode == 2
     assert "villages[0].people[0].kinds" in result.stderr
+
+
+def test_run_does_not_let_uvicorn_believe_forwarded_headers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Issue 14, item 7: only the admin decides whose X-Forwarded-For to believe."""
+    import bot.serve
+    from bot.config import Settings
+
+    seen: dict[str, object] = {}
+
+    class Stop(Exception):
+        pass
+
+    def config(*args: object, **kwargs: object) -> None:
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(bot.serve.uvicorn, "Config", config)
+    monkeypatch.setattr(bot.serve, "settle", lambda: None)
+    with pytest.raises(Stop):
+        bot.serve.serve(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", data_dir=tmp_path))
+    assert seen["proxy_headers"] is False
