@@ -10,10 +10,22 @@ from typing import Protocol
 
 from storage.models import NOT_MATTER, Kind
 
-# A post is registered when P(matter) ≥ MATTER_THRESHOLD; between the two it is kept as an
-# unregistered post for a cadre to look at (precision first: the group must not be spammed).
-MATTER_THRESHOLD = 0.6
-UNSURE_THRESHOLD = 0.35
+# The three outcomes of a post (see `decide`), with thresholds chosen on the leave-one-writer-out
+# figures of bench/classifier.py (docs/benchmarks.md, "Classifier"):
+# - registered in a group when P(matter) ≥ GROUP_THRESHOLD (in private, ≥ LOW_THRESHOLD);
+# - triage (a private card to a cadre, nobody answered in the group) when LOW_THRESHOLD ≤
+#   P(matter) < GROUP_THRESHOLD;
+# - chatter otherwise (kept, listed in the admin, no answer).
+GROUP_THRESHOLD = 0.6
+LOW_THRESHOLD = 0.35
+# A 村里事 whose P(户里事) + P(邻里事) among the kinds is above this shows the group only the
+# stub, as a household's or a dispute's matter would.
+PRIVACY_MARGIN = 0.2
+# The names handlers/llm.py and older callers use.
+MATTER_THRESHOLD = GROUP_THRESHOLD
+UNSURE_THRESHOLD = LOW_THRESHOLD
+
+REGISTERED, TRIAGE, CHATTER = "registered", "triage", "chatter"
 
 
 @dataclass(frozen=True)
@@ -23,6 +35,34 @@ class Prediction:
     matter: float  # P(the post is a matter)
     kind: str  # the most likely of the three kinds, even when label is 非事项
     kind_confidence: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str  # "registered", "triage" or "chatter"
+    kind: str  # the kind to register under (the most likely one, also for triage and chatter)
+    shown_in_group: bool  # the group would see the post's text (registered, public, kind sure)
+
+
+def public_kind(p: Prediction) -> bool:
+    """The post's text may be shown to the group: its kind is 村里事 and neither 户里事 nor
+    邻里事 is likely (their share among the kinds is at most PRIVACY_MARGIN)."""
+    kind = p.label if p.label != NOT_MATTER else p.kind
+    if kind != Kind.VILLAGE.value:
+        return False
+    # The kinds' probabilities sum to 1: what 村里事 leaves is the private kinds' share.
+    return 1.0 - p.kind_confidence <= PRIVACY_MARGIN
+
+
+def decide(p: Prediction, *, private: bool) -> Decision:
+    """What intake does with a post the classifier scored: registered (confident matter),
+    triage (unsure: a cadre decides) or chatter, the kind, and whether the group sees its text."""
+    kind = p.label if p.label != NOT_MATTER else p.kind
+    if p.matter >= (LOW_THRESHOLD if private else GROUP_THRESHOLD):
+        return Decision(REGISTERED, kind, not private and public_kind(p))
+    if p.matter >= LOW_THRESHOLD:
+        return Decision(TRIAGE, kind, False)
+    return Decision(CHATTER, kind, False)
 
 
 class Classifier(Protocol):

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from handlers.classifier import Classifier, Prediction
-from handlers.normalize import MAX_CHARS, cues, normalize
+from handlers.normalize import NEUTRAL, normalize, view
 from handlers.parsing import explicit_tag
 from storage.models import NOT_MATTER
 
@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 
 SHIPPED = Path(__file__).parent / "model_data" / "model.npz"
 MODEL_NAME = "model.npz"
-FORMAT = 1
+FORMAT = 2  # 2: features of `normalize.view` (no length bucket, emoji and wrapping removed)
+SILENT = (NEUTRAL, "☺", "◎")  # in the vocabulary for their document frequency only
 RELOAD_EVERY = 30.0  # seconds between checks of the model file's mtime
 LABEL_AT = 0.5  # P(matter) from which the label is a kind rather than 非事项
 
@@ -67,6 +68,8 @@ class LinearModel:
         if weights.shape != (len(vocab), 1 + len(kinds)):
             raise ValueError(f"weights {weights.shape} do not fit {len(vocab)} n-grams")
         self.index = {g: i for i, g in enumerate(vocab)}
+        # Rows kept for duplicate detection's document frequencies only (no weight, no feature).
+        self._silent = {self.index[g] for g in SILENT if g in self.index}
         self.vocab = vocab
         self.weights = np.ascontiguousarray(weights, dtype=np.float64)
         self.bias = np.asarray(bias, dtype=np.float64)
@@ -133,10 +136,10 @@ class LinearModel:
     # -- inference ----------------------------------------------------------------------------
     def logits(self, text: str) -> list[float]:
         """Raw scores [matter, kind₁, kind₂, kind₃] of one post."""
-        norm = normalize(text)
+        core, feats = view(normalize(text))
         get = self.index.get
-        rows = self._rows(norm)
-        found = [i for i in map(get, cues(norm)) if i is not None]
+        rows = self._rows(core)
+        found = [i for i in map(get, feats) if i is not None]
         z = self.bias
         if rows:
             take = np.fromiter(rows, dtype=np.intp, count=len(rows))
@@ -145,21 +148,21 @@ class LinearModel:
             z = z + self.weights.take(found, axis=0).sum(axis=0) * self.cue_value
         return [float(v) for v in z]
 
-    def _rows(self, norm: str) -> set[int]:
-        """The vocabulary rows of `grams(norm)`, without building the strings' set first."""
+    def _rows(self, core: str) -> set[int]:
+        """The vocabulary rows of `grams(core)`, without building the strings' set first."""
         get = self.index.get
         rows: set[int | None] = set()
-        if norm:
-            norm = norm[:MAX_CHARS]
-            for piece in norm.split(" "):
+        if core:
+            for piece in core.split(" "):
                 for n in range(self.min_n, self.max_n + 1):
                     if n == 1:
                         rows.update(map(get, piece))
                     else:
                         rows.update(map(get, [piece[i : i + n] for i in range(len(piece) - n + 1)]))
-            rows.add(get("\x02" + norm[: self.max_n - 1]))
-            rows.add(get(norm[1 - self.max_n :] + "\x03"))
+            rows.add(get("\x02" + core[: self.max_n - 1]))
+            rows.add(get(core[1 - self.max_n :] + "\x03"))
             rows.discard(None)
+            rows -= self._silent  # type: ignore[arg-type]
         return rows  # type: ignore[return-value]
 
     def predict(self, text: str) -> Prediction:

@@ -4,11 +4,15 @@ Normalisation makes posts written in different styles look alike before features
 full-width → half-width (NFKC), traditional → simplified for common characters (a small table,
 no dictionary download), a few dialect function words → Mandarin (俺/𠊎/阮 → 我, 冇 → 没 …),
 digits collapsed to 0, every emoji to one symbol, WeChat emoticons ([捂脸], [抱拳]) to one symbol,
-runs of punctuation to one mark.
+runs of punctuation to one mark (`normalize`; duplicate detection reads the same text).
 
-Features are the character n-grams (1–3) of the normalised text with start/end markers plus a
-length bucket (`grams`); the model keeps a vocabulary of the n-grams seen in training, each post
-is the set of its n-grams, weighted 1/sqrt(number of distinct n-grams).
+The model then sees the post's content only (`view`): emoji and emoticons removed (decoration,
+not a sign of chatter), a greeting at the start (大家好, 打扰一下 …) and thanks at the end
+(谢谢, 辛苦了, 麻烦了 …) removed when words remain, every run of digits and Latin letters one
+neutral token "0" (addresses, dates, amounts, house numbers and phone numbers look alike and
+the token itself carries no weight). Features are the character n-grams (1–3) of that text with
+start/end markers (`grams`) and cue-word categories (`cues`); no length feature. Each post is
+the set of its n-grams, weighted 1/sqrt(number of distinct known n-grams).
 """
 
 from __future__ import annotations
@@ -142,22 +146,67 @@ def normalize(text: str) -> str:
 
 
 MAX_CHARS = 600  # a story longer than this is read by its first 600 characters
-_LEN_EDGES = (2, 4, 7, 12, 20, 35, 60, 100)
+NEUTRAL = "0"  # digits and Latin letters: a token of its own, never a feature by itself
+
+# A greeting or an apology for disturbing at the start, thanks at the end: politeness, not a
+# sign that the post is chatter (normalised text: punctuation is a space, emoji are removed).
+_GREETING_RE = re.compile(
+    r"^(?:(?:大家|各位|诸位|书记|主任|村长|支书|组长|网格员|队长|老师|领导|乡亲们|家人们|"
+    r"亲们|叔叔阿姨|你|您)们?好[啊呀哦]?|(?:早上|上午|中午|下午|晚上)好|早安|早(?= )|"
+    r"(?:打扰|叨扰)(?:一下|下|了)?|不好意思(?:打扰)?[了啊]?|在吗|在不在|有人在吗|哈喽|"
+    r"hello|hi(?= ))[ ]*"
+)
+_THANKS_RE = re.compile(
+    r"[ ]*(?:(?:先|提前)?(?:谢谢|多谢|感谢|谢)"
+    r"(?:你|您|大家|书记|主任|村长|领导|各位|干部|啦|了|哈|啊)*|"
+    r"(?:辛苦|麻烦|拜托)(?:你|您|大家|各位|书记|主任|村长|领导|干部)?(?:了|啦|啊|哈)?)$"
+)
+_DECOR_RE = re.compile("[☺◎]+")
+_LATIN_RE = re.compile(r"[a-z0]+")
+_MIN_LEFT = 3  # characters that must remain for wrapping to be removed
 
 
-def grams(norm: str, max_n: int = 3, min_n: int = 1) -> set[str]:
-    """The features of a normalised text: the character n-grams (1…max_n) of each of its
-    space-separated pieces, the post's start (\\x02) and end (\\x03) joined to its first and
-    last characters, and one length bucket."""
-    norm = norm[:MAX_CHARS]
+def unwrap(norm: str) -> str:
+    """A normalised text without emoji, leading greetings and trailing thanks (each removed only
+    while at least a few characters remain)."""
+    t = _SPACE_RE.sub(" ", _DECOR_RE.sub(" ", norm)).strip()
+    while True:
+        m = _GREETING_RE.match(t)
+        if not m or not m.end() or len(t) - m.end() < _MIN_LEFT:
+            break
+        t = t[m.end() :].lstrip()
+    while True:
+        m = _THANKS_RE.search(t)
+        if not m or m.start() < _MIN_LEFT or m.start() == len(t):
+            break
+        t = t[: m.start()].rstrip()
+    return t
+
+
+def view(norm: str) -> tuple[str, set[str]]:
+    """What the model reads of a normalised text: the text its n-grams are taken from (see the
+    module docstring) and its cue features."""
+    t = unwrap(norm[:MAX_CHARS])
+    found = cues(t)
+    core = _LATIN_RE.sub(NEUTRAL, t)
+    if not core.replace(NEUTRAL, "").replace(" ", ""):
+        found.add("\x01nowords")
+    return core, found
+
+
+def grams(core: str, max_n: int = 3, min_n: int = 1) -> set[str]:
+    """The n-gram features of a text as `view` gives it: the character n-grams (1…max_n) of each
+    of its space-separated pieces (the neutral token alone excepted), and the post's start
+    (\\x02) and end (\\x03) joined to its first and last characters."""
     out: set[str] = set()
-    if not norm:
+    if not core:
         return out
-    for piece in norm.split(" "):
+    for piece in core.split(" "):
         for n in range(min_n, max_n + 1):
             out.update([piece[i : i + n] for i in range(len(piece) - n + 1)])
-    out.add("\x02" + norm[: max_n - 1])
-    out.add(norm[1 - max_n :] + "\x03")
+    out.add("\x02" + core[: max_n - 1])
+    out.add(core[1 - max_n :] + "\x03")
+    out.discard(NEUTRAL)
     return out
 
 
@@ -402,8 +451,6 @@ CUES: dict[str, tuple[str, ...]] = {
         "同意",
         "赞成",
         "ok",
-        "☺",
-        "◎",
         "好嘞",
         "中中",
         "可以可以",
@@ -491,9 +538,8 @@ _PARTY_RE = re.compile(r"[\u4e00-\u9fff]某(?![些种个天年月日处地项])|
 
 def cues(norm: str) -> set[str]:
     """The cue categories present in a normalised text (a category found twice or more adds a
-    second feature; a word matched inside a longer cue word counts for the longer one), and the
-    text's length bucket."""
-    out = {f"\x01len{sum(1 for e in _LEN_EDGES if len(norm) >= e)}"}
+    second feature; a word matched inside a longer cue word counts for the longer one)."""
+    out: set[str] = set()
     if "某" in norm and _PARTY_RE.search(norm):
         out.add("\x01party")
     seen: set[str] = set()

@@ -19,8 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from handlers.classifier import Classifier
-from handlers.model import LinearModel
-from handlers.normalize import cues, grams, normalize
+from handlers.model import SILENT, LinearModel
+from handlers.normalize import grams, normalize, view
 from handlers.parsing import explicit_tag
 from storage.models import KINDS, NOT_MATTER
 
@@ -40,23 +40,35 @@ class Example:
     weight: float = 1.0
     style: str = ""
     source: str = ""
+    writer: str = ""
 
 
-def read_jsonl(path: Path, source: str = "") -> list[Example]:
-    """{"text", "label"[, "style"]} lines; blank lines skipped; a bad line raises, numbered."""
+def read_jsonl(path: Path, source: str = "", writer: str = "") -> list[Example]:
+    """{"text", "label"[, "style", "writer"]} lines; blank lines skipped; a bad line raises,
+    numbered. `writer` is the writer of rows that do not name one."""
     out = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    content = path.read_text(encoding="utf-8")
+    lines = content.splitlines()
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
             text, label = str(obj["text"]), str(obj["label"])
         except (ValueError, KeyError, TypeError) as exc:
+            if number == len(lines) and not content.endswith("\n"):
+                break  # a file still being written: its last line is not complete yet
             raise ValueError(f"{path}:{number}: not a labeled JSON line ({exc})") from exc
         if label not in LABELS:
             raise ValueError(f"{path}:{number}: unknown label {label!r}")
         out.append(
-            Example(text, label, style=str(obj.get("style", "")), source=source or path.stem)
+            Example(
+                text,
+                label,
+                style=str(obj.get("style", "")),
+                source=source or path.stem,
+                writer=str(obj.get("writer") or writer),
+            )
         )
     return out
 
@@ -117,8 +129,8 @@ def featurize(texts: Sequence[str], max_n: int, min_n: int = 1) -> list[tuple[se
     """(n-grams, cues) of each text."""
     out = []
     for t in texts:
-        norm = normalize(t)
-        out.append((grams(norm, max_n, min_n), cues(norm)))
+        core, found = view(normalize(t))
+        out.append((grams(core, max_n, min_n), found))
     return out
 
 
@@ -314,6 +326,12 @@ def train(examples: Sequence[Example], cfg: Config | None = None) -> LinearModel
     weights = np.array([e.weight for e in data], dtype=np.float64)
     vocab = build_vocab(feats, cfg.min_df)
     df_all = document_frequency(feats)
+    # Characters the model never reads, kept for duplicate detection's document frequencies.
+    norms = [normalize(e.text) for e in data]
+    silent = [g for g in SILENT if g not in df_all]
+    for g in silent:
+        df_all[g] = sum(1 for n in norms if g in n)
+    vocab += [g for g in silent if df_all[g]]
     index = {g: i for i, g in enumerate(vocab)}
     x = to_matrix(feats, index, cfg.cue_value)
     l2_scale = np.array([cfg.l2_unigram if len(g) == 1 else 1.0 for g in vocab])[:, None]
@@ -346,6 +364,7 @@ def train(examples: Sequence[Example], cfg: Config | None = None) -> LinearModel
         "examples": len(data),
         "per_label": dict(Counter(labels)),
         "per_source": dict(Counter(e.source for e in data)),
+        "per_writer": dict(Counter(e.writer for e in data)),
         "config": {k: v for k, v in cfg.__dict__.items() if k != "extra"} | dict(cfg.extra),
     }
     return LinearModel(
@@ -442,14 +461,25 @@ def evaluate(
 
 REPO_POSTS = Path(__file__).resolve().parent.parent / "data" / "posts"
 EVAL_ONLY = ("heldout",)  # files that are never trained on
+WRITERS_DIR = "writers"  # one file per writer, each row naming its writer
+FROZEN_DIR = "frozen"  # the frozen test set: never trained on, never read here
+PART_WRITERS = {"part1": "A", "part2": "B", "part3": "C"}  # the first three writers' files
+
+
+def training_files(posts_dir: Path = REPO_POSTS) -> list[Path]:
+    """The training files present now: every *.jsonl of `posts_dir` but heldout.jsonl, and
+    every writers/*.jsonl (files still being written are taken as they are); never frozen/."""
+    top = sorted(p for p in posts_dir.glob("*.jsonl") if p.stem not in EVAL_ONLY)
+    return top + sorted((posts_dir / WRITERS_DIR).glob("*.jsonl"))
 
 
 def dataset(posts_dir: Path = REPO_POSTS) -> list[Example]:
-    """Every training file (part*.jsonl) of the dataset; heldout.jsonl is for evaluation only."""
-    files = sorted(p for p in posts_dir.glob("*.jsonl") if p.stem not in EVAL_ONLY)
+    """Every training file of the dataset (see `training_files`), each post with its writer:
+    the row's own, else A/B/C for part1–3, else the file's name."""
+    files = training_files(posts_dir)
     if not files:
         raise FileNotFoundError(f"no labeled posts (*.jsonl) in {posts_dir}")
-    return [e for f in files for e in read_jsonl(f)]
+    return [e for f in files for e in read_jsonl(f, writer=PART_WRITERS.get(f.stem, f.stem))]
 
 
 def with_corrections(
@@ -460,3 +490,29 @@ def with_corrections(
         Example(t, lab, weight=weight, source=f"correction:{src}") for t, lab, src in corrections
     ]
     return [*base, *extra]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Retrain the shipped model (handlers/model_data/model.npz) on every training file present:
+    `.venv/bin/python -m handlers.training [--posts DIR] [--out FILE]`."""
+    import argparse
+
+    from handlers.model import SHIPPED
+
+    ap = argparse.ArgumentParser(prog="python -m handlers.training", description=main.__doc__)
+    ap.add_argument("--posts", type=Path, default=REPO_POSTS)
+    ap.add_argument("--out", type=Path, default=SHIPPED)
+    args = ap.parse_args(argv)
+    data = dataset(args.posts)
+    model = train(data)
+    model.save(args.out)
+    writers = Counter(e.writer for e in data)
+    print(
+        f"trained on {model.meta['examples']} posts by {len(writers)} writers "
+        f"({', '.join(f'{w} {n}' for w, n in sorted(writers.items()))}) → {args.out}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
