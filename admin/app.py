@@ -13,11 +13,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 from starlette.middleware.sessions import SessionMiddleware
 from swagger_ui_bundle import swagger_ui_path
 
-from admin import api, pages, simchat
+from admin import api, pages, readiness, simchat
 from admin.auth import LoginLimits, load_secret
 from admin.security import AdminOptions, SecureCookies, admin_options
 from admin.web import HERE, LoginRequired, chat_enabled, make_templates
@@ -120,12 +119,8 @@ def create_app(
 
     @web.get("/readyz", include_in_schema=False)
     def readyz() -> JSONResponse:
-        try:
-            with app.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except Exception as exc:  # the database is what "ready" means here
-            return JSONResponse({"status": "down", "error": str(exc)[:200]}, status_code=503)
-        return JSONResponse({"status": "ok"})
+        ready, report = readiness.check(app)
+        return JSONResponse(report, status_code=200 if ready else 503)
 
     simchat.install(app)
     metrics.mount(web, app)  # GET /metrics (Prometheus)

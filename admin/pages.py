@@ -53,7 +53,7 @@ from handlers.parsing import parse_due
 from handlers.privacy import mask
 from handlers.register import dismiss_post, register_post
 from handlers.texts import ADMIN_RELAY
-from storage import queries
+from storage import inbox, queries
 from storage.db import current_revision, head_revision
 from storage.models import KINDS, ChatGroup, Issue, Kind, Person, Role, Village
 
@@ -560,6 +560,8 @@ def status_page(request: Request, viewer: PageViewer, session: SessionDep, app: 
         outbox=queries.outbox_summary(session),
         oldest=queries.oldest_pending(session),
         failed=queries.failed_messages(session),
+        inbox_counts=inbox.counts(session),
+        inbox_rows=inbox.unhandled(session, limit=20),
         database=database,
     )
 
