@@ -5,9 +5,11 @@ only costs a second issue. Two texts report the same matter when
 - they name the same things (objects: 路灯, 水塔, 电杆 …) — no thing in one that is missing from
   the other, things often named in passing (路, 树 …) aside — and the same kind of trouble where
   both say it (不亮 vs 一直亮 are two matters),
-- they agree on the place: not two different 组 numbers, not two different named places,
-  and on whose it is: not two different households (我家 / 刘家 / 周奶奶),
-- the new one is not a new occurrence ("这个月第三次"),
+- they do not name different places (handlers/places.py: another 组, house number, shop,
+  bridge, road, well, school …; 三组 = 第三村民小组 = 3组 = 三社), nor different households
+  (我家 / 刘家 / 周奶奶),
+- the new one is not a new occurrence ("这个月第三次"), nor the same trouble somewhere or
+  someone else: "X也…" where X says what the reported matter does not (五组桥头的灯也不亮),
 - and their content overlaps enough (IDF-weighted characters and bigrams, overlap coefficient).
 `TextDuplicates.find` applies this to open issues of the same village and kind from the last
 14 days, newest first.
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cache
@@ -27,6 +28,18 @@ from sqlalchemy import bindparam, or_, union_all
 from sqlmodel import Session, col, select
 
 from handlers.normalize import normalize
+from handlers.places import (
+    STOP,
+    Aliases,
+    Place,
+    among,
+    clean,
+    differ,
+    groups,
+    number,
+    places,
+    without_places,
+)
 from storage.models import Issue, is_active
 
 WINDOW = timedelta(days=14)
@@ -121,30 +134,7 @@ TROUBLES: dict[str, tuple[str, ...]] = {
     "私接": ("接到", "截了电", "私拉"),
     "冲水": ("冲水",),
 }
-PLACES = (
-    "村口",
-    "村部",
-    "学校",
-    "中学",
-    "卫生室",
-    "广场",
-    "河边",
-    "后山",
-    "桥头",
-    "祠堂",
-    "戏台",
-    "水库",
-    "安置点",
-    "集市",
-    "公交站",
-    "东头",
-    "西头",
-    "南头",
-    "北头",
-    "上游",
-    "下游",
-    "镇上",
-)
+# One wording of the village office for the content overlap (places.py reads the places).
 _SAME_PLACE = (
     ("大队", "村部"),
     ("村委会", "村部"),
@@ -152,9 +142,17 @@ _SAME_PLACE = (
     ("小学", "学校"),
     ("村小", "学校"),
 )
-_GROUP = re.compile(r"([一二三四五六七八九十0-9]+)组")
 _AGAIN = re.compile(
     r"第[0-9一二三四五六七八九十几]+[次回]|又一次|另一|又.{0,6}一处|这次在|还有一?[个处条根盏]"
+)
+# "X也…": the same trouble at X too. When X says something the reported matter does not
+# (五组桥头的灯也不亮, 刘家的狗也咬人), it is another occurrence; not when X is the poster (我也,
+# 我家也: one more person affected) or no subject at all (啥也看不见, 也就是, 也许).
+_ALSO = re.compile(r"([^\s,.!?;:，。！？；：、…]*?)也(?!就是|许|好|行|罢|算)")
+_WHO = "我们|俺们|咱们|我家|俺家|咱家|我|俺|咱|你们|你|他们|他|她|大家|人家|别人"
+_ALSO_WHO = re.compile(
+    rf"^(?:今天|昨天|昨晚|现在|这几天|最近|晚上|早上)*(?:{_WHO}|谁|啥|什么|一点|哪|怎么|这样|那样|"
+    rf"反正|但是|而且|不过|就是|还是)|(?:{_WHO}|还|都|又|就|却|倒|可|真)$"
 )
 # Whose matter: "我家", "刘家", "周奶奶" … two different households are two matters.
 _OWNER = re.compile(r"([\u4e00-\u9fff])(?:家|奶奶|爷爷|大爷|大妈|婶|叔|伯|嫂)")
@@ -172,13 +170,12 @@ def _regex(table: dict[str, tuple[str, ...]]) -> tuple[re.Pattern[str], dict[str
 
 _OBJ_RE, _OBJ = _regex(OBJECTS)
 _TRO_RE, _TRO = _regex(TROUBLES)
-_PLACE_RE = re.compile("|".join(map(re.escape, PLACES)))
 
 
 class Report:
     """What the matching needs of one text, computed once."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, aliases: Aliases | None = None) -> None:
         n = normalize(text)
         for a, b in _SAME_PLACE:
             n = n.replace(a, b)
@@ -186,9 +183,17 @@ class Report:
         self.objects = {_OBJ[m] for m in _OBJ_RE.findall(n)}
         self.core = (self.objects - INCIDENTAL) or self.objects
         self.troubles = {_TRO[m] for m in _TRO_RE.findall(n)}
-        self.places = set(_PLACE_RE.findall(n))
-        self.groups = set(_GROUP.findall(unicodedata.normalize("NFKC", text)))  # digits kept
+        self.places = places(text, aliases)
+        self.groups = groups(self.places)
         self.again = bool(_AGAIN.search(n))
+        self.text = clean(text)
+        self.chars = set(self.text)
+        subjects = [m.group(1) for m in _ALSO.finditer(self.text) if m.group(1)]
+        self.also = [
+            (places(x, aliases), without_places(x, aliases))
+            for x in subjects
+            if not _ALSO_WHO.search(x)
+        ]
         self.owners = {m for m in _OWNER.findall(n) if m not in _NOT_OWNER}
         grams: set[str] = set()
         for piece in n.split(" "):
@@ -212,19 +217,26 @@ def _default_weight(gram: str) -> float:
     return 1.0
 
 
+def _elsewhere(subject: tuple[frozenset[Place], str], old: Report) -> bool:
+    """Does "<subject>也…" say the trouble is somewhere or someone the reported matter is not?
+    Its places must be the matter's (七队 for 柒组), its other words the matter's words."""
+    where, rest = subject
+    if not among(where, old.places):
+        return True
+    return any(c not in old.chars for c in rest if c not in _STOP and c not in STOP and c != "|")
+
+
 def similarity(a: Report, b: Report, weight: Callable[[str], float] = _default_weight) -> float:
     """0 when the two cannot be one matter, else their content overlap (0–1)."""
     if not a.objects or a.core != b.core:
         return 0.0
     if a.troubles and b.troubles and not a.troubles & b.troubles:
         return 0.0
-    if a.groups and b.groups and not a.groups & b.groups:
-        return 0.0
-    if a.places and b.places and not a.places & b.places:
+    if differ(a.places, b.places, a.text, b.text):
         return 0.0
     if a.owners and b.owners and not a.owners & b.owners:
         return 0.0
-    if b.again:
+    if b.again or any(_elsewhere(subject, a) for subject in b.also):
         return 0.0
     wa, wb = a.mass(weight), b.mass(weight)
     if not wa or not wb:
@@ -233,9 +245,13 @@ def similarity(a: Report, b: Report, weight: Callable[[str], float] = _default_w
 
 
 def same_matter(
-    a: str, b: str, weight: Callable[[str], float] = _default_weight, threshold: float = THRESHOLD
+    a: str,
+    b: str,
+    weight: Callable[[str], float] = _default_weight,
+    threshold: float = THRESHOLD,
+    aliases: Aliases | None = None,
 ) -> bool:
-    return similarity(Report(a), Report(b), weight) >= threshold
+    return similarity(Report(a, aliases), Report(b, aliases), weight) >= threshold
 
 
 def topic_of(report: Report) -> str:
@@ -244,8 +260,15 @@ def topic_of(report: Report) -> str:
 
 
 def groups_of(report: Report) -> str | None:
-    """The 组 a report names, as a column value ("|三|五|"; None when it names none)."""
+    """The 组 a report names, as a column value ("|三|五|", "|上坝|"; None when it names none)."""
     return "".join(f"|{g}" for g in sorted(report.groups)) + "|" if report.groups else None
+
+
+def _spellings(group: str) -> list[str]:
+    """How a group may be stored: as groups_of writes it (三, 十二), and as matters registered
+    before places.py stored it when the post wrote digits (3, 12)."""
+    n = number(group)
+    return [group, str(n)] if n is not None else [group]
 
 
 def _open_of_topic(topic: Any, groups: int) -> Any:
@@ -267,10 +290,10 @@ def _open_of_topic(topic: Any, groups: int) -> Any:
 
 @cache
 def _candidates(groups: int) -> Any:
-    """Open matters of the post's village, kind and topic, newest first, for a post naming
-    `groups` 组. Two index searches (ix_issue_topic): the post's topic, and issues registered
-    before topics were stored (an OR of the two would make the database scan every open
-    matter of the kind)."""
+    """Open matters of the post's village, kind and topic, newest first, for a post whose 组
+    are spelled `groups` ways (see `_spellings`). Two index searches (ix_issue_topic): the
+    post's topic, and issues registered before topics were stored (an OR of the two would make
+    the database scan every open matter of the kind)."""
     both = union_all(
         _open_of_topic(col(Issue.topic) == bindparam("topic"), groups),
         _open_of_topic(col(Issue.topic).is_(None), groups),
@@ -320,15 +343,15 @@ class TextDuplicates:
         # Only issues about the same things can match (similarity's first test), and the topic
         # column says which those are: the index hands over a few rows, not every open matter
         # of the village. Ids and texts only, each text's features computed once per process.
-        groups = sorted(new.groups)
+        spellings = [s for g in sorted(new.groups) for s in _spellings(g)]
         candidates = session.connection().execute(
-            _candidates(len(groups)),
+            _candidates(len(spellings)),
             {
                 "village_id": village_id,
                 "kind": kind,
                 "topic": topic_of(new),
                 "since": now - self.window,
-                **{f"group{i}": f"%|{g}|%" for i, g in enumerate(groups)},
+                **{f"group{i}": f"%|{g}|%" for i, g in enumerate(spellings)},
             },
         )
         best, best_score = None, self.threshold

@@ -103,3 +103,35 @@ def test_pairs() -> None:
 def test_numbered_groups_stay_apart() -> None:
     assert not same_matter("3组水塔漏水了", "5组水塔漏水了")
     assert same_matter("3组水塔漏水了，哗哗流", "３组的水塔还在漏水")
+
+
+def test_another_shop_or_house_number_is_another_issue(chat: Chat) -> None:
+    chat.say("张大爷: 刘记超市门口的路灯不亮了，晚上黑乎乎的")
+    chat.say("李婶: 陈记超市门口的路灯不亮了，晚上黑乎乎的")  # another shop
+    chat.say("王叔: 9号门口的水管漏水了，流了一地")
+    chat.say("赵姨: 19号门口的水管漏水了，流了一地")  # another house
+    assert [i.reports for i in issues(chat)] == [1, 1, 1, 1]
+    out = chat.bot_lines("刘婶: 老刘超市门口那个路灯还是不亮，黑得很")
+    assert any("已有 #1" in line for line in out)
+    out = chat.bot_lines("周叔: 九号门口的水管还在漏水")
+    assert any("已有 #3" in line for line in out)
+
+
+def test_a_group_said_another_way_finds_its_matter(chat: Chat) -> None:
+    chat.say("张大爷: 6组停水了，一滴水都没有")
+    [first] = issues(chat)
+    assert first.groups == "|六|"
+    out = chat.bot_lines("李婶: 第六村民小组还是停水，啥时候来水")
+    assert any("已有 #1" in line for line in out)
+    chat.say("王叔: 九组也停水了")
+    assert [i.reports for i in issues(chat)] == [2, 1]
+
+
+def test_matters_stored_with_digits_before_places_are_still_found(chat: Chat) -> None:
+    """Before handlers/places.py, "3组" was stored as |3|: a post saying 三组 still finds it."""
+    chat.say("张大爷: 3组停水了，一滴水都没有")
+    with Session(chat.app.engine) as session:
+        session.execute(update(Issue).values(groups="|3|"))
+        session.commit()
+    out = chat.bot_lines("李婶: 三组还是停水，啥时候来水")
+    assert any("已有 #1" in line for line in out)
