@@ -9,7 +9,7 @@ import secrets
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -31,7 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     chat = sub.add_parser("chat", help="run a scenario script, or a REPL, on the local platform")
     chat.add_argument("--script", type=Path, help="script file (default: read lines from stdin)")
     chat.add_argument("--db", help="database URL (default: a fresh temporary SQLite file)")
-    sub.add_parser("classify", help='label JSON lines {"text": …} from stdin')
+    sub.add_parser(
+        "classify",
+        help='decide JSON lines {"text": …} from stdin as a group post: decision (registered, '
+        "triage, chatter), matter, kind, shown_in_group",
+    )
     train = sub.add_parser("train", help="retrain the classifier with the deployment's fixes")
     train.add_argument("--posts", type=Path, help="labeled posts folder (default: data/posts)")
     train.add_argument("--out", type=Path, help="model file (default: DATA_DIR/model.npz)")
@@ -167,11 +171,31 @@ def cmd_classify(settings: Settings, args: argparse.Namespace) -> int:
                 json.dumps({"error": '需要 JSON 行，如 {"text": "路灯坏了"}'}, ensure_ascii=False)
             )
             continue
-        p = classifier.predict(text)
-        obj["label"] = p.label
-        obj["confidence"] = round(p.confidence, 4)
-        print(json.dumps(obj, ensure_ascii=False))
+        print(json.dumps(obj | classified(classifier, text), ensure_ascii=False))
     return 0
+
+
+def classified(classifier: Any, text: str) -> dict[str, Any]:
+    """What intake would do with `text` posted in a group (handlers.intake.judge): the decision
+    (registered, triage, chatter; command for a command), P(matter), the kind, whether the
+    group would read the text, and the classifier's own label."""
+    from handlers.intake import judge
+    from handlers.parsing import is_prose, parse_command
+
+    cmd = parse_command(text.strip())
+    if cmd is not None and not is_prose(cmd):
+        return {"decision": "command", "matter": 0.0, "kind": None, "shown_in_group": False}
+    j = judge(classifier, text.strip(), private=False)
+    out: dict[str, Any] = {
+        "decision": j.decision,
+        "matter": round(j.matter, 4),
+        "kind": j.kind,
+        "shown_in_group": j.shown_in_group,
+    }
+    if j.prediction is not None:
+        out["label"] = j.prediction.label
+        out["confidence"] = round(j.prediction.confidence, 4)
+    return out
 
 
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:

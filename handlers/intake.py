@@ -23,13 +23,22 @@ from sqlmodel import Session, col, select
 
 from handlers import actions, commands, metrics, texts, triage
 from handlers.actions import Actor, Ctx, Outcome
-from handlers.classifier import MATTER_THRESHOLD, UNSURE_THRESHOLD, Prediction
+from handlers.classifier import (
+    CHATTER,
+    REGISTERED,
+    TRIAGE,
+    Classifier,
+    Prediction,
+    decide,
+    public_kind,
+)
 from handlers.deps import Deps
 from handlers.directory import GroupInfo
 from handlers.messages import Inbound as Message
 from handlers.outbox import enqueue, to_person
 from handlers.parsing import (
     explicit_tag,
+    is_prose,
     parse_button,
     parse_command,
     parse_rating,
@@ -42,7 +51,6 @@ from storage import inbox, writes
 from storage.db import session_scope
 from storage.models import (
     KINDS,
-    NOT_MATTER,
     ChatGroup,
     Inbound,
     Issue,
@@ -363,6 +371,8 @@ def _decide(ctx: Ctx, row: Row, result: Handled) -> str:
         reply(ctx, row, outcome.text)
         return "command"
     cmd = parse_command(text) if text else None
+    if cmd is not None and is_prose(cmd) and _replied_issue(ctx, row) is None:
+        cmd = None
     # A question waits for a grid person's answer anywhere (the result after 办结) or for a
     # private answer (which village): a villager's group post answers none, so most posts
     # need not ask.
@@ -399,6 +409,42 @@ def _decide(ctx: Ctx, row: Row, result: Handled) -> str:
     return _post(ctx, row, actor, group, text)
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """What intake does with a post's words (`judge`): `shuoshi classify` prints it."""
+
+    decision: str  # registered, triage or chatter
+    kind: str  # the kind it is (or would be) registered under
+    matter: float  # P(the post is a matter); 1.0 for an explicit tag
+    shown_in_group: bool  # the group would read the post's text
+    kind_sure: bool  # not a 村里事 that may be a household's or a dispute's (then: the stub)
+    body: str  # what is registered: without 说事 and the tag
+    prediction: Prediction | None = None  # None: the villager's own tag decided
+
+
+def judge(classifier: Classifier, text: str, *, private: bool) -> Judgement:
+    """Decide a post from its words alone, without touching anything: a tag (#邻里事) wins,
+    说事 forces registration, else the classifier's scores go through `decide` (registered,
+    triage, chatter; the privacy margin)."""
+    forced = report_body(text)
+    body = forced if forced is not None else text
+    tag = explicit_tag(body)
+    if tag is not None:
+        public = tag == Kind.VILLAGE
+        return Judgement(
+            REGISTERED, tag, 1.0, public and not private, True, strip_tag(body) or body
+        )
+    p = classifier.predict(body)
+    d = decide(p, private=private)
+    sure = d.kind != Kind.VILLAGE or public_kind(p)
+    if forced is not None:
+        if not body:
+            return Judgement(CHATTER, d.kind, p.matter, False, sure, body, p)
+        shown = not private and sure and d.kind == Kind.VILLAGE
+        return Judgement(REGISTERED, d.kind, p.matter, shown, sure, body, p)
+    return Judgement(d.outcome, d.kind, p.matter, d.shown_in_group, sure, body, p)
+
+
 def _post(ctx: Ctx, row: Row, actor: Actor, group: GroupInfo | None, text: str) -> str:
     attached = json.loads(row.attachments) if row.attachments != "[]" else []
     media = [a["kind"] for a in attached if a.get("kind") in MEDIA_KINDS]
@@ -408,44 +454,25 @@ def _post(ctx: Ctx, row: Row, actor: Actor, group: GroupInfo | None, text: str) 
         if row.private and not media:
             reply(ctx, row, texts.START_PRIVATE)
         return "chatter"  # stickers, empty posts, cadres' photos: kept, silent
-    forced = report_body(text)
-    body = forced if forced is not None else text
-    tag = explicit_tag(body)
-    if tag is not None:
-        return _register(ctx, row, group, Kind(tag), strip_tag(body) or body)
-    prediction = ctx.deps.classifier.predict(body)
-    row.label, row.confidence = prediction.label, prediction.confidence
-    return _classified(ctx, row, group, body, prediction, forced=forced is not None)
-
-
-def _classified(
-    ctx: Ctx,
-    row: Row,
-    group: GroupInfo | None,
-    body: str,
-    prediction: Prediction,
-    *,
-    forced: bool,
-) -> str:
-    if forced:
-        if not body:
-            reply(ctx, row, texts.NEED_NUMBER.format(example=texts.REPORT_EXAMPLE))
-            return "chatter"
-        return _register(ctx, row, group, Kind(prediction.kind), body)
-    threshold = UNSURE_THRESHOLD if row.private else MATTER_THRESHOLD
-    if prediction.label != NOT_MATTER and prediction.matter >= threshold:
-        return _register(ctx, row, group, Kind(prediction.label), body)
-    if prediction.matter >= UNSURE_THRESHOLD:
+    j = judge(ctx.deps.classifier, text, private=row.private)
+    if j.prediction is not None:
+        row.label, row.confidence = j.prediction.label, j.prediction.confidence
+    if j.decision == REGISTERED:
+        return _register(ctx, row, group, Kind(j.kind), j.body, group_stub=not j.kind_sure)
+    if not j.body:  # 说事 and nothing after it
+        reply(ctx, row, texts.NEED_NUMBER.format(example=texts.REPORT_EXAMPLE))
+        return "chatter"
+    if j.decision == TRIAGE:
         # Unsure: no answer in the group yet; a person of the grid decides (handlers/triage.py).
-        row.label, row.confidence = prediction.kind, prediction.matter
+        row.label, row.confidence = j.kind, j.matter
         if group is not None:
             triage.send_card(
                 ctx,
                 post_id=recorded_id(ctx, row),
                 group=group,
                 sender_name=row.sender_name or row.sender,
-                text=body,
-                kind=prediction.kind,
+                text=j.body,
+                kind=j.kind,
             )
         return "unsure"
     if row.private:
@@ -454,7 +481,14 @@ def _classified(
 
 
 def _register(
-    ctx: Ctx, row: Row, group: GroupInfo | None, kind: Kind, text: str, media: str = ""
+    ctx: Ctx,
+    row: Row,
+    group: GroupInfo | None,
+    kind: Kind,
+    text: str,
+    media: str = "",
+    *,
+    group_stub: bool = False,
 ) -> str:
     village_id = group.village_id if group else _village_of_private(ctx, row)
     if village_id is None:
@@ -484,6 +518,7 @@ def _register(
         reporter_name=row.sender_name,
         reporter_chat=None if row.private else f"{row.platform}:{row.chat}",
         attachments=row.attachments,
+        group_stub=group_stub,
     )
     row.issue_id = issue.id
     _acknowledge(ctx, row, issue, media)

@@ -67,6 +67,20 @@ def parse_command(text: str) -> Command | None:
     return None
 
 
+# A keyword command without its number but with words after it is a villager's sentence that
+# happens to start like one ("查询 我家低保批了没有", "帮助 村里孤寡老人过冬"): a post, not a
+# command to refuse. Slash commands stay commands.
+_PROSE = re.compile(r"[\u4e00-\u9fff]{3,}")  # words after the keyword that make it a sentence
+
+
+def is_prose(cmd: Command) -> bool:
+    if cmd.word.startswith("/") or cmd.name in ("bind", "unknown"):
+        return False
+    needs = cmd.name in NEEDS_NUMBER and cmd.number is None
+    plain = cmd.name in ("help", "mine", "list")
+    return (needs or plain) and _PROSE.search(cmd.args) is not None
+
+
 def _with_number(name: str, rest: str, word: str) -> Command:
     if name in NEEDS_NUMBER:
         m = _NUMBER.match(rest)

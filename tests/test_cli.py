@@ -80,6 +80,26 @@ def test_classify_adds_label_and_confidence() -> None:
     assert [o.get("label") for o in out[:3]] == ["村里事", "非事项", "邻里事"]
     assert all(0 <= o["confidence"] <= 1 for o in out[:3])
     assert "error" in out[3]
+    # As intake would decide them in a group: the decision, P(matter), the kind, and whether
+    # the group reads the text (a dispute: never).
+    assert [o["decision"] for o in out[:3]] == ["registered", "chatter", "registered"]
+    assert [o["kind"] for o in (out[0], out[2])] == ["村里事", "邻里事"]
+    assert out[0]["shown_in_group"] is True and out[2]["shown_in_group"] is False
+    assert out[0]["matter"] > 0.6 > out[1]["matter"]
+
+
+def test_classify_follows_tags_and_report_words_as_intake_does() -> None:
+    lines = [{"text": "#户里事 村里的路灯坏了"}, {"text": "说事 收到"}, {"text": "认领 3"}]
+    stdin = "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n"
+    result = shuoshi("classify", stdin=stdin)
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (out[0]["decision"], out[0]["kind"], out[0]["shown_in_group"]) == (
+        "registered",
+        "户里事",
+        False,
+    )
+    assert out[1]["decision"] == "registered"  # 说事 always registers
+    assert out[2]["decision"] == "command"
 
 
 def test_bad_grid_stops_with_the_key(tmp_path: Path) -> None:
