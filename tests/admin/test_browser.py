@@ -17,9 +17,11 @@ from typing import Any
 import pytest
 import uvicorn
 from openpyxl import load_workbook
+from sqlmodel import Session
 
 from admin.app import create_app
 from bot.app import App
+from storage.models import Inbound
 from tests.admin.conftest import PASSWORD, events
 from tests.conftest import Chat
 
@@ -143,7 +145,7 @@ def test_log_in_filter_assign_and_export(
 def test_post_in_the_web_chat_and_see_the_reply(browser: Any, server: str, app: App) -> None:
     page = browser.new_page()
     page.goto(f"{server}/")
-    page.wait_for_url("**/login?next=*")  # the web chat speaks as anyone: 书记 and 镇领导 only
+    page.wait_for_url(lambda url: "/login?next=" in url)  # the web chat: 书记 and 镇领导 only
     page.fill("input[name=name]", "李书记")
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
@@ -166,4 +168,49 @@ def test_post_in_the_web_chat_and_see_the_reply(browser: Any, server: str, app: 
     page.set_viewport_size({"width": 390, "height": 844})  # a phone: panes stack
     boxes = [page.locator(".pane").nth(i).bounding_box() for i in (0, 1)]
     assert boxes[0] and boxes[1] and boxes[1]["y"] > boxes[0]["y"]
+    page.close()
+
+
+def test_chatter_filter_on_a_phone(browser: Any, server: str, app: App) -> None:
+    """390 px wide: the 拿不准 / 闲聊 filter and each post fold into the screen; a chatter post
+    is registered with its button and leaves the list."""
+    with Session(app.engine) as session:
+        for i, (name, text) in enumerate(
+            [
+                ("王婶", "三组有根电线杆歪了，怕倒下来"),
+                ("老周", "三组电线杆那边我也看到了，歪得厉害"),
+            ]
+        ):
+            session.add(
+                Inbound(
+                    platform="local",
+                    chat="新联村说事群",
+                    message_id=f"c{i}",
+                    sender=f"local:{name}",
+                    sender_name=name,
+                    text=text,
+                    received_at=app.clock.now(),
+                    status="chatter",
+                )
+            )
+        session.commit()
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(f"{server}/login?next=/posts")
+    page.fill("input[name=name]", "李书记")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}/posts")
+    page.click("#post-filters >> text=闲聊")
+    page.wait_for_url("**status=chatter")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390  # nothing wider than the phone: no sideways scrolling
+    for box in [page.locator("#post-filters a").nth(i).bounding_box() for i in (0, 1)]:
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    rows = page.locator("table.list tbody tr")
+    assert rows.count() == 2
+    first, second = rows.nth(0).bounding_box(), rows.nth(1).bounding_box()
+    assert first and second and second["y"] >= first["y"] + first["height"]  # stacked cards
+    rows.filter(has_text="怕倒下来").locator("button", has_text="登记").click()
+    page.wait_for_selector("text=已登记为 #1")
+    assert "status=chatter" in page.url and "怕倒下来" not in page.inner_text("table.list")
     page.close()
