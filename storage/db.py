@@ -53,9 +53,8 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "heads") -> None:
-    """Apply pending migrations on this engine's database (every branch: features add their
-    tables in revisions of their own that all start from the initial schema)."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply pending migrations on this engine's database (one linear chain, 0001 → …)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         startup_lock(conn)

@@ -1,7 +1,7 @@
 """admin: log-ins, API tokens, list indexes, issue counts, text search
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-22
 
 The issue list filters on one column and shows the newest first, so each filter column gets an
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0001"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

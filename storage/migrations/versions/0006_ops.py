@@ -1,7 +1,7 @@
 """ops: leases (one instance holds each WeChat gateway's event stream)
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0005
 Create Date: 2026-11-23
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0001"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """issue topic: what a matter is about, so duplicate detection reads only its own kind of matter
 
 Revision ID: 0007
-Revises: 0001
+Revises: 0006
 Create Date: 2026-12-04
 
 Issues registered before this revision have no topic (NULL); duplicate detection still
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0001"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """outbox: pending rows by platform, so a sender walks only its own platforms' rows
 
 Revision ID: 0008
-Revises: 0001
+Revises: 0007
 Create Date: 2026-12-04
 
 A sender claims the oldest due rows of the platforms it serves. With only (status,
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0001"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

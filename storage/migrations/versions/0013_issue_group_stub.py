@@ -20,10 +20,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("issue") as batch:
-        batch.add_column(
-            sa.Column("group_stub", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # A plain ADD COLUMN (not a batch, which rebuilds the table on SQLite and would drop the
+    # issue-tally triggers of 0004).
+    op.add_column(
+        "issue", sa.Column("group_stub", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
 
 
 def downgrade() -> None:
