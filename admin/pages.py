@@ -51,11 +51,11 @@ from handlers.actions import Actor, Ctx, Outcome
 from handlers.outbox import to_person
 from handlers.parsing import parse_due
 from handlers.privacy import mask
-from handlers.register import dismiss_post, register_post
+from handlers.register import dismiss_post, post_village, reads_post, register_post
 from handlers.texts import ADMIN_RELAY
 from storage import inbox, queries
 from storage.db import current_revision, head_revision
-from storage.models import KINDS, ChatGroup, Issue, Kind, Person, Role, Village
+from storage.models import KINDS, ChatGroup, Inbound, Issue, Kind, Person, Role, Village
 
 router = APIRouter(include_in_schema=False)
 
@@ -396,31 +396,67 @@ def attachment(
 # --- 未登记帖子 --------------------------------------------------------------------------------
 
 
+# The lists of 未登记帖子: the posts a person decides (拿不准, the default) and those the bot
+# took for chatter (闲聊), which can still be registered.
+POST_FILTERS = ("unsure", "chatter")
+
+
+def _post_readers(ctx: Ctx, viewer: Viewer, rows: list[Any]) -> dict[int, bool]:
+    """Post id → whether this viewer may read it (and so decide it): a group post, the grid of
+    its village; a private post, only the village's 书记 and the 镇领导 (handlers/register.py)."""
+    out: dict[int, bool] = {}
+    for row in rows:
+        post: Inbound = row[0]
+        village = row.village_id
+        if post.private and village is None:
+            village = post_village(ctx, post)  # as registering it would place it
+        out[post.id or 0] = reads_post(
+            viewer.role, viewer.village_id, private=post.private, village_id=village
+        )
+    return out
+
+
 @router.get("/posts")
-def post_list(request: Request, viewer: PageViewer, session: SessionDep) -> Response:
+def post_list(request: Request, viewer: PageViewer, session: SessionDep, app: AppDep) -> Response:
     page, per_page = page_args(request.query_params)
-    rows, total = queries.unsure_posts(
-        session, villages=viewer.villages, offset=(page - 1) * per_page, limit=per_page
+    status = request.query_params.get("status") or "unsure"
+    status = status if status in POST_FILTERS else "unsure"
+    rows, total = queries.kept_posts(
+        session,
+        status=status,
+        villages=viewer.villages,
+        offset=(page - 1) * per_page,
+        limit=per_page,
     )
     names = {v.id: v.name for v in queries.villages(session)}
+    ctx = Ctx(session, app.deps, app.clock.now())
     return render(
         request,
         "posts.html",
         viewer,
         rows=rows,
         total=total,
+        capped=total >= queries.POSTS_COUNT_CAP,
+        status=status,
         page=page,
         pages=max(1, -(-total // per_page)),
         village_names=names,
         villages=queries.villages(session, viewer.villages),
         kinds=KINDS,
+        readable=_post_readers(ctx, viewer, rows),
         media=lambda row: [a.get("kind", "") for a in json.loads(row.attachments or "[]")],
+        query_with=lambda **kw: _query_with(request, **kw),
     )
 
 
 def _decide_post(
-    request: Request, session: Session, viewer: Viewer, decide: Callable[[Ctx, Actor], Outcome]
+    request: Request,
+    session: Session,
+    viewer: Viewer,
+    decide: Callable[[Ctx, Actor], Outcome],
+    back: str = "",
 ) -> Response:
+    """Run a decision on a kept post; back to the list it was made on."""
     app = get_app(request)
     ctx = Ctx(session, app.deps, app.clock.now())
     outcome = decide(ctx, viewer.actor(session))
@@ -429,7 +465,9 @@ def _decide_post(
     else:
         session.rollback()
     flash(request, outcome.text, outcome.ok)
-    return RedirectResponse("/posts", status_code=303)
+    return RedirectResponse(
+        "/posts?status=chatter" if back == "chatter" else "/posts", status_code=303
+    )
 
 
 @router.post("/posts/{inbound_id}/register", dependencies=[Csrf])
@@ -440,13 +478,17 @@ def post_register(
     session: SessionDep,
     kind: Annotated[str, Form()],
     village: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
 ) -> Response:
     chosen = read_int(village)
     return _decide_post(
         request,
         session,
         viewer,
-        lambda ctx, actor: register_post(ctx, inbound_id, kind, actor, village_id=chosen),
+        lambda ctx, actor: register_post(
+            ctx, inbound_id, kind, actor, village_id=chosen, from_chatter=True
+        ),
+        back,
     )
 
 

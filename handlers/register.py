@@ -1,7 +1,8 @@
 """A cadre's decision on a post the bot kept but did not register (status "unsure"):
 register it as a matter of a kind (as if the bot had been sure: acknowledged in the chat, the
 owner told), or mark it as not a matter. Either way the decision is a labeled example for the
-classifier."""
+classifier. A post the bot took for chatter (status "chatter") can be registered too, from the
+admin's 闲聊 list (`from_chatter`): nothing the bot passed over is out of a cadre's reach."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ from handlers.directory import GroupInfo
 from storage.models import KINDS, NOT_MATTER, ChatGroup, Inbound, Issue, Kind, Pending, Role
 
 
-def _post(ctx: Ctx, inbound_id: int) -> Inbound | Outcome:
+def _post(ctx: Ctx, inbound_id: int, *, from_chatter: bool = False) -> Inbound | Outcome:
     row = ctx.session.exec(
         select(Inbound).where(Inbound.id == inbound_id).with_for_update()
     ).first()
     if row is None:
         return refuse(texts.POST_MISSING)
-    if row.status != "unsure":
+    if row.status != "unsure" and not (from_chatter and row.status == "chatter"):
         return refuse(texts.POST_DONE.format(status=row.status))
     return row
 
@@ -29,6 +30,22 @@ def _village(ctx: Ctx, row: Inbound, group: GroupInfo | None) -> int | None:
     if row.private:
         return intake._village_of_private(ctx, row)
     return group.village_id if group else None
+
+
+def post_village(ctx: Ctx, row: Inbound) -> int | None:
+    """The village a kept post belongs to, as registering it would place it (None: unknown)."""
+    return _village(ctx, row, None if row.private else intake._group(ctx, row))
+
+
+def reads_post(
+    role: str | None, own_village: int | None, *, private: bool, village_id: int | None
+) -> bool:
+    """Whether a grid person of the post's village (or the town) may read a kept post and decide
+    it: a group post, the grid of its village; a private post, only its village's 书记 and the
+    镇领导 (a private post of a village nobody can tell, only the 镇领导)."""
+    if not private or role == Role.TOWN_LEADER:
+        return True
+    return role == Role.SECRETARY and village_id is not None and own_village == village_id
 
 
 def _own_village(actor: Actor) -> int | None:
@@ -42,15 +59,31 @@ def _may_decide(actor: Actor, village_id: int | None) -> bool:
     return p.role == Role.TOWN_LEADER or (village_id is not None and p.village_id == village_id)
 
 
+def _private_refusal(actor: Actor, row: Inbound, village_id: int | None) -> Outcome | None:
+    p = actor.person
+    role, own = (p.role, p.village_id) if p is not None else (None, None)
+    if reads_post(role, own, private=row.private, village_id=village_id):
+        return None
+    return refuse(texts.POST_PRIVATE_LEADERS)
+
+
 def register_post(
-    ctx: Ctx, inbound_id: int, kind: str, actor: Actor, *, village_id: int | None = None
+    ctx: Ctx,
+    inbound_id: int,
+    kind: str,
+    actor: Actor,
+    *,
+    village_id: int | None = None,
+    from_chatter: bool = False,
 ) -> Outcome:
     """Register an unsure post as a matter of `kind`. A private post whose village the bot
     could not tell is registered in `village_id` (which then counts as where its sender was
-    seen, as when the sender answers the bot's question)."""
+    seen, as when the sender answers the bot's question). With `from_chatter`, a post the bot
+    kept as chatter may be registered as well (the admin's 闲聊 list; a card's keyword answer
+    never reaches those)."""
     if kind not in KINDS:
         return refuse(texts.POST_BAD_KIND)
-    row = _post(ctx, inbound_id)
+    row = _post(ctx, inbound_id, from_chatter=from_chatter)
     if isinstance(row, Outcome):
         return row
     group = None if row.private else intake._group(ctx, row)
@@ -60,6 +93,8 @@ def register_post(
         return refuse(texts.POST_NEED_VILLAGE)
     if not _may_decide(actor, village):
         return refuse(texts.POST_NOT_YOURS)
+    if r := _private_refusal(actor, row, known):
+        return r
     if known is None and row.private:
         first = ctx.session.exec(
             select(ChatGroup)
@@ -98,11 +133,12 @@ def dismiss_post(ctx: Ctx, inbound_id: int, actor: Actor) -> Outcome:
     if isinstance(row, Outcome):
         return row
     group = None if row.private else intake._group(ctx, row)
-    village = _village(ctx, row, group)
-    if village is None:
-        village = _own_village(actor)
+    known = _village(ctx, row, group)
+    village = known if known is not None else _own_village(actor)
     if not _may_decide(actor, village):
         return refuse(texts.POST_NOT_YOURS)
+    if r := _private_refusal(actor, row, known):
+        return r
     row.status = "chatter"
     ctx.session.add(row)
     remember_label(ctx, text=row.text, label=NOT_MATTER, actor=actor, village_id=village)

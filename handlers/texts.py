@@ -283,3 +283,7 @@ COMMAND_EXAMPLES = {
     "status": "查询 12",
 }
 REPORT_EXAMPLE = "说事 村口路灯坏了"
+
+# --- the admin's kept posts, 拆分 and 合并 (handlers/merging.py) --------------------------------
+# 未登记帖子: who may decide a private post.
+POST_PRIVATE_LEADERS = "私聊的帖子只有本村书记和镇领导能处理。"

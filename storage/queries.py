@@ -618,19 +618,34 @@ def _post_village() -> Any:
     return case((col(Inbound.private), via_seen), else_=via_chat)
 
 
-def unsure_posts(
+# Listed kept posts are counted up to this many: chatter is most of what a group says, and
+# an exact count of years of it would be read on every page for nothing.
+POSTS_COUNT_CAP = 10_000
+KEPT_STATUSES = ("unsure", "chatter")
+
+
+def kept_posts(
     session: Session,
     *,
+    status: str,
     villages: tuple[int, ...] | None,
     offset: int = 0,
     limit: int = 50,
 ) -> tuple[list[Row[Any]], int]:
-    """Unregistered posts (status "unsure"), newest first, with their village id; and how many."""
+    """Posts the bot kept without registering them, of one status ("unsure": a person decides;
+    "chatter": taken for talk), newest first, with their village id; and how many (at most
+    POSTS_COUNT_CAP). Chatter without words (stickers, a cadre's photo) is not listed: there
+    is nothing in it to register."""
+    if status not in KEPT_STATUSES:
+        raise ValueError(f"not a kept post's status: {status}")
     village = _post_village()
-    where = [col(Inbound.status) == "unsure"]
+    where = [col(Inbound.status) == status]
+    if status == "chatter":
+        where.append(col(Inbound.text) != "")
     if villages is not None:
         where.append(or_(village.in_(villages), village.is_(None)))
-    total = session.execute(sa_select(func.count()).select_from(Inbound).where(*where)).scalar_one()
+    capped = sa_select(col(Inbound.id)).where(*where).limit(POSTS_COUNT_CAP).subquery()
+    total = session.execute(sa_select(func.count()).select_from(capped)).scalar_one()
     rows = session.execute(
         sa_select(Inbound, village.label("village_id"))
         .where(*where)
@@ -902,6 +917,7 @@ def _dialect(session: Session) -> str:
 __all__ = [
     "ACTIVE",
     "COUNT_CAP",
+    "POSTS_COUNT_CAP",
     "SORTS",
     "Counts",
     "Figures",
@@ -912,10 +928,10 @@ __all__ = [
     "days_late",
     "get_issue",
     "iter_issues",
+    "kept_posts",
     "list_issues",
     "readable",
     "refresh_search_index",
     "stats",
     "timeline",
-    "unsure_posts",
 ]
