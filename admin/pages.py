@@ -232,7 +232,7 @@ def issue_detail(
         late=queries.days_late(issue.due_at, issue.status, now),
         people=queries.people(session, (issue.village_id,)),
         kinds=KINDS,
-        active=issue.status in ("open", "claimed"),
+        in_progress=issue.status in ("open", "claimed"),
         can_assign=actions.is_leader_of(actor, issue),
         can_finish=actions.can_finish(actor, issue),
         due_value=issue.due_at.astimezone(app.clock.tz).strftime("%Y-%m-%dT%H:%M"),

@@ -287,3 +287,18 @@ async def test_stats_page_and_api_figures(
     await login(client, "赵书记")  # one village: only its figures
     s = (await client.get("/api/stats?weeks=4")).json()
     assert s["total"]["new"] == 1 and list(s["by_village"]) == ["石桥村"]
+
+
+@sqlite_only
+async def test_a_closed_issue_offers_only_what_can_still_be_done(
+    client: httpx.AsyncClient, matters: Chat, app: App
+) -> None:
+    await login(client, "李书记")
+    page = (await client.get("/issues/1")).text
+    for form in ("assign", "due", "kind", "close"):
+        assert f'action="/issues/1/{form}"' in page
+    await post_form(client, "/issues/1", "/issues/1/close", {"result": "已换新灯泡"})
+    page = (await client.get("/issues/1")).text
+    for form in ("assign", "due", "kind", "close"):
+        assert f'action="/issues/1/{form}"' not in page, form
+    assert 'action="/issues/1/reopen"' in page and 'action="/issues/1/note"' in page
