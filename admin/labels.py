@@ -20,6 +20,8 @@ EVENT = {
     "escalated": "督办",
     "report": "又有人反映",
     "registered": "后台登记",
+    "split": "拆分",
+    "merged": "合并",
 }
 SORT = {"new": "最新登记", "old": "最早登记", "due": "限期最近"}
 INBOUND = {

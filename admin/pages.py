@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -46,13 +47,13 @@ from admin.web import (
     reads,
     render,
 )
-from handlers import actions
+from handlers import actions, merging
 from handlers.actions import Actor, Ctx, Outcome
 from handlers.outbox import to_person
 from handlers.parsing import parse_due
 from handlers.privacy import mask
 from handlers.register import dismiss_post, post_village, reads_post, register_post
-from handlers.texts import ADMIN_RELAY
+from handlers.texts import ADMIN_RELAY, MERGE_NEEDS_NUMBER
 from storage import inbox, queries
 from storage.db import current_revision, head_revision
 from storage.models import KINDS, ChatGroup, Inbound, Issue, Kind, Person, Role, Village
@@ -226,8 +227,9 @@ def issue_detail(
         owner=owner,
         village=village,
         group=session.get(ChatGroup, issue.group_id) if issue.group_id else None,
-        events=[e for e in events if e.kind != "report"],
-        reports=[e for e in events if e.kind == "report"],
+        events=events,
+        # The posts linked to it as the same matter (each can be split off into its own).
+        reports=queries.linked_reports(session, issue_id=issue.id or 0) if readable else [],
         attachments=actions.attachments_of(issue) if readable else [],
         late=queries.days_late(issue.due_at, issue.status, now),
         people=queries.people(session, (issue.village_id,)),
@@ -235,6 +237,7 @@ def issue_detail(
         in_progress=issue.status in ("open", "claimed"),
         can_assign=actions.is_leader_of(actor, issue),
         can_finish=actions.can_finish(actor, issue),
+        can_split=readable and actions.can_finish(actor, issue),
         due_value=issue.due_at.astimezone(app.clock.tz).strftime("%Y-%m-%dT%H:%M"),
     )
 
@@ -374,6 +377,51 @@ def issue_reopen(
     return _act(
         request, session, viewer, number, lambda c, i, a: actions.reopen(c, i, a, reason.strip())
     )
+
+
+@router.post("/issues/{number}/split/{inbound_id}", dependencies=[Csrf])
+def issue_split(
+    number: IssueNumber,
+    inbound_id: PostId,
+    request: Request,
+    viewer: PageViewer,
+    session: SessionDep,
+) -> Response:
+    """拆成新事项: a report linked to this issue becomes an issue of its own."""
+    return _act(
+        request,
+        session,
+        viewer,
+        number,
+        lambda c, i, a: merging.split_report(c, i, inbound_id, a),
+    )
+
+
+def read_number(value: str) -> int | None:
+    """An issue number as people type it: 12, #12, ＃１２, 12号."""
+    cleaned = unicodedata.normalize("NFKC", value)[:20]
+    cleaned = cleaned.strip().lstrip("#").removesuffix("号").strip()
+    number = read_int(cleaned)
+    return number if number is not None and number >= 1 else None
+
+
+@router.post("/issues/{number}/merge", dependencies=[Csrf])
+def issue_merge(
+    number: IssueNumber,
+    request: Request,
+    viewer: PageViewer,
+    session: SessionDep,
+    into: Annotated[str, Form()] = "",
+) -> Response:
+    """合并: this issue is closed into the issue numbered `into`."""
+
+    def change(ctx: Ctx, issue: Issue, actor: Actor) -> Outcome:
+        target = read_number(into)
+        if target is None:
+            return actions.refuse(MERGE_NEEDS_NUMBER)
+        return merging.merge_issues(ctx, issue, target, actor)
+
+    return _act(request, session, viewer, number, change)
 
 
 @router.get("/issues/{number}/attachments/{index}")

@@ -287,3 +287,33 @@ REPORT_EXAMPLE = "说事 村口路灯坏了"
 # --- the admin's kept posts, 拆分 and 合并 (handlers/merging.py) --------------------------------
 # 未登记帖子: who may decide a private post.
 POST_PRIVATE_LEADERS = "私聊的帖子只有本村书记和镇领导能处理。"
+# A report linked to an issue as the same matter, split off into an issue of its own.
+SPLIT_NOT_LINKED = "这条反映不在 #{n} 名下，可能已经拆出或合并过了，请刷新页面。"
+SPLIT_NOT_YOURS = "#{n} 由{owner}负责，只有负责人、书记或镇领导能把反映拆出来。"
+SPLIT_DONE = "已拆成 #{new}【{kind}】，负责人：{owner}；#{old} 现共{count}人反映。"
+SPLIT_EVENT_OLD = "{name}的反映另立为 #{n}"  # on the old issue's timeline
+SPLIT_EVENT_NEW = "从 #{n} 拆出"  # on the new issue's timeline
+OWNER_SPLIT = (
+    "{actor}把 #{old} 的一条反映（{name}：{text}）拆成了 #{new} 另行办理，"
+    "#{old} 现共{count}人反映。"
+)
+# Two issues that are one matter: the first is closed into the second.
+MERGE_NEEDS_NUMBER = "请写要并入的事项编号，如：12"
+MERGE_ONLY_LEADERS = "只有书记和镇领导能合并事项。"
+MERGE_SELF = "#{n} 不能并入它自己，请写另一件事的编号。"
+MERGE_MISSING = "没有 #{n} 这件事，请核对编号。"
+MERGE_OTHER_VILLAGE = "#{n} 是{village}的事，不能和别村的事合并。"
+MERGE_TARGET_DONE = "#{n} {status}，只能并入还在办的事项。"
+MERGE_SOURCE_DONE = "#{n} {status}，不能再合并。"
+MERGE_KIND_DIFFERS = "#{a} 是{kind_a}，#{b} 是{kind_b}，类别不同不能合并。是同一件事请先改类。"
+MERGED_RESULT = "已并入 #{n}"  # the merged issue's result
+MERGE_EVENT_SOURCE = "并入 #{n}"
+MERGE_EVENT_TARGET = "#{n}（{summary}）并入，{count}人反映"
+MERGE_DONE = "#{a} 已并入 #{b}，#{b} 现共{count}人反映，已告诉反映人。"
+MERGED_REPORTER = (
+    "您反映的 #{a} 与 #{b} 是同一件事，已合并到 #{b} 办理，负责人：{owner}，限 {due} 前办结。"
+)
+OWNER_MERGED_INTO = "{actor}把 #{a}（{summary}）并入了 #{b}，现共{count}人反映，请一并办理。"
+OWNER_MERGED_AWAY = "{actor}把 #{a} 并入了 #{b}（负责人：{owner}），#{a} 不用再单独办。"
+ACT_SPLIT = "拆分事项"
+ACT_MERGE = "合并事项"

@@ -656,6 +656,18 @@ def kept_posts(
     return list(rows), int(total)
 
 
+def linked_reports(session: Session, *, issue_id: int) -> list[Inbound]:
+    """The posts linked to an issue as reports of the same matter (inbox status "duplicate"),
+    oldest first. Read through the status index: duplicates are a small part of the inbox."""
+    return list(
+        session.exec(
+            select(Inbound)
+            .where(col(Inbound.status) == "duplicate", col(Inbound.issue_id) == issue_id)
+            .order_by(col(Inbound.received_at), col(Inbound.id))
+        )
+    )
+
+
 # --- statistics ------------------------------------------------------------------------------
 
 
@@ -929,6 +941,7 @@ __all__ = [
     "get_issue",
     "iter_issues",
     "kept_posts",
+    "linked_reports",
     "list_issues",
     "readable",
     "refresh_search_index",

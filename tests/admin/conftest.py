@@ -19,7 +19,8 @@ from sqlmodel import Session, col, select
 
 from admin.app import create_app
 from bot.app import App
-from storage.models import AdminLogin, Event, Issue, Outbox, Person
+from handlers.deps import DuplicateFinder
+from storage.models import ACTIVE_STATUSES, AdminLogin, Event, Issue, Outbox, Person
 from tests.conftest import Chat
 
 PASSWORD = "pass-word-1"
@@ -147,3 +148,37 @@ NOW = datetime(2026, 11, 23, 9, 0)
 async def say(chat: Chat, script: str) -> None:
     """Chat.say for async tests (the event loop is already running)."""
     await chat.runner.run_lines(script.strip().splitlines())
+
+
+class Linker:
+    """Duplicate detection that links what a test says is the same matter: a post containing
+    one of `links`' words goes under that open issue of its village (whatever the real
+    detector would say: the subject of these tests is what people do with such links)."""
+
+    def __init__(self, real: DuplicateFinder | None) -> None:
+        self.real = real
+        self.links: dict[str, int] = {}
+
+    def keys(self, text: str) -> dict[str, str | None]:
+        return self.real.keys(text) if self.real else {}
+
+    def find(
+        self, session: Session, *, village_id: int, text: str, kind: str, now: datetime
+    ) -> Issue | None:
+        for word, number in self.links.items():
+            if word in text:
+                issue = session.exec(select(Issue).where(Issue.number == number)).first()
+                if (
+                    issue is not None
+                    and issue.village_id == village_id
+                    and issue.status in ACTIVE_STATUSES
+                ):
+                    return issue
+        return None
+
+
+@pytest.fixture
+def linker(app: App) -> Linker:
+    found = Linker(app.deps.duplicates)
+    app.deps.duplicates = found
+    return found
