@@ -609,6 +609,9 @@ def awaiting_rating(ctx: Ctx, reporter_key: str) -> Issue | None:
             Issue.status == Status.CLOSED,
             col(Issue.rating).is_(None),
             col(Issue.closed_at) >= ctx.now - RATING_WINDOW,
+            # Settled at some level: an issue merged into another (closed as 已并入, no level)
+            # asks for no rating; the issue it went into will.
+            col(Issue.settled_level).is_not(None),
         )
         .order_by(col(Issue.closed_at).desc())
     ).first()

@@ -186,3 +186,12 @@ def test_owners_hear_of_a_merge_unless_they_made_it(chat: Chat, app: App, linker
     assert "把 #3（村口那盏灯还是黑的）并入了 #1" in notices["张姐"]
     assert "#3 不用再单独办" in notices["王哥"]
     assert get(app, 3).settled_level is None  # closed into another, settled nowhere
+
+
+def test_a_reply_of_3_after_a_merge_does_not_reopen_the_merged_issue(chat: Chat) -> None:
+    """The merged issue is closed as 已并入: a bare 3 (不满意) from its reporter rates nothing."""
+    chat.say("张大爷: 说事 村口路灯坏了\n王婶: 说事 祠堂边上的水管漏了")
+    assert merge(chat.app, "李书记", 2, 1).ok
+    chat.say("王婶: 3")
+    merged = get(chat.app, 2)
+    assert merged.status == "closed" and merged.rating is None
