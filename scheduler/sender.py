@@ -43,6 +43,7 @@ from datetime import datetime, timedelta
 from typing import Protocol, cast
 
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from handlers.clock import Clock
 from scheduler.ratelimit import ChatKey, Limit, PlatformLimits, RateLimiter
@@ -58,6 +59,7 @@ from storage.outbox_queries import (
 )
 
 log = logging.getLogger(__name__)
+MARK_BACKOFF = 5.0  # seconds between tries to record a sent message while the database is away
 EXPIRED_LOOK = timedelta(seconds=5)  # how often a claim also looks for rows of dead senders
 
 HOST = socket.gethostname()
@@ -545,17 +547,8 @@ class Sender:
             return None
         except Exception as exc:  # 429, 5xx, timeouts, anything unknown: may pass
             return self._failed_try(rows, exc)
-        # Nothing suspends from the transport's return to this commit: the at-least-once
-        # window left here is the process dying in these few lines.
         ids = [row.id or 0 for row in rows]
-        with self._db() as db:
-            ours = mark_sent_together(
-                db=db,
-                outbox_ids=ids,
-                owner=self.owner,
-                now=self.clock.now(),
-                message_id=str(message_id),
-            )
+        ours = await self._mark_sent(ids, str(message_id))
         self.stats.sent += len(ids)
         self.stats.merged += len(ids) - 1
         if ours < len(ids):
@@ -564,6 +557,34 @@ class Sender:
                 "outbox %s sent after the lease was taken over; may arrive twice", _ids(rows)
             )
         return None
+
+    async def _mark_sent(self, ids: list[int], message_id: str) -> int:
+        """Record that these rows went out; how many were still ours. The message is out: if
+        the database is away now, the mark waits for it (holding this send slot) rather than
+        leaving the rows "sending" to go out again when their lease ends: a cut of the
+        database sent every message of its moment twice (bench/faults.py). Only the process
+        dying before the mark leaves the at-least-once window open."""
+        delay = 0.2
+        while True:
+            try:
+                with self._db() as db:
+                    return mark_sent_together(
+                        db=db,
+                        outbox_ids=ids,
+                        owner=self.owner,
+                        now=self.clock.now(),
+                        message_id=message_id,
+                    )
+            except (OperationalError, InterfaceError) as exc:
+                if self._stopping:
+                    raise
+                log.warning(
+                    "outbox %s sent; recording it waits for the database (%s)",
+                    ",".join(map(str, ids)),
+                    type(exc).__name__,
+                )
+                await self.sleep(delay)
+                delay = min(delay * 2, MARK_BACKOFF)
 
     def _failed_try(self, rows: list[Outbox], exc: Exception) -> datetime | None:
         """A failed send of these rows (one message). They wait alike, so they come back in

@@ -124,6 +124,35 @@ def test_every_row_is_sent_once_in_order_per_chat_and_marked(app: App) -> None:
     assert run(sender.flush()) == 0  # nothing twice
 
 
+def test_a_sent_message_is_recorded_once_the_database_is_back_never_sent_twice(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database goes away between a send and its mark (issue 14, bench/faults.py): the
+    mark waits for it instead of leaving the row "sending" to go out again later."""
+    from sqlalchemy.exc import OperationalError
+
+    import scheduler.sender
+
+    ids = queue(app, ["a", "b"], per_chat=2)
+    platform = FakePlatform()
+    real = scheduler.sender.mark_sent_together
+    outage = [OperationalError("UPDATE outbox", {}, Exception("server closed the connection"))] * 3
+
+    def flaky(**kwargs: Any) -> int:
+        if outage:
+            raise outage.pop()
+        return real(**kwargs)
+
+    monkeypatch.setattr(scheduler.sender, "mark_sent_together", flaky)
+    sender = make_sender(app, platform, outbox_concurrency=2)
+    sender.sleep = lambda _: asyncio.sleep(0)  # type: ignore[method-assign]
+    assert run(sender.flush()) == 4
+    assert sorted(platform.sent) == ids and not outage
+    assert {row.status for row in rows(app).values()} == {"sent"}
+    fake_clock(app).advance(timedelta(hours=1))  # long past any lease: nothing goes again
+    assert run(sender.flush()) == 0 and sorted(platform.sent) == ids
+
+
 def test_rows_of_platforms_without_a_transport_wait(app: App) -> None:
     [other] = queue(app, ["x"], platform="wechat")
     [mine] = queue(app, ["y"])
