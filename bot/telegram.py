@@ -467,11 +467,16 @@ class TelegramDoor:
             return 400
         try:
             accepted = await self.accept(update)
-        except Exception:
+        except Exception as exc:
             log.exception(  # the id only: the update holds what people wrote
                 "could not record update %s; Telegram will send it again", update.update_id
             )
+            # Not ready (/readyz) until an update is recorded again: a load balancer sends
+            # the next one elsewhere, a monitor turns red.
+            self._status(state="error", error=f"database: {str(exc).splitlines()[0][:200]}")
             return 500
+        if getattr(self.app, "status", {}).get(PLATFORM, {}).get("state") == "error":
+            self._status(state="connected", error=None)
         if accepted is not None:
             self._queue.put_nowait(accepted)
         return 200

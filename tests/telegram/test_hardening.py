@@ -103,3 +103,33 @@ async def test_triage_card_buttons_register_and_answer_the_villager_in_the_group
     assert "#1" in (ack.plain_text or "") and "漏雨" not in (ack.plain_text or "")  # 户里事 stub
     assert "已登记" in (server.callback_answers[-1].text or "")
     assert [i.kind for i in rows(app, Issue)] == ["户里事"]
+
+
+async def test_webhook_failures_to_record_make_the_door_not_ready_until_one_is_recorded(
+    server: FakeBotApi,
+    hooked: tuple[TelegramDoor, str],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A full disk answered 500 to every webhook while /readyz said ready (bench/faults.py)."""
+    from sqlalchemy.exc import OperationalError
+
+    import bot.telegram
+    from admin.readiness import check
+
+    door, _ = hooked
+    real = bot.telegram.receive
+    broken = {"on": True}
+
+    def full(*args: object, **kwargs: object) -> object:
+        if broken["on"]:
+            raise OperationalError("INSERT", {}, Exception("database or disk is full"))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bot.telegram, "receive", full)
+    server.post_text(GROUP, VILLAGER, "说事 村口路灯坏了")
+    await server.wait_for(lambda: [d for d in server.webhook_deliveries if d.status == 500])
+    ready, report = check(door.app)
+    assert not ready and any("telegram" in p for p in report["problems"])
+    broken["on"] = False
+    await server.wait_sent(1, chat_id=GROUP, timeout=30)
+    assert check(door.app)[0]
