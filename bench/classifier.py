@@ -11,7 +11,7 @@
 - thresholds: a sweep of the group and low thresholds and of the privacy margin over the LOWO
   scores (how the constants of handlers/classifier.py were chosen);
 - speed: `predict` of the shipped model on one core over every post, the model file's size and
-  load time (LinearModel.load, median of 5); duplicates: data/dups/pairs.jsonl.
+  load time (LinearModel.load, median of 5). Duplicates: bench/duplicates.py.
 
 Every figure is taken at the group decision (handlers.classifier.decide, private=False): a post
 counts as the kind it would be registered under when registered, else as 非事项.
@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -37,7 +38,6 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from handlers import duplicates  # noqa: E402
 from handlers.classifier import (  # noqa: E402
     GROUP_THRESHOLD,
     LOW_THRESHOLD,
@@ -60,8 +60,8 @@ from handlers.training import (  # noqa: E402
 from storage.models import NOT_MATTER  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-PAIRS = ROOT / "data" / "dups" / "pairs.jsonl"
 DOC = ROOT / "docs" / "benchmarks.md"
+_DIGIT_OR_LATIN = re.compile(r"[0-9A-Za-z０-９Ａ-Ｚａ-ｚ]")
 NEW_STYLES = ("plain", "terse", "wrapped", "petition", "hard_kind", "hard_chatter", "notice")
 PRIVATE = ("户里事", "邻里事")
 
@@ -77,6 +77,8 @@ class Scored:
     kind: str
     kind_confidence: float
     model_label: str
+    short: bool = False  # under 12 characters
+    digits: bool = False  # has a digit or a Latin letter
 
     def prediction(self) -> Prediction:
         conf = self.matter * self.kind_confidence if self.model_label != NOT_MATTER else 0.0
@@ -87,7 +89,19 @@ def score(model: LinearModel, examples: Sequence[Example]) -> list[Scored]:
     out = []
     for e in examples:
         p = model.predict(e.text)
-        out.append(Scored(e.label, e.style, e.writer, p.matter, p.kind, p.kind_confidence, p.label))
+        out.append(
+            Scored(
+                e.label,
+                e.style,
+                e.writer,
+                p.matter,
+                p.kind,
+                p.kind_confidence,
+                p.label,
+                len(e.text.strip()) < 12,
+                bool(_DIGIT_OR_LATIN.search(e.text)),
+            )
+        )
     return out
 
 
@@ -324,35 +338,6 @@ def speed(texts: list[str]) -> dict[str, float]:
     }
 
 
-def dup_figures() -> dict[str, float]:
-    m = LinearModel.load(SHIPPED)
-    pairs = [json.loads(line) for line in PAIRS.read_text("utf-8").splitlines() if line.strip()]
-
-    class Holder:
-        model = m
-
-    weight = duplicates.idf_of(Holder())
-    tp = fp = fn = 0
-    for p in pairs:
-        pa, pb = m.predict(p["a"]), m.predict(p["b"])
-        linked = (
-            pb.label != NOT_MATTER
-            and pa.kind == pb.kind
-            and duplicates.same_matter(p["a"], p["b"], weight or duplicates._default_weight)
-        )
-        tp += linked and p["same"]
-        fp += linked and not p["same"]
-        fn += (not linked) and p["same"]
-    return {
-        "pairs": len(pairs),
-        "same": tp + fn,
-        "tp": tp,
-        "fp": fp,
-        "precision": tp / (tp + fp) if tp + fp else 0.0,
-        "recall": tp / (tp + fn) if tp + fn else 0.0,
-    }
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--write", action="store_true", help="write the figures to docs/benchmarks.md")
@@ -388,6 +373,12 @@ def main() -> int:
     old = [s for s in pooled if s.writer in ("A", "B", "C")]
     if old:
         style_lines.append(row("A–C (their own styles)", figures(old)))
+    style_lines.append(
+        row("any writer: under 12 characters", figures([s for s in pooled if s.short]))
+    )
+    style_lines.append(
+        row("any writer: with digits or Latin letters", figures([s for s in pooled if s.digits]))
+    )
 
     sweep_lines = sweep(pooled)
 
@@ -399,8 +390,6 @@ def main() -> int:
 
     sp = speed([e.text for e in data])
     print(sp, flush=True)
-    dp = dup_figures()
-    print(dp, flush=True)
     minutes = (time.perf_counter() - started) / 60
     speed_table = (
         "| posts/s (one core, wall) | posts per CPU-second | model file | n-grams | load (median) "
@@ -448,6 +437,28 @@ Each row: a model trained on every other writer, scored on this writer's posts.
 {HEADER}
 {chr(10).join(lowo_lines)}
 
+Before (hand run: the model of df0dba4 — length buckets, emoji as a chatter cue, cue words
+anywhere, L2 1e-4 — trained the same way on the same 11 writers, decided at 0.6 / 0.35 with no
+privacy margin): mean macro-F1 0.911, chatter registered 9.6 %, matters kept 98.1 %, registered
+95.7 %, 户里事/邻里事 shown 4.1 %; wrapped matters registered 92.4 %, matters with digits or Latin
+letters 93.8 %, posts under 12 characters: 5.6 % of chatter registered and 7.7 % of private
+matters shown. The new features alone (same L2) gave 0.914 and 9.6 % chatter registered;
+dropping the L2 penalty (a fixed 150 Adam steps regularise) gave the figures above. How the
+settings were chosen, on the LOWO of five writers (C, w02, w04, w06, w07; macro-F1 at the
+threshold that registers 5 % of chatter): L2 1e-3 0.71, 1e-4 0.86, 1e-5 0.92, 1e-6 0.94,
+none 0.946; then, without L2, 150 / 300 / 450 steps 0.946 / 0.946 / 0.946, cue weight 0.2
+0.946, greetings and thanks kept (not removed) 0.942, digits as separators 0.946, chatter
+weighted 1.5× 0.945; 4-grams (L2 1e-5) 0.915 against 0.917. A few Cantonese words added to
+the dialect table changed nothing on w06 and B (0.888 against 0.889) and were not kept; jieba
+was not needed (character n-grams already reach the targets at 16,000 posts/s).
+
+Honesty: the cue-word lists and the dialect table date from issue 7 and were extended then
+after looking at part1–3 cross-writer and heldout errors, so A–C's rows and the heldout rows
+are somewhat optimistic. No word list or rule was changed after looking at any new writer's
+errors; the greeting and thanks patterns (handlers/normalize.py) were written from the issue's
+description before the first evaluation. The thresholds and the margin were chosen on the LOWO
+figures only (the sweep below), never on frozen or heldout.
+
 ### Frozen test set and heldout
 
 The frozen files ({n_frozen} in data/posts/frozen/) are two writers never trained on; only
@@ -464,7 +475,9 @@ Heldout complaints kept **{pct(held_matters.kept)} %**, registered
 
 ### Per style (LOWO)
 
-Each writer's posts of a style, scored by the model that never saw that writer.
+Each writer's posts of a style, scored by the model that never saw that writer (the styles of
+the new writers' files; A–C wrote their own, see docs/dataset.md), and two slices the issue
+named: short posts and posts with digits or Latin letters.
 
 {HEADER}
 {chr(10).join(style_lines)}
@@ -479,14 +492,6 @@ Each writer's posts of a style, scored by the model that never saw that writer.
 
 Load is `LinearModel.load` of the file alone; importing handlers.model (numpy, sqlmodel through
 storage.models) is the bot's own start-up cost.
-
-### Duplicates
-
-data/dups/pairs.jsonl ({dp["pairs"]:.0f} pairs, {dp["same"]:.0f} same), shipped model:
-precision **{dp["precision"]:.3f}** ({dp["tp"]:.0f} linked correctly, {dp["fp"]:.0f} wrongly),
-recall **{dp["recall"]:.3f}**. Precision first by design: a missed link costs a second issue, a
-wrong one hides a matter. The matching lexicons (handlers/duplicates.py) were written while
-looking at this set's near misses, so these figures are optimistic for other villages' wording.
 """
     print(section)
     if args.write:

@@ -267,9 +267,12 @@ class Config:
     min_df: int = 2
     cue_value: float = 0.4
     l2_unigram: float = 1.0  # L2 multiplier of single characters (style more than meaning)
-    l2_matter: float = 1e-4
-    l2_kind: float = 1e-4
-    iters: int = 300
+    # No L2: the fixed number of Adam steps is the regulariser. Leave-one-writer-out on five
+    # writers (macro-F1 at the threshold that registers 5 % of chatter): L2 1e-3 0.71, 1e-4
+    # 0.86, 1e-5 0.92, 1e-6 0.94, 0 0.946; 150, 300 or 450 steps the same within 0.001.
+    l2_matter: float = 0.0
+    l2_kind: float = 0.0
+    iters: int = 150
     lr: float = 0.1
     folds: int = 5
     seed: int = 7
