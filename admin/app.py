@@ -20,7 +20,7 @@ from admin import api, pages, readiness, simchat
 from admin.auth import LoginLimits, load_secret
 from admin.security import AdminOptions, SecureCookies, admin_options
 from admin.web import HERE, LoginRequired, chat_enabled, make_templates
-from handlers import metrics
+from ops import metrics
 
 if TYPE_CHECKING:
     from bot.app import App

@@ -32,7 +32,7 @@ from admin.web import (
 )
 from handlers import texts
 from handlers.intake import Handled, receive
-from handlers.messages import Inbound
+from ports.messages import Incoming
 from scheduler.sender import Sender
 from storage import queries
 from storage.models import ChatGroup, GroupChat, Outbox, Person, PersonId, Role, Seen, Village
@@ -244,7 +244,7 @@ async def chat_post(
         )
     if not allowed:
         raise HTTPException(status_code=403, detail=OTHER_VILLAGE)
-    msg = Inbound(
+    msg = Incoming(
         platform=PLATFORM,
         chat=name if in_private else group,
         sender=name,
@@ -290,7 +290,7 @@ async def chat_press(
             return receive(
                 app.engine,
                 app.deps,
-                Inbound(
+                Incoming(
                     platform=PLATFORM,
                     chat=row.chat,
                     sender=name,

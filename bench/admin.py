@@ -39,8 +39,8 @@ from sqlmodel import (
 )
 
 from bot.app import App, build
-from bot.config import Settings
 from handlers.clock import FakeClock
+from ports.settings import Settings
 from storage.db import make_engine, upgrade
 from storage.models import ChatGroup, Counter, Issue, Person, Village
 

@@ -15,10 +15,10 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.app import build
-from bot.config import Settings
 from handlers.clock import FakeClock
 from handlers.intake import receive, receive_many
-from handlers.messages import Inbound
+from ports.messages import Incoming
+from ports.settings import Settings
 
 # A mix like a real group: about a third are matters, the rest chatter and replies.
 POSTS = [
@@ -84,7 +84,7 @@ def run_intake(posts: list[str], n: int, batch: int = 1) -> tuple[float, float, 
         clock = FakeClock(datetime(2026, 11, 23, 9, 0))
         app = build(Settings(database_url=url), clock=clock, database_url=url)
         msgs = [
-            Inbound(
+            Incoming(
                 platform="local",
                 chat="新联村说事群",
                 sender=f"村民{i % 200}",

@@ -39,9 +39,9 @@ from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filte
 
 import bot.telegram  # noqa: E402
 from bot.app import build, settle  # noqa: E402
-from bot.config import DEMO_GRID, Settings  # noqa: E402
 from bot.telegram import running  # noqa: E402
 from handlers.intake import receive, receive_many  # noqa: E402
+from ports.settings import DEMO_GRID, Settings  # noqa: E402
 from storage.models import Issue  # noqa: E402
 from tests.telegram.fake_bot_api import FakeBotApi  # noqa: E402
 

@@ -43,12 +43,12 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import build, settle
-from bot.config import DEMO_GRID, REPO_ROOT, Settings
 from bot.wechat import WechatBot
 from bot.wechat_client import MESSAGE, ClientOptions
 from bot.wechaty_pb.wechaty import puppet_pb2_grpc
 from bot.wechaty_pb.wechaty.puppet import base_pb2, event_pb2, message_pb2
 from handlers.clock import FakeClock
+from ports.settings import DEMO_GRID, REPO_ROOT, Settings
 from scheduler.sender import SenderConfig
 
 GATEWAY = REPO_ROOT / "deploy" / "wechaty-gateway"

@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.config import Settings
 from handlers.classifier import Classifier, KeywordClassifier
 from handlers.clock import Clock, SystemClock
 from handlers.deps import Deps
 from handlers.duplicates import TextDuplicates
+from ports.settings import Settings
 from scheduler.sender import Sender, Transport
 from storage.db import make_engine, startup_lock, upgrade
 from storage.grid import Grid, load_grid, sync_grid

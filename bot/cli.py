@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from bot import ops
-from bot.config import Settings
-from bot.logs import configure as configure_logging
+from ops import doctor as ops
+from ops.logs import configure as configure_logging
+from ports.settings import Settings
 
 if TYPE_CHECKING:
     from bot.app import App

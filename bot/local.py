@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from handlers.clock import FakeClock
 from handlers.intake import Handled, receive
-from handlers.messages import Inbound
+from ports.messages import Incoming
 from storage.grid import parse_duration
 from storage.models import GroupChat, Issue, Outbox
 
@@ -162,9 +162,9 @@ class ScriptRunner:
                     return key.split(":", 1)[1]
         return group  # not in the grid: the bot answers as to an unknown group
 
-    def _message(self, name: str, text: str, **kw: object) -> Inbound:
+    def _message(self, name: str, text: str, **kw: object) -> Incoming:
         private = self.chat is None
-        return Inbound(
+        return Incoming(
             platform="local",
             chat=name if private else (self.chat or ""),
             sender=name,
@@ -187,7 +187,7 @@ class ScriptRunner:
         self.deliver(self._message(name, text, reply_to=reply_to))
         await self.sender.flush()
 
-    def deliver(self, msg: Inbound) -> Handled:
+    def deliver(self, msg: Incoming) -> Handled:
         return receive(self.app.engine, self.app.deps, msg)
 
     def _latest_about(self, number: int, name: str) -> str | None:
@@ -221,7 +221,7 @@ class ScriptRunner:
         else:
             raise ScriptError(number, f"没有发给{name}、带[{label}]按钮的消息")
         self.lines.append(f"{stamp(self.clock.now())} ← {name} 按 [{label}]")
-        msg = Inbound(
+        msg = Incoming(
             platform="local",
             chat=row.chat,
             sender=name,

@@ -12,8 +12,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from bot.app import App, build, settle
-from bot.config import Settings
 from handlers.intake import resume_pending
+from ports.settings import Settings
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler

@@ -74,8 +74,8 @@ from handlers.actions import Ctx
 from handlers.deps import Deps
 from handlers.edits import receive_edit
 from handlers.intake import Handled, receive, receive_many
-from handlers.messages import Attachment, Inbound
 from handlers.outbox import to_chat
+from ports.messages import Attachment, Incoming
 from scheduler.sender import PermanentError, Sender, TransientError
 from scheduler.wake import SenderWaker
 from storage.db import session_scope
@@ -436,7 +436,7 @@ class TelegramDoor:
 
     async def _accept_burst(self, run: list[Update]) -> list[Accepted]:
         async with self._one_at_a_time:
-            msgs: list[Inbound] = []
+            msgs: list[Incoming] = []
             chats: list[int] = []
             for update in run:
                 message = update.message
@@ -521,7 +521,7 @@ class TelegramDoor:
         if query.from_user.is_bot or pressed is None:
             return None
         self._remember(query.from_user)
-        msg = Inbound(
+        msg = Incoming(
             platform=PLATFORM,
             chat=str(pressed.chat.id),
             sender=str(query.from_user.id),
@@ -547,7 +547,7 @@ class TelegramDoor:
             return None
         return Accepted(change.chat.id, group=True, member_status=change.new_chat_member.status)
 
-    async def _inbound(self, message: Message, message_id: str, at: datetime) -> Inbound | None:
+    async def _inbound(self, message: Message, message_id: str, at: datetime) -> Incoming | None:
         user = message.from_user
         if user is None or user.is_bot or message.sender_chat is not None:
             return None  # other bots, channels, anonymous admins
@@ -569,7 +569,7 @@ class TelegramDoor:
         replied = message.reply_to_message
         if replied is not None and replied.forum_topic_created is not None:
             replied = None  # in a forum topic every message "replies" to the topic's start
-        return Inbound(
+        return Incoming(
             platform=PLATFORM,
             chat=str(message.chat.id),
             sender=str(user.id),

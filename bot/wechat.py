@@ -1,7 +1,7 @@
 """The WeChat door: Wechaty's Puppet Service gRPC protocol, spoken to deploy/wechaty-gateway.
 
 In: a MESSAGE event → `MessagePayload` (+ room topic, the talker's name, the file) → a neutral
-`Inbound` → `handlers.intake.receive_many`. Out: `WechatTransport.send(row)` → `MessageSendText`
+`Incoming` → `handlers.intake.receive_many`. Out: `WechatTransport.send(row)` → `MessageSendText`
 (an @-mention for a row addressed to someone in a room), `MessageSendFile` for a picture; rows
 already queued for one chat go out as one message (`send_merged`, WECHAT_MERGE_MAX).
 
@@ -60,7 +60,7 @@ from bot.wechaty_pb.wechaty.puppet import (
     room_pb2,
 )
 from handlers.intake import Handled, receive_many
-from handlers.messages import Attachment, Inbound
+from ports.messages import Attachment, Incoming
 from scheduler.sender import PermanentError, Sender, SenderConfig, TransientError
 from scheduler.wake import SenderWaker
 from storage.chat_binding import bind_by_topic, bound_chat, group_of_chat
@@ -390,7 +390,7 @@ class WechatBot:
         self.sent_ids = _RecentIds()
         self.handled = 0  # messages handed to the core
         self._fetching = asyncio.Semaphore(concurrency)
-        self._queue: asyncio.Queue[asyncio.Task[Inbound | None]] = asyncio.Queue(maxsize=1000)
+        self._queue: asyncio.Queue[asyncio.Task[Incoming | None]] = asyncio.Queue(maxsize=1000)
         self._rooms: dict[str, tuple[bool, float]] = {}  # room id → (in the grid, until)
         self._binding = asyncio.Lock()
         self._self_name = ""
@@ -518,7 +518,7 @@ class WechatBot:
                 log.exception("WeChat: handling message %s", inbounds[0].message_id)
             self._waker.wake()
 
-    async def _read_result(self, task: asyncio.Task[Inbound | None]) -> Inbound | None:
+    async def _read_result(self, task: asyncio.Task[Incoming | None]) -> Incoming | None:
         try:
             return await task
         except asyncio.CancelledError:
@@ -530,13 +530,13 @@ class WechatBot:
             log.exception("WeChat: reading a message")
             return None
 
-    def deliver_many(self, inbounds: list[Inbound]) -> list[Handled]:
+    def deliver_many(self, inbounds: list[Incoming]) -> list[Handled]:
         """Record and decide messages that came together, in order."""
         handled = receive_many(self.app.engine, self.app.deps, inbounds)
         self.handled += len(inbounds)
         return handled
 
-    async def _fetch(self, message_id: str) -> Inbound | None:
+    async def _fetch(self, message_id: str) -> Incoming | None:
         sending = list(self.transport.in_flight)
         if sending:  # this may be the echo of one of them: let them finish first
             await asyncio.wait(sending, timeout=self.client.options.call_timeout)
@@ -555,7 +555,7 @@ class WechatBot:
                         await asyncio.wait_for(self.client.connected.wait(), 30)
             return None
 
-    async def _read(self, message_id: str) -> Inbound | None:
+    async def _read(self, message_id: str) -> Incoming | None:
         msg = await self.client.call(
             "MessagePayload", message_pb2.MessagePayloadRequest(id=message_id)
         )
@@ -584,7 +584,7 @@ class WechatBot:
         attachments: tuple[Attachment, ...] = ()
         if kind is not None:
             attachments = (await self._attachment(message_id, mtype, kind, msg.filename),)
-        return Inbound(
+        return Incoming(
             platform=PLATFORM,
             chat=room_id or msg.talker_id,
             sender=msg.talker_id,

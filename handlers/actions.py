@@ -14,11 +14,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from handlers import learning, metrics, texts
+from handlers import learning, texts
 from handlers.deps import Deps
 from handlers.outbox import to_chat, to_person, to_sender
 from handlers.privacy import short
 from handlers.routing import choose_owner, due_for, secretary, time_limit
+from ops import metrics
 from storage import writes
 from storage.models import (
     ACTIVE_STATUSES,

@@ -23,7 +23,7 @@ from handlers import actions
 from handlers.actions import Ctx
 from handlers.deps import Deps
 from handlers.intake import actor_of, inbound_values, reply
-from handlers.messages import Inbound as Message
+from ports.messages import Incoming
 from storage.models import Inbound, Issue
 
 UNDECIDED = ("new", "unsure", "chatter")  # kept posts an edit may still change
@@ -35,7 +35,7 @@ class Edited:
     issue_number: int | None = None
 
 
-def receive_edit(engine: Engine, deps: Deps, msg: Message, *, edited_id: str) -> Edited:
+def receive_edit(engine: Engine, deps: Deps, msg: Incoming, *, edited_id: str) -> Edited:
     """Record the edit of message `edited_id` (`msg.message_id` identifies this edit) and apply it,
     in one transaction. Safe to call again with the same edit."""
     with Session(engine, expire_on_commit=False) as session:

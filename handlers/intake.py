@@ -21,7 +21,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
-from handlers import actions, commands, metrics, texts, triage
+from handlers import actions, commands, texts, triage
 from handlers.actions import Actor, Ctx, Outcome
 from handlers.classifier import (
     CHATTER,
@@ -34,7 +34,6 @@ from handlers.classifier import (
 )
 from handlers.deps import Deps
 from handlers.directory import GroupInfo
-from handlers.messages import Inbound as Message
 from handlers.outbox import enqueue, to_person
 from handlers.parsing import (
     explicit_tag,
@@ -47,6 +46,8 @@ from handlers.parsing import (
 )
 from handlers.privacy import short
 from handlers.routing import choose_owner
+from ops import metrics
+from ports.messages import Incoming
 from storage import inbox, writes
 from storage.db import session_scope
 from storage.models import (
@@ -106,7 +107,7 @@ class Post:
 Row = Post | Inbound
 
 
-def receive(engine: Engine, deps: Deps, msg: Message) -> Handled:
+def receive(engine: Engine, deps: Deps, msg: Incoming) -> Handled:
     """Record and handle in one transaction. A redelivered message is recognised by the
     inbox's unique key and handled once; if handling fails, the message is still recorded
     with the failure counted, and `retry_due` tries it again while the bot runs."""
@@ -124,7 +125,7 @@ def receive(engine: Engine, deps: Deps, msg: Message) -> Handled:
         return Handled(record_failed(engine, deps, msg, exc))
 
 
-def receive_many(engine: Engine, deps: Deps, msgs: Sequence[Message]) -> list[Handled]:
+def receive_many(engine: Engine, deps: Deps, msgs: Sequence[Incoming]) -> list[Handled]:
     """Record and handle messages that arrived together (a burst: one getUpdates answer, a
     queue of events) in one transaction: one commit for all, which costs far less per message
     than one each. The outcome is the same as `receive` for each in order: if any of them
@@ -144,7 +145,7 @@ def receive_many(engine: Engine, deps: Deps, msgs: Sequence[Message]) -> list[Ha
         return [receive(engine, deps, msg) for msg in msgs]
 
 
-def inbound_values(msg: Message) -> dict[str, Any]:
+def inbound_values(msg: Incoming) -> dict[str, Any]:
     """The inbox columns of a message (those `Post` carries, and when it came)."""
     return {
         "platform": msg.platform,
@@ -161,7 +162,7 @@ def inbound_values(msg: Message) -> dict[str, Any]:
     }
 
 
-def _existing(session: Session, msg: Message) -> Inbound | None:
+def _existing(session: Session, msg: Incoming) -> Inbound | None:
     return session.exec(
         select(Inbound).where(
             Inbound.platform == msg.platform,
@@ -171,17 +172,17 @@ def _existing(session: Session, msg: Message) -> Inbound | None:
     ).first()
 
 
-def _recorded_status(engine: Engine, msg: Message) -> str | None:
+def _recorded_status(engine: Engine, msg: Incoming) -> str | None:
     with Session(engine) as session:
         row = _existing(session, msg)
         return row.status if row is not None else None
 
 
-def _where(msg: Message) -> tuple[str, str, str]:
+def _where(msg: Incoming) -> tuple[str, str, str]:
     return msg.platform, msg.chat, msg.message_id
 
 
-def _retry(engine: Engine, deps: Deps, msg: Message) -> Handled:
+def _retry(engine: Engine, deps: Deps, msg: Incoming) -> Handled:
     """Recorded earlier but never handled (a failure): handle it now."""
     with Session(engine) as session:
         row = _existing(session, msg)
@@ -198,7 +199,7 @@ def failure(exc: BaseException) -> str:
     return f"{type(cause).__name__}: {first}"[:300]
 
 
-def record_failed(engine: Engine, deps: Deps, msg: Message, exc: BaseException) -> int | None:
+def record_failed(engine: Engine, deps: Deps, msg: Incoming, exc: BaseException) -> int | None:
     """Record a message whose handling failed, the failure counted and its next try
     scheduled; None when it was recorded before."""
     values = inbound_values(msg)

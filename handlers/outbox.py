@@ -9,8 +9,8 @@ from sqlalchemy import bindparam, insert
 from sqlmodel import Session, col, select
 
 from handlers.directory import Directory, person_keys
-from handlers.messages import Button
 from handlers.privacy import mask
+from ports.messages import Button
 from storage import writes
 from storage.models import ChatGroup, GroupChat, Outbox, Person
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.config import DEMO_GRID, Settings
+from ports.settings import DEMO_GRID, Settings
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Cleaning what comes in through any door, once, in the neutral message (handlers.messages).
+"""Cleaning what comes in through any door, once, in the neutral message (ports.messages).
 
 Whatever a platform hands over, a person can type or forge: a NUL byte (PostgreSQL refuses it
 in text, so one such post stalled the inbox), lone surrogates (not encodable: the database

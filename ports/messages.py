@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from handlers.hygiene import MAX_BUTTON, clean_key, clean_name, clean_text
+from ports.hygiene import MAX_BUTTON, clean_key, clean_name, clean_text
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,9 @@ class Attachment:
 
 
 @dataclass(frozen=True)
-class Inbound:
-    """One message (or button press) received from any platform."""
+class Incoming:
+    """One message (or button press) received from any platform: the neutral form every door
+    hands to intake (handlers.intake.receive)."""
 
     platform: str  # local, telegram, wechat
     chat: str  # platform chat id; for a private chat, the sender's chat
@@ -40,7 +41,7 @@ class Inbound:
     chat_title: str = ""
 
     def __post_init__(self) -> None:
-        """Cleaned here, once for every door (handlers.hygiene): nothing a person can type or
+        """Cleaned here, once for every door (ports.hygiene): nothing a person can type or
         forge reaches the database or an echo unclean or unbounded."""
         setattr_ = object.__setattr__
         setattr_(self, "text", clean_text(self.text))

@@ -111,7 +111,7 @@ class MergingTransport(Transport, Protocol):
 
 @dataclass(frozen=True)
 class SenderConfig:
-    """The sender's settings. Names and defaults are those of bot.config.Settings, which
+    """The sender's settings. Names and defaults are those of ports.settings.Settings, which
     `from_settings` copies; the comments there say what each one is for."""
 
     outbox_max_tries: int = 8

@@ -17,9 +17,9 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, func, select
 
 from bot.app import App, build
-from bot.config import DEMO_GRID, Settings
 from bot.local import ScriptRunner
 from handlers.clock import FakeClock
+from ports.settings import DEMO_GRID, Settings
 from scheduler.jobs import make_ticker
 from storage.db import make_engine, upgrade
 

@@ -120,7 +120,7 @@ def test_run_does_not_let_uvicorn_believe_forwarded_headers(
 ) -> None:
     """Issue 14, item 7: only the admin decides whose X-Forwarded-For to believe."""
     import bot.serve
-    from bot.config import Settings
+    from ports.settings import Settings
 
     seen: dict[str, object] = {}
 

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from admin.app import create_app
 from admin.security import AdminOptions, admin_options, parse_networks
 from bot.app import App
-from bot.config import Settings
+from ports.settings import Settings
 from tests.admin.conftest import PASSWORD, csrf_of, events, login, routes, sqlite_only
 from tests.conftest import Chat
 

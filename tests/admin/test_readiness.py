@@ -16,7 +16,7 @@ import admin.readiness
 from bot.app import App
 from handlers import intake
 from handlers.clock import FakeClock
-from handlers.messages import Inbound
+from ports.messages import Incoming
 from storage import inbox
 from tests.admin.conftest import logged_in
 
@@ -58,7 +58,7 @@ async def test_a_message_waiting_too_long_is_not_ready_and_the_status_page_lists
 ) -> None:
     good = app.deps.classifier
     app.deps.classifier = Broken()  # type: ignore[assignment]
-    msg = Inbound(
+    msg = Incoming(
         platform="local",
         chat="新联村说事群",
         sender="张大爷",

@@ -135,7 +135,7 @@ def test_parse_label() -> None:
 
 def test_off_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.app import load_classifier
-    from bot.config import Settings
+    from ports.settings import Settings
 
     monkeypatch.delenv("LLM_BASE_URL", raising=False)
     assert not isinstance(load_classifier(Settings(data_dir=tmp_path)), SecondOpinion)

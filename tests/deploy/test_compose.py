@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from bot.config import Settings
+from ports.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

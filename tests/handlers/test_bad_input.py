@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import Session, select
 
 from handlers.intake import receive
-from handlers.messages import Attachment, Inbound
+from ports.messages import Attachment, Incoming
 from storage.models import Event, Issue, Outbox
 from tests.conftest import Chat
 
@@ -27,7 +27,7 @@ def seeded(chat: Chat) -> Chat:
 
 
 def test_redelivered_message_makes_one_issue_and_one_reply(app) -> None:  # type: ignore[no-untyped-def]
-    msg = Inbound(
+    msg = Incoming(
         platform="local",
         chat="新联村说事群",
         sender="张大爷",
@@ -83,7 +83,7 @@ def test_empty_and_emoji_posts_are_silent(seeded: Chat, text: str) -> None:
 def test_sticker_is_silent(seeded: Chat) -> None:
     before = snapshot(seeded)
     handled = seeded.runner.deliver(
-        Inbound(
+        Incoming(
             platform="local",
             chat="新联村说事群",
             sender="张大爷",

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from sqlmodel import Session, func, select
 
 from handlers import intake
-from handlers.messages import Inbound
 from handlers.parsing import COMMANDS
+from ports.messages import Incoming
 from storage.models import Inbound as InboxRow
 from storage.models import Outbox
 from tests.conftest import Chat
@@ -54,7 +54,7 @@ PEOPLE = ["张姐", "李书记", "陈镇长", "张大爷", "路人甲"]
 
 
 def _send(chat: Chat, text: str, *, sender: str, private: bool, button: str | None = None) -> int:
-    msg = Inbound(
+    msg = Incoming(
         platform="local",
         chat=sender if private else "新联村说事群",
         sender=sender,

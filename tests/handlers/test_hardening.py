@@ -9,8 +9,8 @@ import pytest
 from sqlmodel import Session, select
 
 from handlers import intake
-from handlers.hygiene import MAX_TEXT
-from handlers.messages import Inbound
+from ports.hygiene import MAX_TEXT
+from ports.messages import Incoming
 from storage import inbox
 from storage.models import Inbound as InboxRow
 from storage.models import Issue
@@ -40,8 +40,8 @@ def _msg(
     sender: str = "张大爷",
     room: str = "新联村说事群",
     **kw: object,
-) -> Inbound:
-    return Inbound(
+) -> Incoming:
+    return Incoming(
         platform="local",
         chat=room,
         sender=sender,

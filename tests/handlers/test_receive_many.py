@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from bot.app import App
 from handlers.intake import receive, receive_many
-from handlers.messages import Inbound
+from ports.messages import Incoming
 from storage.models import Inbound as InboxRow
 from storage.models import Issue, Outbox
 
@@ -36,9 +36,9 @@ EXPECTED_TEXTS = [
 ]
 
 
-def burst(app: App, prefix: str = "b", posts: list[tuple[str, str]] = BURST) -> list[Inbound]:
+def burst(app: App, prefix: str = "b", posts: list[tuple[str, str]] = BURST) -> list[Incoming]:
     return [
-        Inbound(
+        Incoming(
             platform="local",
             chat="新联村说事群",
             sender=name,

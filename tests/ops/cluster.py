@@ -230,7 +230,7 @@ class Cluster:
         """Migrate and load the grid once, before the instances start (two instances starting
         on an empty database would race to create the same rows)."""
         from bot.app import build
-        from bot.config import Settings
+        from ports.settings import Settings
 
         settings = Settings(database_url=self.database_url, grid_file=self.grid)
         app = build(settings)

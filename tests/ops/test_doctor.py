@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.config import DEMO_GRID, Settings
-from bot.ops import Doctor, report
+from ops.doctor import Doctor, report
+from ports.settings import DEMO_GRID, Settings
 from tests.ops.util import ThreadedBotApi
 
 TOKEN = "123456:" + "A" * 35

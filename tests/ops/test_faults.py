@@ -28,10 +28,10 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, func, select
 
 from bot.app import App, build
-from bot.config import Settings
 from bot.telegram import running as telegram_running
 from handlers.clock import FakeClock
 from handlers.intake import retry_due
+from ports.settings import Settings
 from storage.models import Inbound, Issue
 from tests.ops.cluster import make_posts, running
 from tests.ops.test_scale_out import ENV, settle

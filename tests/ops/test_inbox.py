@@ -12,11 +12,12 @@ from sqlmodel import Session, select
 
 from bot.app import App
 from bot.cli import main
-from bot.config import DEMO_GRID, Settings
-from bot.ops import Doctor, report
-from handlers import intake, metrics
+from handlers import intake
 from handlers.clock import FakeClock
-from handlers.messages import Inbound
+from ops import metrics
+from ops.doctor import Doctor, report
+from ports.messages import Incoming
+from ports.settings import DEMO_GRID, Settings
 from storage import inbox
 from storage.models import Inbound as InboxRow
 from tests.ops.test_metrics import get
@@ -30,7 +31,7 @@ class Broken:
 def _set_aside(app: App) -> int:
     good = app.deps.classifier
     app.deps.classifier = Broken()  # type: ignore[assignment]
-    msg = Inbound(
+    msg = Incoming(
         platform="local",
         chat="新联村说事群",
         sender="张大爷",

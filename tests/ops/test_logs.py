@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from bot.app import App
-from bot.logs import JsonFormatter, Redact, configure
+from ops.logs import JsonFormatter, Redact, configure
 from tests.conftest import Chat
 
 

@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import App
-from handlers import metrics
 from handlers.clock import FakeClock
+from ops import metrics
 from tests.conftest import Chat
 from tests.ops.util import post
 

@@ -16,10 +16,10 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, func, select
 
 from bot.app import App, build
-from bot.config import DEMO_GRID, Settings
 from handlers.clock import FakeClock
 from handlers.intake import receive
-from handlers.messages import Inbound
+from ports.messages import Incoming
+from ports.settings import DEMO_GRID, Settings
 from storage.models import Event, Issue
 
 START = datetime(2026, 11, 23, 9, 0)
@@ -44,7 +44,7 @@ def post(app: App, i: int, *, chat: str = "新联村说事群", sender: str | No
     receive(
         app.engine,
         app.deps,
-        Inbound(
+        Incoming(
             platform="local",
             chat=chat,
             sender=who,

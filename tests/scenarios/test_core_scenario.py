@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from handlers.messages import Inbound
+from ports.messages import Incoming
 from storage.models import Event, Issue, Status
 from tests.conftest import Chat
 
@@ -45,10 +45,10 @@ def test_village_matter_from_post_to_rating(chat: Chat) -> None:
 
 
 def test_chatter_gets_no_answer_but_is_kept(chat: Chat) -> None:
-    from storage.models import Inbound
+    from storage.models import Inbound as InboxRow
 
     assert chat.bot_lines("王婶: 收到\n李叔: 早上好[抱拳]\n赵姨: 👍👍") == []
-    assert chat.count(Inbound) == 3 and chat.count(Issue) == 0
+    assert chat.count(InboxRow) == 3 and chat.count(Issue) == 0
 
 
 def test_private_kinds_show_only_a_stub_and_numbers_are_masked(chat: Chat) -> None:
@@ -153,8 +153,8 @@ def test_unsatisfied_rating_reopens_and_tells_the_secretary(chat: Chat) -> None:
     assert issue(chat, 1).rating is None
 
 
-def press(chat: Chat, who: str, data: str) -> Inbound:
-    return Inbound(
+def press(chat: Chat, who: str, data: str) -> Incoming:
+    return Incoming(
         platform="local",
         chat=who,
         sender=who,
@@ -193,10 +193,10 @@ def test_owner_buttons_claim_and_close_with_the_next_message(chat: Chat) -> None
 
 
 def test_voice_only_post_becomes_unsorted_for_the_first_pool_member(chat: Chat) -> None:
-    from handlers.messages import Attachment, Inbound
+    from ports.messages import Attachment, Incoming
 
     chat.runner.deliver(
-        Inbound(
+        Incoming(
             platform="local",
             chat="新联村说事群",
             sender="张大爷",

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import DEMO_GRID
+from ports.settings import DEMO_GRID
 from scheduler.config import SchedulerConfig, scheduler_config
 from scheduler.periodic import due_jobs, next_moment
 from storage.grid import GridError, parse_grid

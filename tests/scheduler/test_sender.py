@@ -20,9 +20,9 @@ from sqlmodel import Session, col, select
 
 from bot.app import App
 from bot.cli import main as shuoshi
-from bot.config import Settings
 from handlers.clock import FakeClock
 from handlers.outbox import enqueue
+from ports.settings import Settings
 from scheduler.sender import (
     HOST,
     PermanentError,

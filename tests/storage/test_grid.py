@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from bot.config import DEMO_GRID
+from ports.settings import DEMO_GRID
 from storage.grid import GridError, load_grid, parse_grid, sync_grid
 from storage.models import ChatGroup, GroupMember, Person, PersonId, Village
 

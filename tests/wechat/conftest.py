@@ -26,9 +26,9 @@ import pytest_asyncio
 from sqlmodel import Session, col, func, select
 
 from bot.app import App
-from bot.config import DEMO_GRID, REPO_ROOT
 from bot.wechat import WechatBot
 from bot.wechat_client import ClientOptions
+from ports.settings import DEMO_GRID, REPO_ROOT
 from scheduler.sender import SenderConfig
 from storage.models import Inbound, Issue
 
