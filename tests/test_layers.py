@@ -1,0 +1,269 @@
+"""Who may import whom (docs/hacking.md, "Layers"): read every module's imports with `ast` and
+fail on an import that points up the layers, on a door imported by anything but the root, on a
+platform library outside its door, and on an import cycle between modules of different packages.
+
+Every import counts: at the top, inside a function, and under `if TYPE_CHECKING:` (a type-only
+arrow is still an arrow: the reader has to know the module above to read the one below).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The layers, bottom to top. A module may import its own layer and the layers below it, never
+# one above. The first pattern that matches a module's dotted name decides its layer.
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("storage", ("storage", "storage.*")),
+    ("ports", ("ports", "ports.*")),
+    ("classifier", ("classifier", "classifier.*")),  # the post classifier, with its data and model
+    ("handlers", ("handlers", "handlers.*")),
+    (
+        "edges",  # time, the admin and the doors: each built on handlers, none on another's inside
+        (
+            "scheduler",
+            "scheduler.*",
+            "admin",
+            "admin.*",
+            "bot.telegram",
+            "bot.wechat",
+            "bot.wechat_*",
+            "bot.wechaty_pb",
+            "bot.wechaty_pb.*",
+            "bot.local",
+        ),
+    ),
+    ("ops", ("ops", "ops.*")),
+    ("root", ("bot", "bot.app", "bot.serve", "bot.cli")),
+]
+PACKAGES = ("storage", "ports", "classifier", "handlers", "scheduler", "admin", "bot", "ops")
+RANK = {name: rank for rank, (name, _) in enumerate(LAYERS)}
+
+# Doors: each platform's door is one unit. Beside the door's own modules, only the layers above
+# the doors (ops, the root) import a door: the scheduler, the admin and the other doors do not.
+DOORS: dict[str, tuple[str, ...]] = {
+    "telegram": ("bot.telegram",),
+    "wechat": ("bot.wechat", "bot.wechat_*", "bot.wechaty_pb", "bot.wechaty_pb.*"),
+    "local": ("bot.local",),
+}
+# Platform libraries: only the door of that platform speaks them (and the layers above the doors,
+# which may use a door anyway); handlers, storage and the rest never do.
+PLATFORM_LIBRARIES: dict[str, str] = {"telegram": "telegram", "grpc": "wechat"}
+
+# Known violations while the restructuring (issue 16) is under way: (importer, imported), each
+# with the reason. This list only shrinks (a stale entry fails the last test); once it is empty,
+# delete ALLOWED, `_allowed` and `test_the_allow_list_holds_only_what_is_still_there`.
+ALLOWED: dict[tuple[str, str], str] = {
+    # The runtime's type `App` lives in the root: the admin and the doors name it (type-only).
+    ("admin.app", "bot.app"): "App, type-only",
+    ("admin.export", "bot.app"): "App, type-only",
+    ("admin.readiness", "bot.app"): "App, type-only",
+    ("admin.simchat", "bot.app"): "App, type-only",
+    ("admin.web", "bot.app"): "App, type-only",
+    ("bot.local", "bot.app"): "App, type-only",
+    ("bot.telegram", "bot.app"): "App",
+    ("bot.wechat", "bot.app"): "App, type-only",
+    # Counters of ops.metrics incremented by decisions and mounted by the admin.
+    ("admin.app", "ops.metrics"): "the /metrics route",
+    ("handlers.actions", "ops.metrics"): "counters",
+    ("handlers.intake", "ops.metrics"): "counters",
+    # A privacy rule asked by a storage query.
+    ("storage.queries", "handlers.privacy"): "sees_text",
+}
+
+
+@dataclass(frozen=True)
+class Arrow:
+    importer: str
+    imported: str
+    line: int
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for package in PACKAGES:
+        base = ROOT / package
+        if not (base / "__init__.py").exists():
+            continue  # a package not there (yet)
+        for path in sorted(base.rglob("*.py")):
+            found[_module_name(path)] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _resolve(importer: str, path: Path, node: ast.ImportFrom) -> str:
+    if not node.level:
+        return node.module or ""
+    package = importer if path.name == "__init__.py" else importer.rpartition(".")[0]
+    for _ in range(node.level - 1):
+        package = package.rpartition(".")[0]
+    return f"{package}.{node.module}" if node.module else package
+
+
+def _targets(importer: str, path: Path) -> Iterator[tuple[str, int]]:
+    """Every name this module imports (project modules resolved to the module, not the
+    attribute), with its line."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            base = _resolve(importer, path, node)
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                yield (sub if sub in MODULES else base), node.lineno
+
+
+def _arrows() -> list[Arrow]:
+    return [
+        Arrow(importer, target, line)
+        for importer, path in MODULES.items()
+        for target, line in _targets(importer, path)
+        if target != importer
+    ]
+
+
+ARROWS = _arrows()
+
+
+def _matches(module: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatchcase(module, p) for p in patterns)
+
+
+def layer_of(module: str) -> str:
+    for name, patterns in LAYERS:
+        if _matches(module, patterns):
+            return name
+    raise AssertionError(f"{module}: in no layer; add it to LAYERS in tests/test_layers.py")
+
+
+def door_of(module: str) -> str | None:
+    return next((door for door, patterns in DOORS.items() if _matches(module, patterns)), None)
+
+
+def _internal(module: str) -> bool:
+    return module.split(".")[0] in PACKAGES
+
+
+def _why_forbidden(arrow: Arrow) -> str | None:
+    a, b = arrow.importer, arrow.imported
+    top = b.split(".")[0]
+    above_doors = RANK[layer_of(a)] > RANK["edges"]
+    if not _internal(b):
+        owner = PLATFORM_LIBRARIES.get(top)
+        if owner is not None and door_of(a) != owner and not above_doors:
+            return f"the {top} library is spoken only by the {owner} door"
+        return None
+    if RANK[layer_of(b)] > RANK[layer_of(a)]:
+        return f"{layer_of(a)} may not import {layer_of(b)} (a layer above)"
+    door = door_of(b)
+    if door is not None and door_of(a) != door and not above_doors:
+        return f"only ops and the root import the {door} door"
+    return None
+
+
+def _allowed(arrow: Arrow) -> bool:
+    return (arrow.importer, arrow.imported) in ALLOWED
+
+
+def test_type_only_late_and_relative_imports_count(tmp_path: Path) -> None:
+    source = tmp_path / "probe.py"
+    source.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from bot.app import App\n"
+        "def late():\n"
+        "    import ops.metrics\n"
+        "from . import texts\n"
+        "from .parsing import parse_command\n",
+        encoding="utf-8",
+    )
+    found = {target for target, _ in _targets("handlers.probe", source)}
+    assert {"bot.app", "ops.metrics", "handlers.texts", "handlers.parsing"} <= found
+    assert _why_forbidden(Arrow("handlers.probe", "bot.app", 3)) is not None
+    assert _why_forbidden(Arrow("handlers.probe", "telegram", 1)) is not None
+    assert _why_forbidden(Arrow("scheduler.jobs", "bot.telegram", 1)) is not None
+    assert _why_forbidden(Arrow("bot.app", "bot.telegram", 1)) is None
+
+
+def test_every_module_is_in_a_layer() -> None:
+    assert MODULES, "no modules found"
+    for module in MODULES:
+        layer_of(module)
+
+
+def test_no_import_points_up_the_layers() -> None:
+    wrong = [
+        f"{MODULES[a.importer].relative_to(ROOT)}:{a.line}: {a.importer} → {a.imported}: {why}"
+        for a in ARROWS
+        if (why := _why_forbidden(a)) is not None and not _allowed(a)
+    ]
+    assert not wrong, "forbidden imports:\n" + "\n".join(sorted(set(wrong)))
+
+
+def test_the_allow_list_holds_only_what_is_still_there() -> None:
+    """An entry whose import is gone (or is no longer forbidden) is deleted from ALLOWED."""
+    present = {(a.importer, a.imported) for a in ARROWS if _why_forbidden(a) is not None}
+    stale = sorted(set(ALLOWED) - present)
+    assert not stale, f"remove from ALLOWED (fixed): {stale}"
+
+
+def _cycles() -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan's algorithm)."""
+    graph: dict[str, set[str]] = {m: set() for m in MODULES}
+    for a in ARROWS:
+        if a.imported in MODULES:
+            graph[a.importer].add(a.imported)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycle_across_packages() -> None:
+    across = [c for c in _cycles() if len({m.split(".")[0] for m in c}) > 1]
+    assert not across, "import cycles across packages:\n" + "\n".join(
+        " <-> ".join(c) for c in across
+    )
