@@ -167,8 +167,8 @@ def figures(scored: Sequence[Scored], rule: Rule | None = None) -> Figures:
     for lab in LABELS:
         tp = conf[lab, lab]
         gold = sum(v for (g, _), v in conf.items() if g == lab)
-        pred = sum(v for (_, q), v in conf.items() if q == lab)
-        p = tp / pred if pred else 0.0
+        n_pred = sum(v for (_, q), v in conf.items() if q == lab)
+        p = tp / n_pred if n_pred else 0.0
         r = tp / gold if gold else 0.0
         if gold:
             f1[lab] = 2 * p * r / (p + r) if p + r else 0.0
