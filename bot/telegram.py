@@ -69,7 +69,7 @@ from telegram.ext import Application, ApplicationBuilder
 from telegram.helpers import mention_html
 
 from bot.app import App
-from handlers import commands, texts
+from handlers import commands, registry, texts
 from handlers.actions import Ctx
 from handlers.deps import Deps
 from handlers.edits import receive_edit
@@ -359,8 +359,8 @@ class TelegramDoor:
 
     async def _set_commands(self) -> None:
         menus = [
-            (texts.TG_COMMANDS_GROUP, BotCommandScopeAllGroupChats()),
-            (texts.TG_COMMANDS_PRIVATE, BotCommandScopeAllPrivateChats()),
+            (registry.menu("group"), BotCommandScopeAllGroupChats()),
+            (registry.menu("private"), BotCommandScopeAllPrivateChats()),
         ]
         for menu, scope in menus:
             try:

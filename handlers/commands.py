@@ -1,29 +1,34 @@
 """The commands (/claim 认领, /close 办结, …): find the issue, check who asks, call the action.
-Every refusal is one short line saying why and what to type; nothing changes."""
+Every refusal is one short line saying why and what to type; nothing changes.
+
+The commands are declared in handlers/registry.py (words, argument, who, help, menu); this
+module is what each does, found by name in `ON_ISSUE` (commands on one issue, found by its
+number or by the message replied to) or `PLAIN` (the others)."""
 
 from __future__ import annotations
 
-from sqlmodel import col, select
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from handlers import actions, texts
 from handlers.actions import Actor, Ctx, Outcome, refuse
 from handlers.directory import GroupInfo
 from handlers.parsing import Command, parse_due, parse_kind
 from handlers.privacy import privacy_kind, sees_text, short
-from storage.models import (
-    ACTIVE_STATUSES,
-    BindCode,
-    ChatGroup,
-    Issue,
-    Kind,
-    Person,
-    PersonId,
-    Role,
-    Seen,
-    Village,
-)
+from storage import commands_reads as reads
+from storage.models import ACTIVE_STATUSES, Issue, Kind, Person, PersonId, Role, Village
 
 LIST_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A command as asked: by whom, where, with what after the command word."""
+
+    cmd: Command
+    actor: Actor
+    group: GroupInfo | None
+    private: bool
 
 
 def run(
@@ -35,46 +40,17 @@ def run(
     group: GroupInfo | None,
     private: bool,
 ) -> Outcome:
-    if cmd.name == "unknown":
+    asked = Asked(cmd, actor, group, private)
+    plain = PLAIN.get(cmd.name)
+    if plain is not None:
+        return plain(ctx, asked)
+    on_issue = ON_ISSUE.get(cmd.name)
+    if on_issue is None:  # "unknown": a slash command nobody declared
         return refuse(texts.UNKNOWN_COMMAND.format(word=cmd.word))
-    if cmd.name == "help":
-        return Outcome(
-            True, texts.START_PRIVATE if private and cmd.word == "/start" else texts.HELP
-        )
-    if cmd.name == "bind":
-        return bind(ctx, actor, cmd.args, private=private)
-    if cmd.name == "mine":
-        return mine(ctx, actor, in_group=not private)
-    if cmd.name == "list":
-        return list_open(ctx, actor, group)
     issue = _issue_for(ctx, cmd, reply_issue)
     if isinstance(issue, Outcome):
         return issue
-    if cmd.name == "status":
-        view = _view(ctx, issue, actor, group=group, private=private)
-        if view == "none":  # a stranger learns nothing, not even that the number exists
-            return refuse(texts.NO_SUCH_ISSUE.format(n=issue.number))
-        return status(ctx, issue, show_text=view == "text")
-    if cmd.name == "claim":
-        return actions.claim(ctx, issue, actor)
-    if cmd.name == "close":
-        return actions.close(ctx, issue, actor, cmd.args)
-    if cmd.name == "note":
-        return actions.add_note(ctx, issue, actor, cmd.args)
-    if cmd.name == "due":
-        return _due(ctx, issue, actor, cmd.args)
-    if cmd.name == "tag":
-        kind = parse_kind(cmd.args)
-        if kind is None or kind == Kind.UNSORTED:
-            return refuse(texts.TAG_BAD.format(n=issue.number))
-        return actions.set_kind(ctx, issue, actor, kind)
-    if cmd.name == "assign":
-        return _assign(ctx, issue, actor, cmd.args)
-    if cmd.name == "reopen":
-        return actions.reopen(ctx, issue, actor, cmd.args)
-    if cmd.name == "withdraw":
-        return actions.withdraw(ctx, issue, actor)
-    return refuse(texts.UNKNOWN_COMMAND.format(word=cmd.word))
+    return on_issue(ctx, issue, asked)
 
 
 def _issue_for(ctx: Ctx, cmd: Command, reply_issue: Issue | None) -> Issue | Outcome:
@@ -82,10 +58,29 @@ def _issue_for(ctx: Ctx, cmd: Command, reply_issue: Issue | None) -> Issue | Out
         if reply_issue is not None:
             return reply_issue
         return refuse(texts.NEED_NUMBER.format(example=texts.COMMAND_EXAMPLES[cmd.name]))
-    issue = ctx.session.exec(select(Issue).where(Issue.number == cmd.number)).first()
+    issue = reads.issue_by_number(session=ctx.session, number=cmd.number)
     if issue is None:
         return refuse(texts.NO_SUCH_ISSUE.format(n=cmd.number))
     return issue
+
+
+def _help(ctx: Ctx, asked: Asked) -> Outcome:
+    start = asked.private and asked.cmd.word == "/start"
+    return Outcome(True, texts.START_PRIVATE if start else texts.HELP)
+
+
+def _status(ctx: Ctx, issue: Issue, asked: Asked) -> Outcome:
+    view = _view(ctx, issue, asked.actor, group=asked.group, private=asked.private)
+    if view == "none":  # a stranger learns nothing, not even that the number exists
+        return refuse(texts.NO_SUCH_ISSUE.format(n=issue.number))
+    return status(ctx, issue, show_text=view == "text")
+
+
+def _tag(ctx: Ctx, issue: Issue, asked: Asked) -> Outcome:
+    kind = parse_kind(asked.cmd.args)
+    if kind is None or kind == Kind.UNSORTED:
+        return refuse(texts.TAG_BAD.format(n=issue.number))
+    return actions.set_kind(ctx, issue, asked.actor, kind)
 
 
 def _view(ctx: Ctx, issue: Issue, actor: Actor, *, group: GroupInfo | None, private: bool) -> str:
@@ -117,11 +112,7 @@ def _belongs(ctx: Ctx, actor: Actor, issue: Issue) -> bool:
     """The reporter, the grid of the issue's village, or someone seen in one of its groups."""
     if actor.key == issue.reporter or actions.in_grid_of(actor, issue):
         return True
-    seen = ctx.session.get(Seen, actor.key)
-    if seen is None:
-        return False
-    chat_group = ctx.session.get(ChatGroup, seen.group_id)
-    return chat_group is not None and chat_group.village_id == issue.village_id
+    return reads.seen_in_village(session=ctx.session, key=actor.key, village_id=issue.village_id)
 
 
 def _due(ctx: Ctx, issue: Issue, actor: Actor, arg: str) -> Outcome:
@@ -203,21 +194,11 @@ def _lines(ctx: Ctx, header: str, issues: list[Issue], *, in_group: bool) -> Out
 
 def mine(ctx: Ctx, actor: Actor, *, in_group: bool) -> Outcome:
     if actor.person is not None:
-        issues = list(
-            ctx.session.exec(
-                select(Issue)
-                .where(Issue.owner_id == actor.person.id, col(Issue.status).in_(ACTIVE_STATUSES))
-                .order_by(col(Issue.due_at))
-            ).all()
-        )
+        issues = reads.open_issues_of_owner(session=ctx.session, person_id=actor.person.id)
         if not issues:
             return Outcome(True, texts.MINE_EMPTY)
         return _lines(ctx, texts.MINE_HEADER.format(count=len(issues)), issues, in_group=in_group)
-    reported = list(
-        ctx.session.exec(
-            select(Issue).where(Issue.reporter == actor.key).order_by(col(Issue.number).desc())
-        ).all()
-    )
+    reported = reads.issues_reported_by(session=ctx.session, key=actor.key)
     if not reported:
         return Outcome(True, texts.MINE_REPORTED_EMPTY)
     lines = [texts.MINE_REPORTED_HEADER.format(count=len(reported))]
@@ -231,19 +212,19 @@ def mine(ctx: Ctx, actor: Actor, *, in_group: bool) -> Outcome:
 
 def list_open(ctx: Ctx, actor: Actor, group: GroupInfo | None) -> Outcome:
     """This group's open 村里事 (in a private chat: the actor's village's)."""
-    query = select(Issue).where(Issue.kind == Kind.VILLAGE, col(Issue.status).in_(ACTIVE_STATUSES))
     if group is not None:
-        query = query.where(Issue.group_id == group.id)
+        issues = reads.open_village_matters(session=ctx.session, group_id=group.id)
         name = group.name
     elif actor.person is not None and actor.person.village_id is not None:
-        query = query.where(Issue.village_id == actor.person.village_id)
-        village = ctx.session.get(Village, actor.person.village_id)
+        village_id = actor.person.village_id
+        issues = reads.open_village_matters(session=ctx.session, village_id=village_id)
+        village = ctx.session.get(Village, village_id)
         name = village.name if village else ""
     elif actor.person is not None and actor.person.role == Role.TOWN_LEADER:
+        issues = reads.open_village_matters(session=ctx.session)
         name = texts.WHOLE_TOWN
     else:
         return refuse(texts.NOT_GRID.format(action=texts.ACT_LIST_PRIVATELY))
-    issues = list(ctx.session.exec(query.order_by(col(Issue.due_at))).all())
     if not issues:
         return Outcome(True, texts.LIST_EMPTY.format(group=name))
     return _lines(
@@ -257,7 +238,7 @@ def bind(ctx: Ctx, actor: Actor, code: str, *, private: bool) -> Outcome:
     code = code.strip()
     if not code:
         return refuse(texts.BIND_NO_CODE)
-    row = ctx.session.exec(select(BindCode).where(BindCode.code == code)).first()
+    row = reads.bind_code(session=ctx.session, code=code)
     if row is None or row.used_at is not None:
         return refuse(texts.BIND_BAD)
     person = ctx.session.get(Person, row.person_id)
@@ -265,7 +246,7 @@ def bind(ctx: Ctx, actor: Actor, code: str, *, private: bool) -> Outcome:
         return refuse(texts.BIND_BAD)
     row.used_at = ctx.now
     ctx.session.add(row)
-    existing = ctx.session.exec(select(PersonId).where(PersonId.key == actor.key)).first()
+    existing = reads.bound_id(session=ctx.session, key=actor.key)
     if existing is None:
         ctx.session.add(PersonId(key=actor.key, person_id=person.id or 0, from_file=False))
     else:
@@ -279,3 +260,23 @@ def bind(ctx: Ctx, actor: Actor, code: str, *, private: bool) -> Outcome:
             name=person.name, place=village.name if village else "", role=person.role
         ),
     )
+
+
+# What each declared command does (handlers/registry.py declares its words, argument and help).
+PLAIN: dict[str, Callable[[Ctx, Asked], Outcome]] = {
+    "help": _help,
+    "bind": lambda ctx, a: bind(ctx, a.actor, a.cmd.args, private=a.private),
+    "mine": lambda ctx, a: mine(ctx, a.actor, in_group=not a.private),
+    "list": lambda ctx, a: list_open(ctx, a.actor, a.group),
+}
+ON_ISSUE: dict[str, Callable[[Ctx, Issue, Asked], Outcome]] = {
+    "status": _status,
+    "claim": lambda ctx, issue, a: actions.claim(ctx, issue, a.actor),
+    "close": lambda ctx, issue, a: actions.close(ctx, issue, a.actor, a.cmd.args),
+    "note": lambda ctx, issue, a: actions.add_note(ctx, issue, a.actor, a.cmd.args),
+    "due": lambda ctx, issue, a: _due(ctx, issue, a.actor, a.cmd.args),
+    "tag": _tag,
+    "assign": lambda ctx, issue, a: _assign(ctx, issue, a.actor, a.cmd.args),
+    "reopen": lambda ctx, issue, a: actions.reopen(ctx, issue, a.actor, a.cmd.args),
+    "withdraw": lambda ctx, issue, a: actions.withdraw(ctx, issue, a.actor),
+}

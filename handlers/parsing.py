@@ -6,33 +6,31 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from handlers.registry import COMMANDS as DECLARED
+from handlers.registry import Arg
 from storage.models import Kind, Rating
 
-# name: (slash aliases, Chinese keywords). Order matters for display in /help.
+# The declared commands (handlers/registry.py) as parsing reads them, in their order:
+# name: (slash aliases, Chinese keywords). 说事 (/report) is no command: it starts a post.
 COMMANDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "claim": (("claim",), ("认领",)),
-    "close": (("close",), ("办结",)),
-    "note": (("note",), ("进展",)),
-    "due": (("due",), ("限期",)),
-    "tag": (("tag",), ("改类",)),
-    "assign": (("assign",), ("指派",)),
-    "reopen": (("reopen",), ("重办",)),
-    "withdraw": (("withdraw",), ("撤回",)),
-    "status": (("status",), ("查询",)),
-    "mine": (("mine",), ("我的",)),
-    "list": (("list",), ("列表",)),
-    "help": (("help", "start"), ("帮助",)),
-    "bind": (("bind",), ("绑定",)),
+    c.name: (c.slash, c.keywords) for c in DECLARED if c.arg != Arg.POST
 }
-NEEDS_NUMBER = {"claim", "close", "note", "due", "tag", "assign", "reopen", "withdraw", "status"}
+NEEDS_NUMBER = {c.name for c in DECLARED if c.arg == Arg.NUMBER}
+_NO_ARGUMENT = {c.name for c in DECLARED if c.arg == Arg.NONE}
+_POST_SLASHES = {s for c in DECLARED if c.arg == Arg.POST for s in c.slash}
+_POST_KEYWORDS = [k for c in DECLARED if c.arg == Arg.POST for k in c.keywords]
 
 _SLASH = re.compile(r"^/([A-Za-z_]+)(?:@[A-Za-z0-9_]+)?(?:\s+|$)(.*)$", re.S)
 _NUMBER = re.compile(r"^[#＃]?\s*(\d{1,9})(?![0-9])\s*[:：,，]?\s*(.*)$", re.S)
 # A keyword is a command only when followed by the end, a space, a number or a colon, so that
 # "我的天，路灯坏了" or "查询低保怎么办" stay posts.
 _KEYWORD_END = re.compile(r"^(?:$|[\s#＃:：,，]|\d)")
+_REPORT_SLASH = "|".join(map(re.escape, sorted(_POST_SLASHES)))  # report
+_REPORT_WORD = "|".join(map(re.escape, _POST_KEYWORDS))  # 说事
 _REPORT = re.compile(
-    r"^\s*(?:/report(?:@[A-Za-z0-9_]+)?|[#＃]?说事)(?:$|[\s:：,，、!！。])\s*(.*)$", re.S
+    rf"^\s*(?:/(?:{_REPORT_SLASH})(?:@[A-Za-z0-9_]+)?|[#＃]?(?:{_REPORT_WORD}))"
+    r"(?:$|[\s:：,，、!！。])\s*(.*)$",
+    re.S,
 )
 _TAG = re.compile(
     r"[#＃]\s*(村里事|邻里事|户里事)[#＃]?|【(村里事|邻里事|户里事)】|\[(村里事|邻里事|户里事)\]"
@@ -57,7 +55,7 @@ def parse_command(text: str) -> Command | None:
     m = _SLASH.match(stripped)
     if m:
         alias, rest = m.group(1).lower(), m.group(2).strip()
-        if alias == "report":
+        if alias in _POST_SLASHES:
             return None
         name = _SLASH_BY_ALIAS.get(alias, "unknown")
         return _with_number(name, rest, "/" + alias)
@@ -74,10 +72,10 @@ _PROSE = re.compile(r"[\u4e00-\u9fff]{3,}")  # words after the keyword that make
 
 
 def is_prose(cmd: Command) -> bool:
-    if cmd.word.startswith("/") or cmd.name in ("bind", "unknown"):
+    if cmd.word.startswith("/") or cmd.name == "unknown":
         return False
     needs = cmd.name in NEEDS_NUMBER and cmd.number is None
-    plain = cmd.name in ("help", "mine", "list")
+    plain = cmd.name in _NO_ARGUMENT  # a command of words of its own (a bind code) stays one
     return (needs or plain) and _PROSE.search(cmd.args) is not None
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from handlers import registry
+from handlers.registry import Section
+
 STATUS_NAMES = {"open": "待认领", "claimed": "办理中", "closed": "已办结", "withdrawn": "已撤回"}
 LEVEL_NAMES = {"group": "组", "village": "村", "town": "镇"}
 MEDIA_NAMES = {
@@ -75,14 +78,22 @@ LIST_EMPTY = "{group}现在没有未办结的村里事。"
 LIST_ITEM = "#{n} {summary}｜{owner}，限 {due}{late}"
 LIST_MORE = "……还有{count}件，请到后台查看。"
 
-HELP = (
+# /help: the intro, then each section with its commands' examples (handlers/registry.py decides
+# which commands each lists, in its order, `HELP_PER_LINE` to a line).
+HELP_INTRO = (
     "说事助手：有事直接在群里说，我会登记、交给负责人并跟进。\n"
-    "开头写“说事”一定登记；写 #邻里事 或【户里事】可自己定类别。\n"
-    "网格员和村干部可用（编号可省略，直接回复我关于那件事的消息即可）：\n"
-    "认领 12｜办结 12 已修好｜进展 12 已联系施工队｜限期 12 3天｜改类 12 邻里事\n"
-    "指派 12 张姐（书记、镇领导）｜重办 12｜查询 12｜我的｜列表\n"
-    "反映人可用：撤回 12｜查询 12｜我的。办结后回复 满意 / 基本满意 / 不满意。\n"
-    "干部第一次用请私聊我：绑定 绑定码"
+    "开头写“说事”一定登记；写 #邻里事 或【户里事】可自己定类别。"
+)
+HELP_SECTIONS = {
+    Section.GRID: "网格员和村干部可用（编号可省略，直接回复我关于那件事的消息即可）：\n{items}",
+    Section.REPORTER: "反映人可用：{items}。办结后回复 满意 / 基本满意 / 不满意。",
+    Section.FIRST_USE: "干部第一次用请私聊我：{items}",
+}
+# After a command only 书记 and 镇领导 may use: 指派 12 张姐（书记、镇领导）.
+HELP_ONLY = "（{who}）"
+HELP_PER_LINE = 5
+HELP = registry.help_text(
+    HELP_INTRO, HELP_SECTIONS, only=HELP_ONLY, per_line=HELP_PER_LINE, sep="｜"
 )
 START_PRIVATE = (
     "您好，我是说事助手。村民在说事群里说的事，我会登记、交给网格员并跟进到办结。\n"
@@ -159,32 +170,7 @@ TG_PRIVACY_MODE = (
 )
 TG_STATE = "【现状】{status}"  # appended to a message whose button was pressed
 TG_CUT = "……（太长了，后面的内容请到后台查看）"
-TG_COMMANDS_GROUP = [
-    ("report", "说一件事（一定登记）：/report 村口路灯坏了"),
-    ("claim", "认领：/claim 12"),
-    ("close", "办结：/close 12 已修好"),
-    ("note", "记进展：/note 12 已联系施工队"),
-    ("status", "查询：/status 12"),
-    ("due", "改限期：/due 12 3天"),
-    ("tag", "改类别：/tag 12 邻里事"),
-    ("assign", "指派（书记）：/assign 12 张姐"),
-    ("reopen", "重办：/reopen 12"),
-    ("withdraw", "撤回自己反映的事：/withdraw 12"),
-    ("mine", "我的事项"),
-    ("list", "本群未办结的村里事"),
-    ("help", "怎么用"),
-]
-TG_COMMANDS_PRIVATE = [
-    ("start", "说事助手是做什么的"),
-    ("bind", "干部绑定：/bind 绑定码"),
-    ("mine", "我的事项"),
-    ("status", "查询：/status 12"),
-    ("claim", "认领：/claim 12"),
-    ("close", "办结：/close 12 已修好"),
-    ("note", "记进展：/note 12 已联系施工队"),
-    ("list", "我们村未办结的村里事"),
-    ("help", "怎么用"),
-]
+# The command menus (setMyCommands) are declared with the commands: handlers/registry.py.
 
 # --- scheduler ------------------------------------------------------------------------------
 # Sent by the scheduler (categories reminder, overdue, escalation, todo, digest). These wait out
@@ -270,19 +256,9 @@ SOME_GRID_MEMBER = "张姐"  # the example name when the village has nobody to a
 # Why a matter was reopened, as its owner is told.
 REOPEN_UNSATISFIED = "反映人不满意"
 REOPEN_ASKED = "{name}要求重办"
-# How to write each command, shown when its number is missing.
-COMMAND_EXAMPLES = {
-    "claim": "认领 12",
-    "close": "办结 12 已修好",
-    "note": "进展 12 已联系施工队",
-    "due": "限期 12 3天",
-    "tag": "改类 12 邻里事",
-    "assign": "指派 12 张姐",
-    "reopen": "重办 12",
-    "withdraw": "撤回 12",
-    "status": "查询 12",
-}
-REPORT_EXAMPLE = "说事 村口路灯坏了"
+# How to write each command, shown when its number is missing (declared in handlers/registry.py).
+COMMAND_EXAMPLES = registry.examples()
+REPORT_EXAMPLE = registry.spec("report").example
 
 # --- the admin's kept posts, 拆分 and 合并 (handlers/merging.py) --------------------------------
 # 未登记帖子: who may decide a private post.

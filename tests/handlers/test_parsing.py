@@ -1,9 +1,19 @@
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.parsing import explicit_tag, parse_command, parse_due, parse_kind, report_body
+from handlers import registry, texts
+from handlers.parsing import (
+    NEEDS_NUMBER,
+    explicit_tag,
+    is_prose,
+    parse_command,
+    parse_due,
+    parse_kind,
+    report_body,
+)
 from handlers.privacy import mask
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -95,3 +105,83 @@ def test_masking_numbers() -> None:
     # Not a phone: part of a longer number, or too short.
     assert mask("订单号 2138123456789") == "订单号 2138123456789"
     assert mask("门牌 12 号") == "门牌 12 号"
+
+
+# --- the command registry (handlers/registry.py): parsing, help and menu derived from it -----
+
+
+def test_every_declared_word_parses_to_its_command() -> None:
+    for c in registry.COMMANDS:
+        for word in [f"/{s}" for s in c.slash] + list(c.keywords):
+            parsed = parse_command(f"{word} 12" if c.needs_number else word)
+            if c.arg == registry.Arg.POST:
+                assert parsed is None and report_body(f"{word} 路灯坏了") == "路灯坏了"
+                continue
+            assert parsed is not None and parsed.name == c.name, word
+            assert parsed.number == (12 if c.needs_number else None)
+
+
+def test_declared_words_are_unique() -> None:
+    slashes = [s for c in registry.COMMANDS for s in c.slash]
+    keywords = [k for c in registry.COMMANDS for k in c.keywords]
+    assert len(slashes) == len(set(slashes)) and len(keywords) == len(set(keywords))
+    assert len(registry.BY_NAME) == len(registry.COMMANDS)
+
+
+def test_a_keyword_with_a_sentence_is_prose_but_a_bind_code_is_not() -> None:
+    for text in ("查询 我家低保批了没有", "帮助 村里孤寡老人过冬", "我的 电动车被人划了"):
+        cmd = parse_command(text)
+        assert cmd is not None and is_prose(cmd)
+    bind = parse_command("绑定 我的绑定码是多少")
+    assert bind is not None and not is_prose(bind)
+    slash = parse_command("/status 我家低保批了没有")
+    assert slash is not None and not is_prose(slash)
+
+
+def test_help_is_derived_from_the_registry_word_for_word() -> None:
+    assert texts.HELP == (
+        "说事助手：有事直接在群里说，我会登记、交给负责人并跟进。\n"
+        "开头写“说事”一定登记；写 #邻里事 或【户里事】可自己定类别。\n"
+        "网格员和村干部可用（编号可省略，直接回复我关于那件事的消息即可）：\n"
+        "认领 12｜办结 12 已修好｜进展 12 已联系施工队｜限期 12 3天｜改类 12 邻里事\n"
+        "指派 12 张姐（书记、镇领导）｜重办 12｜查询 12｜我的｜列表\n"
+        "反映人可用：撤回 12｜查询 12｜我的。办结后回复 满意 / 基本满意 / 不满意。\n"
+        "干部第一次用请私聊我：绑定 绑定码"
+    )
+    assert set(texts.COMMAND_EXAMPLES) == NEEDS_NUMBER
+    assert texts.COMMAND_EXAMPLES["assign"] == "指派 12 张姐"
+    assert texts.REPORT_EXAMPLE == "说事 村口路灯坏了"
+
+
+def test_telegram_menus_are_derived_from_the_registry() -> None:
+    assert registry.menu("group") == [
+        ("report", "说一件事（一定登记）：/report 村口路灯坏了"),
+        ("claim", "认领：/claim 12"),
+        ("close", "办结：/close 12 已修好"),
+        ("note", "记进展：/note 12 已联系施工队"),
+        ("status", "查询：/status 12"),
+        ("due", "改限期：/due 12 3天"),
+        ("tag", "改类别：/tag 12 邻里事"),
+        ("assign", "指派（书记）：/assign 12 张姐"),
+        ("reopen", "重办：/reopen 12"),
+        ("withdraw", "撤回自己反映的事：/withdraw 12"),
+        ("mine", "我的事项"),
+        ("list", "本群未办结的村里事"),
+        ("help", "怎么用"),
+    ]
+    assert registry.menu("private") == [
+        ("start", "说事助手是做什么的"),
+        ("bind", "干部绑定：/bind 绑定码"),
+        ("mine", "我的事项"),
+        ("status", "查询：/status 12"),
+        ("claim", "认领：/claim 12"),
+        ("close", "办结：/close 12 已修好"),
+        ("note", "记进展：/note 12 已联系施工队"),
+        ("list", "我们村未办结的村里事"),
+        ("help", "怎么用"),
+    ]
+    for chats in ("group", "private"):
+        places = [m.at for c in registry.COMMANDS for m in c.menu if m.chats == chats]
+        assert len(places) == len(set(places)), f"two {chats} menu entries at one place"
+        # Telegram: 1-32 characters, lowercase letters, digits and underscores.
+        assert all(re.fullmatch(r"[a-z0-9_]{1,32}", slash) for slash, _ in registry.menu(chats))
