@@ -13,7 +13,7 @@
 - speed: `predict` of the shipped model on one core over every post, the model file's size and
   load time (LinearModel.load, median of 5). Duplicates: bench/duplicates.py.
 
-Every figure is taken at the group decision (handlers.classifier.decide, private=False): a post
+Every figure is taken at the group decision (classifier.base.decide, private=False): a post
 counts as the kind it would be registered under when registered, else as 非事项.
 
 Run: .venv/bin/python bench/classifier.py [--jobs 2] [--write]   (--write replaces the
@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from handlers.classifier import (  # noqa: E402
+from classifier.base import (  # noqa: E402
     GROUP_THRESHOLD,
     LOW_THRESHOLD,
     PRIVACY_MARGIN,
@@ -47,8 +47,8 @@ from handlers.classifier import (  # noqa: E402
     Prediction,
     decide,
 )
-from handlers.model import SHIPPED, LinearModel  # noqa: E402
-from handlers.training import (  # noqa: E402
+from classifier.model import SHIPPED, LinearModel  # noqa: E402
+from classifier.training import (  # noqa: E402
     FROZEN_DIR,
     LABELS,
     REPO_POSTS,
@@ -423,7 +423,7 @@ Platt-calibrated on out-of-fold scores; kind among 3, temperature-calibrated), p
 (handlers/model.py, handlers/normalize.py). Dataset: docs/dataset.md ({len(data):,} posts by
 {len(counts)} writers: {writers_text}).
 
-Every figure is at the **group decision** (`handlers.classifier.decide`, private=False): a post
+Every figure is at the **group decision** (`classifier.base.decide`, private=False): a post
 is registered when P(matter) ≥ {GROUP_THRESHOLD} (GROUP_THRESHOLD) and then counts as its kind;
 triage (a cadre's card) when {LOW_THRESHOLD} ≤ P(matter) < {GROUP_THRESHOLD}; else chatter.
 macro-F1 is over the four labels, a post not registered counting as 非事项. "Kept" is
@@ -496,7 +496,7 @@ named: short posts and posts with digits or Latin letters.
 
 {speed_table}
 
-Load is `LinearModel.load` of the file alone; importing handlers.model (numpy, sqlmodel through
+Load is `LinearModel.load` of the file alone; importing classifier.model (numpy, sqlmodel through
 storage.models) is the bot's own start-up cost.
 """
     print(section)

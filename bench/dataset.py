@@ -12,8 +12,7 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from handlers.parsing import explicit_tag  # noqa: E402
-from handlers.training import (  # noqa: E402
+from classifier.training import (  # noqa: E402
     FROZEN_DIR,
     LABELS,
     PART_WRITERS,
@@ -22,6 +21,7 @@ from handlers.training import (  # noqa: E402
     training_files,
     usable,
 )
+from handlers.parsing import explicit_tag  # noqa: E402
 
 
 def main() -> int:

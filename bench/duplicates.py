@@ -5,7 +5,7 @@ another reason, a new occurrence, thanks after the fix) and data/dups/places.jso
 near misses that differ only by place, and same-place pairs worded with aliases).
 
 Two figures per file, precision and recall of "same":
-- matcher: `handlers.duplicates.same_matter(a, b)` alone, weighted by the document frequencies
+- matcher: `classifier.duplicates.same_matter(a, b)` alone, weighted by the document frequencies
   of the shipped model as the bot weighs them (unweighted when the model cannot be loaded);
 - as intake: linked only when, in addition, the shipped model takes the later post for a matter
   of the first one's kind (intake compares a post with open issues of its kind only).
@@ -30,8 +30,8 @@ from typing import Any
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from handlers import duplicates  # noqa: E402
-from handlers.places import places  # noqa: E402
+from classifier import duplicates  # noqa: E402
+from classifier.places import places  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = {"pairs": ROOT / "data/dups/pairs.jsonl", "places": ROOT / "data/dups/places.jsonl"}
@@ -51,7 +51,7 @@ def read(path: Path) -> list[dict[str, Any]]:
 def load_model() -> tuple[Any, Callable[[str], float], str]:
     """The shipped model and its IDF weight, or (None, unweighted) when it cannot be loaded."""
     try:
-        from handlers.model import SHIPPED, LinearModel
+        from classifier.model import SHIPPED, LinearModel
 
         model = LinearModel.load(SHIPPED)
     except Exception as exc:  # another format while the classifier is retrained

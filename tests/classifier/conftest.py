@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.training import Config, Example
+from classifier.training import Config, Example
 
 TINY: dict[str, list[str]] = {
     "村里事": [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.classifier import (
+from classifier.base import (
     GROUP_THRESHOLD,
     LOW_THRESHOLD,
     MATTER_THRESHOLD,

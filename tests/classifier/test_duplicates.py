@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from handlers.duplicates import same_matter
+from classifier.duplicates import same_matter
 from storage.models import Event, Issue
 from tests.conftest import Chat
 

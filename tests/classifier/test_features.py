@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from handlers.classifier import GROUP_THRESHOLD
-from handlers.model import SHIPPED, LinearModel
-from handlers.normalize import NEUTRAL, grams, normalize, unwrap, view
-from handlers.training import dataset, read_jsonl, train
+from classifier.base import GROUP_THRESHOLD
+from classifier.model import SHIPPED, LinearModel
+from classifier.normalize import NEUTRAL, grams, normalize, unwrap, view
+from classifier.training import dataset, read_jsonl, train
 from tests.classifier.conftest import FAST, tiny_examples
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from handlers import examples, learning
-from handlers.model import MODEL_NAME, ReloadingClassifier, load_default, model_paths
-from handlers.training import train, with_corrections
+from classifier import examples, learning
+from classifier.model import MODEL_NAME, ReloadingClassifier, load_default, model_paths
+from classifier.training import train, with_corrections
 from storage.models import Issue, LabeledExample
 from tests.classifier.conftest import FAST, tiny_examples
 from tests.conftest import Chat

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from handlers.classifier import MATTER_THRESHOLD, Prediction
-from handlers.llm import SecondOpinion, parse_label
+from classifier.base import MATTER_THRESHOLD, Prediction
+from classifier.llm import SecondOpinion, parse_label
 
 
 class FakeEndpoint:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from handlers.classifier import Prediction
-from handlers.model import SHIPPED, LinearModel, load_default
-from handlers.normalize import cues, grams, normalize, view
+from classifier.base import Prediction
+from classifier.model import SHIPPED, LinearModel, load_default
+from classifier.normalize import cues, grams, normalize, view
 
 CLEAR = {
     "村里事": [
@@ -33,7 +33,7 @@ CLEAR = {
 
 @pytest.fixture(scope="module")
 def model() -> LinearModel:
-    assert SHIPPED.exists(), "handlers/model_data/model.npz ships with the code"
+    assert SHIPPED.exists(), "classifier/model_data/model.npz ships with the code"
     return LinearModel.load(SHIPPED)
 
 
@@ -53,7 +53,7 @@ def test_clear_posts_get_their_label(model: LinearModel, label: str) -> None:
 
 
 def test_matters_are_sure_enough_to_register(model: LinearModel) -> None:
-    from handlers.classifier import MATTER_THRESHOLD
+    from classifier.base import MATTER_THRESHOLD
 
     for label in ("村里事", "邻里事", "户里事"):
         for text in CLEAR[label]:
@@ -93,7 +93,7 @@ def test_classify_command_reads_stdin(
 
 
 def test_fast_path_matches_the_training_features(model: LinearModel) -> None:
-    from handlers.normalize import MAX_CHARS
+    from classifier.normalize import MAX_CHARS
 
     texts = ["村口路灯坏了", "收到", "a", "", "隔壁 老王, 占我地！！", "长" * (MAX_CHARS + 50)]
     for text in [*texts, "大家好，3组502号路灯坏了😭谢谢", "0", "好的👍"]:

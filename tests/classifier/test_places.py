@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.duplicates import same_matter
-from handlers.places import GROUP, HOUSE, Aliases, Place, differ, number, numeral, places
+from classifier.duplicates import same_matter
+from classifier.places import GROUP, HOUSE, Aliases, Place, differ, number, numeral, places
 
 
 def named(text: str, kind: str) -> set[str]:

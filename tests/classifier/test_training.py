@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from bot.cli import main
-from handlers.model import LinearModel
-from handlers.training import evaluate, read_jsonl, split_of, train, usable
+from classifier.model import LinearModel
+from classifier.training import evaluate, read_jsonl, split_of, train, usable
 from tests.classifier.conftest import FAST, TINY, tiny_examples
 
 
@@ -39,7 +39,7 @@ def test_split_is_deterministic_and_about_a_fifth() -> None:
 
 
 def test_tagged_posts_and_repeats_are_not_trained_on() -> None:
-    from handlers.training import Example
+    from classifier.training import Example
 
     data = usable(
         [Example("#邻里事 路灯", "邻里事"), Example("收到", "村里事"), Example("收到", "非事项")]

@@ -27,8 +27,8 @@ from typing import Any
 from sqlalchemy import bindparam, or_, union_all
 from sqlmodel import Session, col, select
 
-from handlers.normalize import normalize
-from handlers.places import (
+from classifier.normalize import normalize
+from classifier.places import (
     STOP,
     Aliases,
     Place,
@@ -375,7 +375,7 @@ class TextDuplicates:
 
 
 def idf_of(classifier: object) -> Callable[[str], float] | None:
-    """IDF weights from the document frequencies a `handlers.model.LinearModel` carries."""
+    """IDF weights from the document frequencies a `classifier.model.LinearModel` carries."""
     model = getattr(classifier, "model", None)
     df = getattr(model, "df", None)
     n_docs = getattr(model, "n_docs", 0)

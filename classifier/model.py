@@ -6,10 +6,10 @@ Two decisions (see ../docs/dataset.md and ../../shared/docs/taxonomy.md):
   temperature-calibrated.
 An explicit tag (#邻里事 …, 【户里事】…) wins over both.
 
-The model file (`model.npz`, written by `handlers.training`) holds the n-gram vocabulary, one
+The model file (`model.npz`, written by `classifier.training`) holds the n-gram vocabulary, one
 weight row per n-gram ([matter, kind₁, kind₂, kind₃]), biases and calibration. A deployment's
 retrained model in `data_dir/model.npz` is preferred over the one that ships in
-`handlers/model_data/`; `ReloadingClassifier` picks a new file up without a restart.
+`classifier/model_data/`; `ReloadingClassifier` picks a new file up without a restart.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from handlers.classifier import Classifier, Prediction
-from handlers.normalize import NEUTRAL, normalize, view
-from handlers.parsing import explicit_tag
+from classifier.base import Classifier, Prediction
+from classifier.normalize import NEUTRAL, normalize, view
+from classifier.tags import explicit_tag
 from storage.models import NOT_MATTER
 
 log = logging.getLogger(__name__)

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from handlers.classifier import Classifier
-from handlers.model import SILENT, LinearModel
-from handlers.normalize import grams, normalize, view
-from handlers.parsing import explicit_tag
+from classifier.base import Classifier
+from classifier.model import SILENT, LinearModel
+from classifier.normalize import grams, normalize, view
+from classifier.tags import explicit_tag
 from storage.models import KINDS, NOT_MATTER
 
 LABELS = [k.value for k in KINDS] + [NOT_MATTER]
@@ -496,13 +496,13 @@ def with_corrections(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Retrain the shipped model (handlers/model_data/model.npz) on every training file present:
-    `.venv/bin/python -m handlers.training [--posts DIR] [--out FILE]`."""
+    """Retrain the shipped model (classifier/model_data/model.npz) on every training file present:
+    `.venv/bin/python -m classifier.training [--posts DIR] [--out FILE]`."""
     import argparse
 
-    from handlers.model import SHIPPED
+    from classifier.model import SHIPPED
 
-    ap = argparse.ArgumentParser(prog="python -m handlers.training", description=main.__doc__)
+    ap = argparse.ArgumentParser(prog="python -m classifier.training", description=main.__doc__)
     ap.add_argument("--posts", type=Path, default=REPO_POSTS)
     ap.add_argument("--out", type=Path, default=SHIPPED)
     args = ap.parse_args(argv)

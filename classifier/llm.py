@@ -10,7 +10,7 @@ import logging
 
 import httpx
 
-from handlers.classifier import MATTER_THRESHOLD, UNSURE_THRESHOLD, Classifier, Prediction
+from classifier.base import MATTER_THRESHOLD, UNSURE_THRESHOLD, Classifier, Prediction
 from storage.models import KINDS, NOT_MATTER
 
 log = logging.getLogger(__name__)

@@ -3,11 +3,11 @@
 Every correction a person makes is kept as a labeled example (`LabeledExample`):
 - a /tag (改类) that changes a matter's kind: the issue's text with the new kind (source "tag");
 - an unregistered post registered by a cadre: the post with its kind (source "register", or
-  "admin:NAME" from the admin pages, which call `record` through `handlers.examples`);
+  "admin:NAME" from the admin pages, which call `record` through `classifier.examples`);
 - a withdrawn issue: its text as 非事项 (source "withdraw").
 `shuoshi train` adds them to the dataset (weighted `CORRECTION_WEIGHT`, the latest label of a
 text wins over the dataset's) and writes data_dir/model.npz, which a running bot picks up
-(`handlers.model.ReloadingClassifier`).
+(`classifier.model.ReloadingClassifier`).
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from handlers.normalize import T2S
+from classifier.normalize import T2S
 
 GROUP = "组"
 HOUSE = "号"

@@ -1,0 +1,1 @@
+"""The shipped classifier model (model.npz, written by classifier.training; see docs/dataset.md)."""
