@@ -1,5 +1,5 @@
-"""Many rows written in a few statements: a sweep inserts and updates thousands of rows, and
-neither a round trip nor SQLAlchemy's per-row parameter handling per row can be afforded
+"""Many rows written in a few statements: the scheduler's sweep inserts and updates thousands of
+rows, and neither a round trip nor SQLAlchemy's per-row parameter handling per row can be afforded
 (together they were most of a 10,000-issue sweep). Values still go through each column type's
 own conversion (UTC for datetimes), exactly as a statement would apply it.
 

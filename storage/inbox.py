@@ -1,5 +1,8 @@
-"""The inbox's statements for messages whose handling failed: counted, tried again with
-backoff, set aside as "failed" after a few tries, listed and put back by an operator.
+"""The inbox: every message received is a row, recorded before it is handled
+(storage.writes.insert_inbound on the per-post path). Looked up by its platform key or locked
+by id for a change; and the statements for messages whose handling failed: counted, tried
+again with backoff, set aside as "failed" after a few tries, listed and put back by an
+operator. Also the local chat's conversation, both ways, for its web page.
 
 A message is recorded with its outcome when it is handled (storage.writes.insert_inbound); a
 row still "new" is one whose handling failed (or a process stopped mid-way). Each failure
@@ -11,13 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
+from sqlmodel import Session as ModelSession
 from sqlmodel import col
+from sqlmodel import select as select_models
 
-from storage.models import Inbound
+from storage.models import Inbound, Outbox
 
 MAX_TRIES = 5
 # Waits after the 1st, 2nd, … failure: a passing fault (a locked database, a full disk that is
@@ -36,6 +42,36 @@ UNHANDLED = ("new", "failed")
 
 def backoff(tries: int) -> timedelta:
     return BACKOFF[min(max(tries, 1), len(BACKOFF)) - 1]
+
+
+# --- one message -----------------------------------------------------------------------------
+
+
+def find_message(
+    *, session: ModelSession, platform: str, chat: str, message_id: str, lock: bool = False
+) -> Inbound | None:
+    """The message recorded under this platform key (platform, chat, platform message id);
+    with `lock`, locked for a change."""
+    query = select_models(Inbound).where(
+        Inbound.platform == platform,
+        Inbound.chat == chat,
+        Inbound.message_id == message_id,
+    )
+    return session.exec(query.with_for_update() if lock else query).first()
+
+
+def lock_message(
+    *, session: ModelSession, inbound_id: int, must_exist: bool = False
+) -> Inbound | None:
+    """The message with this id, locked for a change; None when there is none (with
+    `must_exist`: NoResultFound)."""
+    query = select_models(Inbound).where(Inbound.id == inbound_id).with_for_update()
+    if must_exist:
+        return session.exec(query).one()
+    return session.exec(query).first()
+
+
+# --- handling that failed --------------------------------------------------------------------
 
 
 def due_for_retry(session: Session, *, now: datetime, limit: int = 100) -> list[int]:
@@ -145,3 +181,40 @@ def requeue(conn: Connection, ids: list[int] | None) -> int:
         statement = statement.where(col(Inbound.id).in_(ids))
     result = conn.execute(statement.values(status="new", tries=0, retry_at=None))
     return int(result.rowcount or 0)
+
+
+# --- the local chat as a web page ------------------------------------------------------------
+
+
+def local_conversation(
+    session: ModelSession, *, chat: str, private: bool, limit: int = 100
+) -> list[tuple[datetime, int, str, Any]]:
+    """The last messages of one local chat, oldest first: (time, order, "in"|"out", row)."""
+    inbound = session.exec(
+        select_models(Inbound)
+        .where(
+            Inbound.platform == "local",
+            Inbound.chat == chat,
+            Inbound.private == private,
+            col(Inbound.button).is_(None),
+        )
+        .order_by(col(Inbound.id).desc())
+        .limit(limit)
+    ).all()
+    outbound = session.exec(
+        select_models(Outbox)
+        .where(
+            Outbox.platform == "local",
+            Outbox.chat == chat,
+            Outbox.private == private,
+            Outbox.status == "sent",
+        )
+        .order_by(col(Outbox.id).desc())
+        .limit(limit)
+    ).all()
+    items: list[tuple[datetime, int, str, Any]] = [
+        (row.received_at, 0, "in", row) for row in inbound
+    ]
+    items += [(row.sent_at or row.created_at, 1, "out", row) for row in outbound]
+    items.sort(key=lambda item: (item[0], item[1], item[3].id or 0))
+    return items[-limit:]

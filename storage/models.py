@@ -201,10 +201,10 @@ class Issue(SQLModel, table=True):
     reports: int = 1  # how many people reported it (duplicates linked)
     attachments: str = "[]"
     # The group sees only the stub although the kind is 村里事: the bot was not sure it is not
-    # a household's or a dispute's matter (handlers.classifier.decide). Changing the kind, by
+    # a household's or a dispute's matter (classifier.base.decide). Changing the kind, by
     # its owner, publishes it (or keeps it private under the private kind).
     group_stub: bool = False
-    # What it is about, as duplicate detection names it (handlers.duplicates.topic_of): a post
+    # What it is about, as duplicate detection names it (classifier.duplicates.topic_of): a post
     # is compared only with matters of its own topic. None: registered before topics existed.
     topic: str | None = None
     # The 组 it names ("|三|五|", migration 0009): a post naming other 组 is not compared with
@@ -352,12 +352,22 @@ _RECHECK_FIELDS = ("status", "clock_start", "due_at", "owner_id", "kind", "claim
 _CHECKS = SQLModel.metadata.tables["issuecheck"]
 
 
+def check_of(*, issue_id: int | None, status: str, clock_start: datetime) -> dict[str, Any] | None:
+    """The rule, written once: an open issue has a check row, due at its `clock_start`; a
+    closed or withdrawn one has none. clock_start is never later than any moment the
+    scheduler acts on, so the next sweep sees the issue once, works out its real next moment
+    and stores that. The listeners below apply it to issues written as objects,
+    `storage.writes.insert_issue` to those written with Core."""
+    if status not in ACTIVE_STATUSES:
+        return None
+    return {"issue_id": issue_id, "next_check_at": clock_start}
+
+
 @event.listens_for(Issue, "after_insert")
 def _first_check(_mapper: Any, conn: Any, issue: Issue) -> None:
-    # clock_start is never later than any moment the scheduler acts on, so the next sweep sees
-    # a new issue once, works out its real next moment and stores that.
-    if issue.status in ACTIVE_STATUSES:
-        conn.execute(_CHECKS.insert().values(issue_id=issue.id, next_check_at=issue.clock_start))
+    check = check_of(issue_id=issue.id, status=issue.status, clock_start=issue.clock_start)
+    if check is not None:
+        conn.execute(_CHECKS.insert().values(**check))
 
 
 @event.listens_for(Issue, "before_update")
@@ -367,16 +377,17 @@ def _recheck(_mapper: Any, conn: Any, issue: Issue) -> None:
     state = inspect(issue)
     if not any(state.attrs[name].history.has_changes() for name in _RECHECK_FIELDS):
         return
-    if issue.status not in ACTIVE_STATUSES:
+    check = check_of(issue_id=issue.id, status=issue.status, clock_start=issue.clock_start)
+    if check is None:
         conn.execute(_CHECKS.delete().where(_CHECKS.c.issue_id == issue.id))
         return
     moved = conn.execute(
         _CHECKS.update()
         .where(_CHECKS.c.issue_id == issue.id)
-        .values(next_check_at=issue.clock_start)
+        .values(next_check_at=check["next_check_at"])
     )
     if moved.rowcount == 0:
-        conn.execute(_CHECKS.insert().values(issue_id=issue.id, next_check_at=issue.clock_start))
+        conn.execute(_CHECKS.insert().values(**check))
 
 
 class AdminLogin(SQLModel, table=True):

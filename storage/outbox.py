@@ -1,5 +1,7 @@
-"""Outbox queries: what the sender claims and marks, and what `shuoshi outbox` and the admin show.
-Functions never commit; the caller's transaction decides.
+"""The outbox: every outgoing message is a row first. How a row is built and queued (the one
+place that builds it: handlers.outbox.enqueue for a message at a time, the scheduler's notices
+for a sweep's messages at once), what the sender claims and marks, and what `shuoshi outbox`,
+the admin and the status page show. Functions never commit; the caller's transaction decides.
 
 A row moves pending → sending (claimed by one sender, with a lease) → sent | failed; a failed
 try that may still succeed goes back to pending with a later `not_before`. Every state change
@@ -8,17 +10,20 @@ is one short statement, so a row is never half-claimed and two senders never hol
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, and_, bindparam, func, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, func, insert, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.dml import Update
 from sqlmodel import Session, col, select
 
+from storage import writes
 from storage.models import Outbox
 from storage.writes import as_loaded
 
@@ -30,12 +35,105 @@ STATUSES = (PENDING, SENDING, SENT, FAILED)
 ERROR_LENGTH = 500  # what is kept of an error message
 
 
+# --- queueing --------------------------------------------------------------------------------
+
+# Built once: a reply is queued for nearly every post, and an ORM object with its flush costs
+# several times the INSERT itself.
+_TABLE = cast(Table, Outbox.__table__)  # type: ignore[attr-defined]
+_INSERT = insert(Outbox)
+_BY_DEDUPE_KEY = select(Outbox.id).where(col(Outbox.dedupe_key) == bindparam("key"))
+
+
+def message_row(
+    *,
+    platform: str,
+    chat: str,
+    private: bool,
+    text: str,
+    now: datetime,
+    recipient: str = "",
+    mention: str | None = None,
+    buttons: Sequence[tuple[str, str]] | None = None,
+    issue_id: int | None = None,
+    reply_to: str | None = None,
+    category: str = "reply",
+    dedupe_key: str | None = None,
+    not_before: datetime | None = None,
+    image: str | None = None,
+) -> dict[str, Any]:
+    """The outbox row of one message, due `not_before` (default: now), pending. The text as it
+    is to be sent: masking a group's text is the caller's (handlers.outbox.enqueue)."""
+    return {
+        "platform": platform,
+        "chat": chat,
+        "private": private,
+        "recipient": recipient,
+        "mention": mention,
+        "text": text,
+        "buttons": json.dumps(list(buttons or []), ensure_ascii=False),
+        "issue_id": issue_id,
+        "reply_to": reply_to,
+        "category": category,
+        "dedupe_key": dedupe_key,
+        "created_at": now,
+        "not_before": not_before or now,
+        "status": PENDING,
+        "tries": 0,
+        "image": image,
+    }
+
+
+def queue(*, session: Session, row: Mapping[str, Any]) -> int | None:
+    """Write one `message_row` in the session's transaction; its outbox id. With a dedupe_key,
+    a message already queued under that key is not queued again (None). The row is written at
+    once or, in a burst of posts (storage.writes.deferred), with the burst's other rows at its
+    end (no id then: None); either way rows keep the order in which they were queued."""
+    conn = session.connection()
+    dedupe_key = row["dedupe_key"]
+    if dedupe_key:
+        # The check must see every row queued before, and this row is written at once.
+        writes.write_deferred(session)
+        if conn.execute(_BY_DEDUPE_KEY, {"key": dedupe_key}).first():
+            return None
+    if dedupe_key is None and writes.is_deferring(session):
+        writes.insert_later(session, _INSERT, row)
+        return None
+    key = conn.execute(_INSERT, row).inserted_primary_key
+    return int(key[0]) if key else None
+
+
+def queue_many(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Write many `message_row`s in one statement; their ids, in order."""
+    if not rows:
+        return []
+    ids = session.execute(
+        insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True), list(rows)
+    ).scalars()
+    return [int(i) for i in ids]
+
+
+def buttons_of(row: Outbox) -> list[tuple[str, str]]:
+    return [(label, data) for label, data in json.loads(row.buttons or "[]")]
+
+
+def sent_message(*, session: Session, platform: str, chat: str, message_id: str) -> Outbox | None:
+    """The message the bot sent to this chat under this platform message id."""
+    return session.exec(
+        select(Outbox).where(
+            Outbox.platform == platform,
+            Outbox.chat == chat,
+            Outbox.platform_message_id == message_id,
+        )
+    ).first()
+
+
+# --- the sender ------------------------------------------------------------------------------
+
 # The sender's statements run on its own autocommit Connection (one round trip, no ORM
 # session per row); `shuoshi outbox` and the admin may pass a Session. Statements are on the
 # Core table, and the per-row ones are built once: building an ORM update per row cost more
 # than the database's own work on it.
 Db = Session | Connection
-_TABLE = cast(Table, Outbox.__table__)  # type: ignore[attr-defined]
 
 
 def _run(db: Db, statement: Executable, params: dict[str, Any] | None = None) -> CursorResult[Any]:
@@ -323,10 +421,44 @@ def retry_failed(*, session: Session, outbox_id: int, now: datetime) -> Outbox |
     return row
 
 
-def oldest_pending(*, session: Session, platforms: Sequence[str]) -> datetime | None:
-    """When the next pending row falls due (None when there is none)."""
-    return session.exec(
-        select(func.min(Outbox.not_before)).where(
-            col(Outbox.status) == PENDING, col(Outbox.platform).in_(platforms)
+def oldest_pending(*, session: Session, platforms: Sequence[str] | None = None) -> datetime | None:
+    """When the next pending row (of these platforms; of any without) falls due (None when
+    there is none)."""
+    query = select(func.min(Outbox.not_before)).where(col(Outbox.status) == PENDING)
+    if platforms is not None:
+        query = query.where(col(Outbox.platform).in_(platforms))
+    return session.exec(query).one()
+
+
+# --- the status page -------------------------------------------------------------------------
+
+
+def unsent_summary(*, session: Session) -> dict[tuple[str, str], int]:
+    """(platform, status) → number of outbox rows not (yet) sent: pending, sending, failed."""
+    rows = session.execute(
+        sa_select(col(Outbox.platform), col(Outbox.status), func.count())
+        .where(col(Outbox.status).in_((PENDING, SENDING, FAILED)))
+        .group_by(col(Outbox.platform), col(Outbox.status))
+    ).all()
+    return {(p, s): n for p, s, n in rows}
+
+
+def latest_failed(*, session: Session, limit: int = 10) -> list[Outbox]:
+    """The rows given up on, newest first."""
+    return list(
+        session.exec(
+            select(Outbox)
+            .where(Outbox.status == FAILED)
+            .order_by(col(Outbox.id).desc())
+            .limit(limit)
         )
-    ).one()
+    )
+
+
+def next_due_after(*, session: Session, after: datetime) -> datetime | None:
+    """When the next pending row not due yet falls due (a retry waiting; None: none)."""
+    return session.execute(
+        sa_select(func.min(_TABLE.c.not_before)).where(
+            _TABLE.c.status == PENDING, _TABLE.c.not_before > after
+        )
+    ).scalar()

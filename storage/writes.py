@@ -8,7 +8,7 @@ end, one statement per table for a whole burst of posts instead of one statement
 An ORM object costs several times the row it writes (attribute instrumentation, the unit of
 work, a flush per id needed): at a thousand posts a second that was most of the time. What
 the ORM did for these rows on its own (the issue's first scheduler check, see
-`storage.models._first_check`) is done here explicitly.
+`storage.models.check_of`) is done here explicitly.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, attributes, configure_mappers, make_transient_to_detached
 from sqlmodel import SQLModel, col
 
-from storage.models import ACTIVE_STATUSES, Counter, Inbound, Issue, IssueCheck, Seen
+from storage.models import Counter, Inbound, Issue, IssueCheck, Seen, check_of
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -112,11 +112,15 @@ def mark_inbound(
 
 
 def insert_issue(session: Session, values: Mapping[str, Any]) -> int:
-    """A new issue and, if it is active, its first check for the scheduler's sweep (as the
-    ORM listener does for issues added as objects)."""
+    """A new issue and, if it is active, its first check for the scheduler's sweep (the rule
+    of `storage.models.check_of`, which the ORM listener applies to issues added as objects)."""
     issue_id = _new_id(session.connection(), _ISSUE_INSERT, values)
-    if values.get("status", "open") in ACTIVE_STATUSES:
-        check = {"issue_id": issue_id, "next_check_at": values["clock_start"]}
+    check = check_of(
+        issue_id=issue_id,
+        status=values.get("status", "open"),
+        clock_start=values["clock_start"],
+    )
+    if check is not None:
         insert_later(session, _CHECK_INSERT, check)
     return issue_id
 
