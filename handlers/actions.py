@@ -9,24 +9,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from handlers import learning, texts
+from classifier import learning
+from handlers import texts
 from handlers.deps import Deps
 from handlers.outbox import to_chat, to_person, to_sender
 from handlers.privacy import short
-from handlers.routing import choose_owner, due_for, secretary, time_limit
+from handlers.routing import choose_owner, due_for, time_limit
 from ops import metrics
-from storage import writes
+from storage import issues, people
 from storage.models import (
     ACTIVE_STATUSES,
     NOT_MATTER,
     PRIVATE_KINDS,
-    Counter,
-    Event,
     Issue,
     Kind,
     Level,
@@ -83,9 +80,6 @@ def refuse(text: str) -> Outcome:
     return Outcome(False, text)
 
 
-_EVENT_INSERT = insert(Event)  # built once: an event is written for every change
-
-
 def event(ctx: Ctx, issue: Issue, kind: str, actor: str, detail: str = "") -> None:
     """Written with Core (not an ORM object: cheaper on every post), after the issue; in a
     burst of posts, with the burst's other rows (storage.writes.deferred)."""
@@ -95,24 +89,7 @@ def event(ctx: Ctx, issue: Issue, kind: str, actor: str, detail: str = "") -> No
 def events(ctx: Ctx, issue: Issue, changes: list[tuple[str, str, str]]) -> None:
     """Several events of one issue in one statement: (kind, actor, detail) each."""
     assert issue.id is not None
-    rows = [
-        {"issue_id": issue.id, "kind": kind, "actor": actor, "at": ctx.now, "detail": detail}
-        for kind, actor, detail in changes
-    ]
-    writes.insert_later(ctx.session, _EVENT_INSERT, *rows)
-
-
-def next_number(session: Session) -> int:
-    """The deployment's next #N (see storage.writes.bump_issue_number)."""
-    value = writes.bump_issue_number(session.connection())
-    if value is not None:
-        return value
-    try:
-        with session.begin_nested():  # the very first issue: create the counter
-            session.add(Counter(name="issue", value=1))
-        return 1
-    except IntegrityError:  # another instance created it first
-        return writes.bump_issue_number(session.connection()) or 0
+    issues.add_events(session=ctx.session, issue_id=issue.id, at=ctx.now, changes=changes)
 
 
 def owner_of(ctx: Ctx, issue: Issue) -> Person | None:
@@ -227,7 +204,7 @@ def create_issue(
     )
     ctx.keep.append(owner)
     values: dict[str, Any] = dict(
-        number=next_number(ctx.session),
+        number=issues.next_number(session=ctx.session),
         village_id=village_id,
         group_id=group_id,
         kind=kind,
@@ -246,10 +223,7 @@ def create_issue(
         group_stub=group_stub and kind not in PRIVATE_KINDS,
         **(ctx.deps.duplicates.keys(text) if ctx.deps.duplicates else {}),
     )
-    # Written with Core (see storage.writes), then attached as if loaded, so later changes in
-    # this transaction are tracked like those of any issue.
-    issue = writes.as_loaded(Issue, {**values, "id": writes.insert_issue(ctx.session, values)})
-    ctx.session.add(issue)
+    issue = issues.add_issue(session=ctx.session, values=values)
     ctx.keep.append(issue)
     metrics.counted(ctx.session, ("issue", issue.id or 0), reporter_key.partition(":")[0])
     created = ("created", reporter_name or reporter_key, kind)
@@ -468,13 +442,7 @@ def assign(ctx: Ctx, issue: Issue, actor: Actor, person: Person) -> Outcome:
 
 
 def assignable(ctx: Ctx, issue: Issue) -> list[Person]:
-    return list(
-        ctx.session.exec(
-            select(Person)
-            .where(Person.village_id == issue.village_id, Person.active)
-            .order_by(col(Person.position))
-        ).all()
-    )
+    return people.village_people(session=ctx.session, village_id=issue.village_id)
 
 
 def _restart(ctx: Ctx, issue: Issue) -> None:
@@ -579,7 +547,7 @@ def rate(ctx: Ctx, issue: Issue, actor: Actor, rating: Rating) -> Outcome:
     _restart(ctx, issue)
     event(ctx, issue, "reopened", actor.label, texts.REOPEN_UNSATISFIED)
     _tell_owner_reopened(ctx, issue, texts.REOPEN_UNSATISFIED)
-    sec = secretary(ctx.session, issue.village_id)
+    sec = people.secretary(session=ctx.session, village_id=issue.village_id)
     if sec:
         to_person(
             ctx.session,
@@ -602,20 +570,11 @@ def rate(ctx: Ctx, issue: Issue, actor: Actor, rating: Rating) -> Outcome:
 
 
 def awaiting_rating(ctx: Ctx, reporter_key: str) -> Issue | None:
-    """The reporter's latest closed, unrated issue still inside the rating window."""
-    return ctx.session.exec(
-        select(Issue)
-        .where(
-            Issue.reporter == reporter_key,
-            Issue.status == Status.CLOSED,
-            col(Issue.rating).is_(None),
-            col(Issue.closed_at) >= ctx.now - RATING_WINDOW,
-            # Settled at some level: an issue merged into another (closed as 已并入, no level)
-            # asks for no rating; the issue it went into will.
-            col(Issue.settled_level).is_not(None),
-        )
-        .order_by(col(Issue.closed_at).desc())
-    ).first()
+    """The reporter's latest closed, unrated issue still inside the rating window (one merged
+    into another asks for no rating: see storage.issues.awaiting_rating)."""
+    return issues.awaiting_rating(
+        session=ctx.session, reporter=reporter_key, closed_since=ctx.now - RATING_WINDOW
+    )
 
 
 def attachments_of(issue: Issue) -> list[dict[str, str]]:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from storage.models import ChatGroup, GroupChat, GroupMember, Person, PersonId
+from storage import people
+from storage.models import Person
 
 TTL_SECONDS = 30.0  # another instance's /bind or grid reload is seen within this
 
@@ -21,7 +22,10 @@ class GroupInfo:
 
 
 @dataclass
-class Directory:
+class GridCache:
+    """Who is who (people by platform account and by id, their accounts, owner pools) and
+    which chat is which group, read from storage.people and kept for `ttl` seconds."""
+
     ttl: float = TTL_SECONDS
     _people: dict[str, Person | None] = field(default_factory=dict)
     _groups: dict[str, GroupInfo | None] = field(default_factory=dict)
@@ -54,15 +58,11 @@ class Directory:
             # Most posters are villagers, in no grid: one query for every grid person's ids
             # answers for all of them, instead of one query per villager.
             if self._grid_keys is None:
-                self._grid_keys = set(
-                    session.exec(select(PersonId.key).join(Person).where(Person.active)).all()
-                )
+                self._grid_keys = people.grid_keys(session=session)
             if key not in self._grid_keys:
                 self._people[key] = None
                 return None
-            person = session.exec(
-                select(Person).join(PersonId).where(PersonId.key == key, Person.active)
-            ).first()
+            person = people.person_by_key(session=session, key=key)
             if person is not None:
                 session.expunge(person)
             self._people[key] = person
@@ -71,11 +71,7 @@ class Directory:
     def group(self, session: Session, chat_key: str) -> GroupInfo | None:
         self._fresh()
         if chat_key not in self._groups:
-            row = session.exec(
-                select(ChatGroup)
-                .join(GroupChat)
-                .where(GroupChat.chat_key == chat_key, GroupChat.active, ChatGroup.active)
-            ).first()
+            row = people.chat_group(session=session, chat_key=chat_key, active_only=True)
             self._groups[chat_key] = (
                 GroupInfo(row.id or 0, row.village_id, row.name) if row is not None else None
             )
@@ -101,7 +97,7 @@ class Directory:
         """A person's platform ids, in the order they were added (the first is their default)."""
         self._fresh()
         if person_id not in self._keys:
-            self._keys[person_id] = person_keys(session, person_id)
+            self._keys[person_id] = people.person_keys(session=session, person_id=person_id)
         return self._keys[person_id]
 
     def pool(self, session: Session, *, village_id: int, group_id: int | None) -> list[Person]:
@@ -109,18 +105,9 @@ class Directory:
         self._fresh()
         key = (village_id, group_id)
         if key not in self._pools:
-            people = _pool(session, village_id=village_id, group_id=group_id)
-            self._pools[key] = [_copy(p) for p in people]
+            found = _pool(session, village_id=village_id, group_id=group_id)
+            self._pools[key] = [_copy(p) for p in found]
         return self._pools[key]
-
-
-def person_keys(session: Session, person_id: int) -> list[str]:
-    """A person's platform ids, in the order they were added (the first is their default)."""
-    return list(
-        session.exec(
-            select(PersonId.key).where(PersonId.person_id == person_id).order_by(col(PersonId.id))
-        ).all()
-    )
 
 
 def _copy(person: Person) -> Person:
@@ -132,20 +119,12 @@ def _pool(session: Session, *, village_id: int, group_id: int | None) -> list[Pe
     """The group's owner pool in file order; for a private report, or a group with no
     members listed, the village's people who take some kind."""
     if group_id is not None:
-        rows = session.exec(
-            select(Person)
-            .join(GroupMember, col(GroupMember.person_id) == col(Person.id))
-            .where(GroupMember.group_id == group_id, Person.active)
-            .order_by(col(GroupMember.position))
-        ).all()
+        rows = people.group_pool(session=session, group_id=group_id)
         if rows:
-            return list(rows)
-    return [
-        p
-        for p in session.exec(
-            select(Person)
-            .where(Person.village_id == village_id, Person.active)
-            .order_by(col(Person.position))
-        ).all()
-        if p.kinds
-    ]
+            return rows
+    return [p for p in people.village_people(session=session, village_id=village_id) if p.kinds]
+
+
+# The name it had; handlers/deps.py still uses it (bot/wechat.py and scheduler/ladder.py had
+# classes of the same name).
+Directory = GridCache

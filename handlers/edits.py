@@ -17,13 +17,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from handlers import actions
 from handlers.actions import Ctx
 from handlers.deps import Deps
 from handlers.intake import actor_of, inbound_values, reply
 from ports.messages import Incoming
+from storage import inbox
 from storage.models import Inbound, Issue
 
 UNDECIDED = ("new", "unsure", "chatter")  # kept posts an edit may still change
@@ -53,15 +54,13 @@ def receive_edit(engine: Engine, deps: Deps, msg: Incoming, *, edited_id: str) -
 
 
 def _apply(ctx: Ctx, edit: Inbound) -> Edited:
-    original = ctx.session.exec(
-        select(Inbound)
-        .where(
-            Inbound.platform == edit.platform,
-            Inbound.chat == edit.chat,
-            Inbound.message_id == edit.reply_to,
-        )
-        .with_for_update()
-    ).first()
+    original = inbox.find_message(
+        session=ctx.session,
+        platform=edit.platform,
+        chat=edit.chat,
+        message_id=edit.reply_to or "",
+        lock=True,
+    )
     if original is None or original.sender != edit.sender:
         return Edited("ignored")
     text = edit.text.strip()

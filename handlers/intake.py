@@ -19,11 +19,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from handlers import actions, commands, texts, triage
-from handlers.actions import Actor, Ctx, Outcome
-from handlers.classifier import (
+from classifier.base import (
     CHATTER,
     REGISTERED,
     TRIAGE,
@@ -32,6 +30,8 @@ from handlers.classifier import (
     decide,
     public_kind,
 )
+from handlers import actions, commands, texts, triage
+from handlers.actions import Actor, Ctx, Outcome
 from handlers.deps import Deps
 from handlers.directory import GroupInfo
 from handlers.outbox import enqueue, to_person
@@ -48,7 +48,7 @@ from handlers.privacy import short
 from handlers.routing import choose_owner
 from ops import metrics
 from ports.messages import Incoming
-from storage import inbox, writes
+from storage import inbox, issues, outbox, people, writes
 from storage.db import session_scope
 from storage.models import (
     KINDS,
@@ -56,11 +56,9 @@ from storage.models import (
     Inbound,
     Issue,
     Kind,
-    Outbox,
     Pending,
     Rating,
     Seen,
-    Village,
 )
 
 log = logging.getLogger(__name__)
@@ -163,13 +161,9 @@ def inbound_values(msg: Incoming) -> dict[str, Any]:
 
 
 def _existing(session: Session, msg: Incoming) -> Inbound | None:
-    return session.exec(
-        select(Inbound).where(
-            Inbound.platform == msg.platform,
-            Inbound.chat == msg.chat,
-            Inbound.message_id == msg.message_id,
-        )
-    ).first()
+    return inbox.find_message(
+        session=session, platform=msg.platform, chat=msg.chat, message_id=msg.message_id
+    )
 
 
 def _recorded_status(engine: Engine, msg: Incoming) -> str | None:
@@ -260,7 +254,8 @@ def retry_due(engine: Engine, deps: Deps) -> int:
 
 def handle(engine: Engine, deps: Deps, inbound_id: int) -> Handled:
     with session_scope(engine) as session, writes.deferred(session):
-        row = session.exec(select(Inbound).where(Inbound.id == inbound_id).with_for_update()).one()
+        row = inbox.lock_message(session=session, inbound_id=inbound_id, must_exist=True)
+        assert row is not None
         if row.status != "new":  # another instance handled it meanwhile
             return Handled(inbound_id, duplicate=True)
         post = Post(**{f.name: getattr(row, f.name) for f in fields(Post)})
@@ -341,13 +336,9 @@ def _replied_issue(ctx: Ctx, row: Row) -> Issue | None:
     """The issue of the bot message this message replies to (or whose button was pressed)."""
     if not row.reply_to:
         return None
-    sent = ctx.session.exec(
-        select(Outbox).where(
-            Outbox.platform == row.platform,
-            Outbox.chat == row.chat,
-            Outbox.platform_message_id == row.reply_to,
-        )
-    ).first()
+    sent = outbox.sent_message(
+        session=ctx.session, platform=row.platform, chat=row.chat, message_id=row.reply_to
+    )
     if sent is None or sent.issue_id is None:
         return None
     return ctx.session.get(Issue, sent.issue_id)
@@ -582,15 +573,12 @@ def _village_of_private(ctx: Ctx, row: Row) -> int | None:
     person = actor_of(ctx, row).person
     if person is not None and person.village_id is not None:
         return person.village_id
-    villages = ctx.session.exec(select(Village).where(Village.active)).all()
+    villages = people.active_villages(session=ctx.session)
     return villages[0].id if len(villages) == 1 else None
 
 
 def _village_names(ctx: Ctx) -> str:
-    rows = ctx.session.exec(
-        select(Village.name).where(Village.active).order_by(col(Village.position))
-    ).all()
-    return "、".join(rows)
+    return "、".join(v.name for v in people.active_villages(session=ctx.session))
 
 
 def _answer_pending(ctx: Ctx, row: Row, actor: Actor, pending: Pending, text: str) -> str | None:
@@ -603,9 +591,7 @@ def _answer_pending(ctx: Ctx, row: Row, actor: Actor, pending: Pending, text: st
         reply(ctx, row, outcome.text, issue_id=issue.id)
         return "command"
     if pending.action == "choose_village" and row.private:
-        village = ctx.session.exec(
-            select(Village).where(Village.active, Village.name == text.strip())
-        ).first()
+        village = people.village_by_name(session=ctx.session, name=text.strip())
         original = ctx.session.get(Inbound, pending.inbound_id) if pending.inbound_id else None
         if village is None or original is None:
             reply(
@@ -615,11 +601,7 @@ def _answer_pending(ctx: Ctx, row: Row, actor: Actor, pending: Pending, text: st
             )
             return "chatter"
         ctx.session.delete(pending)
-        group = ctx.session.exec(
-            select(ChatGroup)
-            .where(ChatGroup.village_id == village.id, ChatGroup.active)
-            .order_by(col(ChatGroup.position))
-        ).first()
+        group = people.first_group(session=ctx.session, village_id=village.id or 0)
         if group is not None:
             _seen(ctx, row.sender, group.id or 0)
         body = report_body(original.text) or original.text.strip()
@@ -684,7 +666,7 @@ def _button(ctx: Ctx, row: Row, actor: Actor, result: Handled) -> str:
         return "command" if decided.ok else "ignored"
     issue = None
     if press is not None:
-        issue = ctx.session.exec(select(Issue).where(Issue.number == press.number)).first()
+        issue = issues.get_issue(session=ctx.session, number=press.number)
     if press is None or issue is None:
         result.answer, result.alert = texts.BUTTON_STALE, True
         return "ignored"

@@ -19,13 +19,12 @@ handlers do; nothing here knows about pages.
 
 from __future__ import annotations
 
-from sqlmodel import col, select
-
 from handlers import actions, intake, texts
 from handlers.actions import Actor, Ctx, Outcome, refuse
 from handlers.outbox import to_chat, to_person, to_sender
 from handlers.parsing import explicit_tag, report_body, strip_tag
 from handlers.privacy import short
+from storage import inbox, issues, posts
 from storage.models import ACTIVE_STATUSES, KINDS, Inbound, Issue, Kind, Person, Status
 
 # The inbox statuses of a post that stands for a report of an issue: the post that registered
@@ -39,9 +38,7 @@ LINKED = "duplicate"
 
 def linked_post(ctx: Ctx, issue: Issue, inbound_id: int) -> Inbound | None:
     """A post linked to this issue as the same matter, locked for the change; else None."""
-    row = ctx.session.exec(
-        select(Inbound).where(Inbound.id == inbound_id).with_for_update()
-    ).first()
+    row = inbox.lock_message(session=ctx.session, inbound_id=inbound_id)
     if row is None or row.status != LINKED or row.issue_id != issue.id:
         return None
     return row
@@ -58,7 +55,7 @@ def split_report(ctx: Ctx, issue: Issue, inbound_id: int, actor: Actor) -> Outco
     row = linked_post(ctx, issue, inbound_id)
     if row is None:
         return refuse(texts.SPLIT_NOT_LINKED.format(n=issue.number))
-    ctx.session.refresh(issue, with_for_update=True)  # its report count, as it is now
+    issues.lock(session=ctx.session, issue=issue)  # its report count, as it is now
     text = _report_text(row)
     group = None if row.private else intake._group(ctx, row)
     new = actions.create_issue(
@@ -153,14 +150,14 @@ def merge_issues(ctx: Ctx, source: Issue, number: int, actor: Actor) -> Outcome:
         return r
     if not actions.is_leader_of(actor, source):
         return refuse(texts.MERGE_ONLY_LEADERS)
-    target = ctx.session.exec(select(Issue).where(Issue.number == number)).first()
+    target = issues.get_issue(session=ctx.session, number=number)
     if r := merge_refusal(ctx, source, target, number):
         return r
     assert target is not None
     # Both rows locked, the lower id first (two merges the other way round cannot deadlock),
     # and checked again as they are now.
     for issue in sorted((source, target), key=lambda i: i.id or 0):
-        ctx.session.refresh(issue, with_for_update=True)
+        issues.lock(session=ctx.session, issue=issue)
     if r := merge_refusal(ctx, source, target, number):
         return r
     posts = _posts_of(ctx, source)
@@ -199,16 +196,8 @@ def merge_issues(ctx: Ctx, source: Issue, number: int, actor: Actor) -> Outcome:
 def _posts_of(ctx: Ctx, issue: Issue) -> list[Inbound]:
     """The posts that stand for the issue's reports: the one that registered it and those
     linked to it, oldest first."""
-    return list(
-        ctx.session.exec(
-            select(Inbound)
-            .where(
-                Inbound.issue_id == issue.id,
-                col(Inbound.status).in_([*REGISTERING, LINKED]),
-            )
-            .order_by(col(Inbound.received_at), col(Inbound.id))
-            .with_for_update()
-        ).all()
+    return posts.report_posts(
+        session=ctx.session, issue_id=issue.id or 0, statuses=[*REGISTERING, LINKED]
     )
 
 

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from handlers.directory import Directory, person_keys
+from handlers.directory import GridCache
 from handlers.privacy import mask
 from ports.messages import Button
-from storage import writes
-from storage.models import ChatGroup, GroupChat, Outbox, Person
-
-# Core statements built once: a reply is queued for nearly every post, and an ORM object with
-# its flush costs several times the INSERT itself.
-_INSERT = insert(Outbox)
-_BY_DEDUPE_KEY = select(Outbox.id).where(col(Outbox.dedupe_key) == bindparam("key"))
+from storage import outbox, people
+from storage.models import Person
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -48,46 +41,38 @@ def enqueue(
     (storage.writes.deferred), with the burst's other rows at its end (no id then: None);
     either way rows keep the order in which they were queued. An issue it names must have
     been flushed."""
-    conn = session.connection()
-    if dedupe_key:
-        # The check must see every row queued before, and this row is written at once.
-        writes.write_deferred(session)
-        if conn.execute(_BY_DEDUPE_KEY, {"key": dedupe_key}).first():
-            return None
-    values = dict(
+    row = outbox.message_row(
         platform=platform,
         chat=chat,
         private=private,
         recipient=recipient,
         mention=mention,
         text=text if private else mask(text),
-        buttons=json.dumps(buttons or [], ensure_ascii=False),
+        buttons=buttons,
         issue_id=issue_id,
         reply_to=reply_to,
         category=category,
         dedupe_key=dedupe_key,
-        created_at=now,
-        not_before=not_before or now,
-        status="pending",
-        tries=0,
+        now=now,
+        not_before=not_before,
     )
-    if dedupe_key is None and writes.is_deferring(session):
-        writes.insert_later(session, _INSERT, values)
-        return None
-    key = conn.execute(_INSERT, values).inserted_primary_key
-    return int(key[0]) if key else None
+    return outbox.queue(session=session, row=row)
 
 
 def person_address(
     session: Session,
     person: Person,
     prefer_platform: str | None = None,
-    directory: Directory | None = None,
+    directory: GridCache | None = None,
 ) -> tuple[str, str] | None:
     """The (platform, user id) to reach a person privately, on the preferred platform if they
     have an account there."""
     person_id = person.id or 0
-    keys = directory.keys(session, person_id) if directory else person_keys(session, person_id)
+    keys = (
+        directory.keys(session, person_id)
+        if directory
+        else people.person_keys(session=session, person_id=person_id)
+    )
     if not keys:
         return None
     for key in keys:
@@ -103,7 +88,7 @@ def to_person(
     *,
     now: datetime,
     prefer_platform: str | None = None,
-    directory: Directory | None = None,
+    directory: GridCache | None = None,
     **kwargs: object,
 ) -> int | None:
     address = person_address(session, person, prefer_platform, directory)
@@ -142,9 +127,7 @@ def to_chat(
     session: Session, chat_key: str, text: str, *, now: datetime, **kwargs: object
 ) -> int | None:
     platform, ident = split_key(chat_key)
-    group = session.exec(
-        select(ChatGroup).join(GroupChat).where(GroupChat.chat_key == chat_key)
-    ).first()
+    group = people.chat_group(session=session, chat_key=chat_key)
     return enqueue(
         session,
         now=now,

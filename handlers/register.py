@@ -6,18 +6,15 @@ admin's 闲聊 list (`from_chatter`): nothing the bot passed over is out of a ca
 
 from __future__ import annotations
 
-from sqlmodel import col, select
-
 from handlers import intake, texts
 from handlers.actions import Actor, Ctx, Outcome, event, refuse
 from handlers.directory import GroupInfo
-from storage.models import KINDS, NOT_MATTER, ChatGroup, Inbound, Issue, Kind, Pending, Role
+from storage import inbox, people
+from storage.models import KINDS, NOT_MATTER, Inbound, Issue, Kind, Pending, Role
 
 
 def _post(ctx: Ctx, inbound_id: int, *, from_chatter: bool = False) -> Inbound | Outcome:
-    row = ctx.session.exec(
-        select(Inbound).where(Inbound.id == inbound_id).with_for_update()
-    ).first()
+    row = inbox.lock_message(session=ctx.session, inbound_id=inbound_id)
     if row is None:
         return refuse(texts.POST_MISSING)
     if row.status != "unsure" and not (from_chatter and row.status == "chatter"):
@@ -96,11 +93,7 @@ def register_post(
     if r := _private_refusal(actor, row, known):
         return r
     if known is None and row.private:
-        first = ctx.session.exec(
-            select(ChatGroup)
-            .where(ChatGroup.village_id == village, ChatGroup.active)
-            .order_by(col(ChatGroup.position))
-        ).first()
+        first = people.first_group(session=ctx.session, village_id=village)
         if first is not None and first.id is not None:
             intake._seen(ctx, row.sender, first.id)
     pending = ctx.session.get(Pending, row.sender)
@@ -149,9 +142,9 @@ def remember_label(
     ctx: Ctx, *, text: str, label: str, actor: Actor, village_id: int | None
 ) -> None:
     """Keep a cadre's decision as a labeled example for training the classifier, where the
-    project has a store for them (`handlers.examples.record`); without one, nothing."""
+    project has a store for them (`classifier.examples.record`); without one, nothing."""
     try:
-        from handlers import examples
+        from classifier import examples
     except ImportError:
         return
     examples.record(

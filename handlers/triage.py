@@ -18,16 +18,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import insert
-from sqlmodel import SQLModel
-
 from handlers import texts
 from handlers.actions import Actor, Ctx, Outcome
 from handlers.directory import GroupInfo
 from handlers.privacy import short
+from storage import schedule
 from storage.models import KINDS, Kind, Person
 
-REMINDER = SQLModel.metadata.tables["reminder"]
 STAGE = "triage"
 # Cards wait this long for company before they go out: all of a person's cards of a few
 # minutes arrive as one message (a busy group would otherwise buzz a phone for every post).
@@ -70,21 +67,15 @@ def send_card(
         kind=kind if kind in KINDS else Kind.VILLAGE,
         text=short(text, 80),
     )
-    ctx.conn.execute(
-        insert(REMINDER),
-        {
-            "key": f"{STAGE}:{post_id}>{person.id}@{ctx.platform}",
-            "issue_id": None,
-            "person_id": person.id,
-            "stage": STAGE,
-            "due_at": ctx.now,
-            "created_at": ctx.now,
-            "text": card,
-            "image": None,
-            "status": "held",
-            "outbox_id": None,
-        },
+    row = schedule.reminder_row(
+        key=f"{STAGE}:{post_id}>{person.id}@{ctx.platform}",
+        person_id=person.id,
+        stage=STAGE,
+        due_at=ctx.now,
+        created_at=ctx.now,
+        text=card,
     )
+    schedule.owe(session=ctx.session, rows=[row])
     return True
 
 

@@ -6,7 +6,8 @@ present state (a matter reopened later counts in the week of its latest closing)
 - new: registered in the week; closed: closed in the week; on time: of those, closed by due_at;
 - still open: registered before the week ended and not closed or withdrawn by then;
   overdue: still open with due_at before the week ended, days late counted to the week's end;
-- 办结率 (closure rate) = closed ÷ (closed + still open), as the practice counts 151 of 157;
+- 办结率 (closure rate) = closed ÷ (closed + still open), as the practice counts 151 of 157
+  (storage.figures.closure_rate_of_week; the 统计 page counts it otherwise, see there);
   on-time rate = on time ÷ closed;
 - satisfaction, per closing in the week: 满意 / 基本满意 / 不满意, or 未评价 when the reporter
   gave no rating within 3 days of it (an 不满意 reopens the matter and still counts);
@@ -24,23 +25,14 @@ from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from handlers import texts
 from handlers.actions import RATING_WINDOW
 from handlers.privacy import mask, short
-from storage.models import (
-    KINDS,
-    ChatGroup,
-    Event,
-    Issue,
-    Level,
-    Person,
-    Rating,
-    Status,
-    Village,
-)
+from storage import people
+from storage.figures import closing_events, closure_rate_of_week, week_issues
+from storage.models import KINDS, Issue, Level, Rating, Status, Village
 
 REPEAT_WINDOW = timedelta(days=30)
 REPEAT_SIMILARITY = 0.4  # share of the shorter text's character pairs found in the other
@@ -114,9 +106,8 @@ class Figures:
     escalated: list[Overdue] = field(default_factory=list)  # still open at town level
 
     @property
-    def closure_rate(self) -> float | None:
-        total = self.closed + self.open
-        return self.closed / total if total else None
+    def closure_rate(self) -> float | None:  # 办结率, see storage.figures.closure_rate_of_week
+        return closure_rate_of_week(closed=self.closed, still_open=self.open)
 
     @property
     def on_time_rate(self) -> float | None:
@@ -134,19 +125,11 @@ RATINGS = frozenset(r.value for r in Rating)
 def village_figures(session: Session, village: Village, week: Week) -> Figures:
     start, end = week.start, week.end
     assert village.id is not None
-    issues = session.exec(
-        select(Issue).where(
-            Issue.village_id == village.id,
-            col(Issue.created_at) < end,
-            or_(
-                col(Issue.created_at) >= end - REPEAT_WINDOW,
-                col(Issue.closed_at).is_(None),
-                col(Issue.closed_at) >= start,
-            ),
-        )
-    ).all()
-    people = {p.id: p.name for p in session.exec(select(Person)).all()}
-    groups = {g.id: g.name for g in session.exec(select(ChatGroup)).all()}
+    issues = week_issues(
+        session=session, village_id=village.id, start=start, end=end, since=end - REPEAT_WINDOW
+    )
+    names = {p.id: p.name for p in people.all_people(session=session)}
+    groups = {g.id: g.name for g in people.all_groups(session=session)}
     f = Figures(place=village.name, week=week)
     f.by_kind = {k.value: {"new": 0, "closed": 0, "open": 0} for k in KINDS}
     f.satisfaction = {r.value: 0 for r in Rating} | {UNRATED: 0}
@@ -164,7 +147,7 @@ def village_figures(session: Session, village: Village, week: Week) -> Figures:
         if i.closed_at is None or i.closed_at >= end:
             f.open += 1
             kind["open"] += 1
-            owner = people.get(i.owner_id, texts.NO_OWNER) if i.owner_id else texts.NO_OWNER
+            owner = names.get(i.owner_id, texts.NO_OWNER) if i.owner_id else texts.NO_OWNER
             if i.due_at < end:
                 f.overdue += 1
                 days = max(1, (end - i.due_at).days)
@@ -189,17 +172,9 @@ def closing_ratings(session: Session, village_id: int, week: Week) -> list[str]:
     """The rating each closing of the week got: the reporter's first rating within 3 days of it
     (before the matter was closed again), else 未评价. Counted per closing, not per matter, so
     an 不满意 (which reopens the matter) stays counted after the matter is closed again."""
-    events = session.exec(
-        select(Event)
-        .join(Issue, col(Issue.id) == col(Event.issue_id))
-        .where(
-            Issue.village_id == village_id,
-            col(Event.kind).in_(["closed", "rated"]),
-            col(Event.at) >= week.start,
-            col(Event.at) < week.end + RATING_WINDOW,
-        )
-        .order_by(col(Event.issue_id), col(Event.at), col(Event.id))
-    ).all()
+    events = closing_events(
+        session=session, village_id=village_id, start=week.start, until=week.end + RATING_WINDOW
+    )
     out: list[str] = []
     for n, e in enumerate(events):
         if e.kind != "closed" or not week.start <= e.at < week.end:
@@ -257,9 +232,7 @@ def repeats(issues: list[Issue], groups: dict[Any, str], *, start: datetime) -> 
 
 
 def town_figures(session: Session, week: Week) -> list[Figures]:
-    villages = session.exec(
-        select(Village).where(Village.active).order_by(col(Village.position))
-    ).all()
+    villages = people.active_villages(session=session)
     return [village_figures(session, v, week) for v in villages]
 
 
@@ -423,9 +396,9 @@ def print_digest(
             if png:
                 chart.town_chart(figures, name, png)
         else:
-            v = session.exec(select(Village).where(Village.name == village)).first()
+            v = people.village_by_name(session=session, name=village, active_only=False)
             if v is None:
-                names = "、".join(x.name for x in session.exec(select(Village)).all())
+                names = "、".join(x.name for x in people.all_villages(session=session))
                 print(f"没有“{village}”这个村，可选：{names}", file=sys.stderr)
                 return 2
             f = village_figures(session, v, w)

@@ -24,22 +24,16 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, func, select
-from sqlmodel import Session, SQLModel
-from sqlmodel import select as select_models
+from sqlmodel import Session
 
 from handlers import texts
 from handlers.privacy import short
-from scheduler.bulk import among, insert_rows, update_rows
 from scheduler.config import SchedulerConfig
-from storage.models import Level, Person, Role, Status, Village
+from storage import issues, schedule
+from storage import people as grid_people
+from storage.models import Level, Role, Status
 
 log = logging.getLogger(__name__)
-
-ISSUE = SQLModel.metadata.tables["issue"]
-CHECK = SQLModel.metadata.tables["issuecheck"]
-EVENT = SQLModel.metadata.tables["event"]
-REMINDER = SQLModel.metadata.tables["reminder"]
 
 OWNER_STAGES = ("unclaimed", "reminder")  # overtaken by a later stage due at the same sweep
 # Plain strings, compared tens of thousands of times a sweep.
@@ -60,7 +54,7 @@ class Who(NamedTuple):
 
 
 @dataclass
-class Directory:
+class GridSnapshot:
     """The grid as the scheduler needs it, read once per sweep (a few hundred rows at most),
     as plain values: a sweep looks people up tens of thousands of times."""
 
@@ -70,9 +64,9 @@ class Directory:
     villages: dict[int, str]
 
     @classmethod
-    def load(cls, session: Session) -> Directory:
+    def load(cls, session: Session) -> GridSnapshot:
         rows = sorted(
-            (p for p in session.exec(select_models(Person)).all() if p.active and p.id),
+            (p for p in grid_people.all_people(session=session) if p.active and p.id),
             key=lambda p: p.position,
         )
         people = {p.id: Who(p.id, p.name) for p in rows if p.id is not None}
@@ -82,7 +76,7 @@ class Directory:
                 secretaries.setdefault(p.village_id, []).append(people[p.id or 0])
         leaders = [people[p.id or 0] for p in rows if p.role == Role.TOWN_LEADER]
         villages = {
-            v.id: v.name for v in session.exec(select_models(Village)).all() if v.id is not None
+            v.id: v.name for v in grid_people.all_villages(session=session) if v.id is not None
         }
         return cls(people, secretaries, leaders, villages)
 
@@ -141,26 +135,12 @@ class BatchResult:
     checks: list[dict[str, Any]] = field(default_factory=list)  # next check (None: done)
 
 
-COLUMNS = (
-    ISSUE.c.id,
-    ISSUE.c.number,
-    ISSUE.c.village_id,
-    ISSUE.c.kind,
-    ISSUE.c.text,
-    ISSUE.c.owner_id,
-    ISSUE.c.status,
-    ISSUE.c.clock_start,
-    ISSUE.c.due_at,
-    ISSUE.c.level,
-)
-
-
 def process_due(
     session: Session,
     *,
     now: datetime,
     cfg: SchedulerConfig,
-    directory: Directory,
+    directory: GridSnapshot,
     limit: int,
 ) -> BatchResult:
     """Claim up to `limit` issues whose next check has come (row locks, SKIP LOCKED: a second
@@ -169,57 +149,28 @@ def process_due(
     # Two steps, so that each is an index lookup whatever the planner thinks of the sizes: the
     # due checks (locked: a second instance skips them; a handler changing one of these issues
     # waits for this transaction), then their issues by primary key.
-    ids = list(
-        session.execute(
-            select(CHECK.c.issue_id)
-            .where(CHECK.c.next_check_at <= now)
-            .order_by(CHECK.c.next_check_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        .scalars()
-        .all()
-    )
+    ids = schedule.due_checks(session=session, now=now, limit=limit)
     batch = BatchResult(issues=len(ids))
     if not ids:
         return batch
-    issues = session.execute(select(*COLUMNS).where(among(ISSUE.c.id, ids, session))).all()
-    if len(issues) < len(ids):  # a check without its issue cannot be: drop it, do not loop
-        found = {r.id for r in issues}
+    rows = issues.sweep_rows(session=session, ids=ids)
+    if len(rows) < len(ids):  # a check without its issue cannot be: drop it, do not loop
+        found = {r.id for r in rows}
         batch.checks += [{"issue_id": i, "next_check_at": None} for i in ids if i not in found]
-    done = {
-        stage_of_key(k)
-        for k in session.execute(
-            select(REMINDER.c.key).where(among(REMINDER.c.issue_id, ids, session))
-        )
-        .scalars()
-        .all()
-    }
-    open_ids = [r.id for r in issues if r.status == Status.OPEN]
+    done = {stage_of_key(k) for k in schedule.owed_keys(session=session, issue_ids=ids)}
+    open_ids = [r.id for r in rows if r.status == Status.OPEN]
     assigned: dict[int, datetime] = {}
     if open_ids and cfg.unclaimed_after is not None:
-        assigned = {
-            issue_id: at
-            for issue_id, at in session.execute(
-                select(EVENT.c.issue_id, func.max(EVENT.c.at))
-                .where(among(EVENT.c.issue_id, open_ids, session), EVENT.c.kind == "assigned")
-                .group_by(EVENT.c.issue_id)
-            ).all()
-        }
-    for row in issues:
+        assigned = issues.last_assigned(session=session, issue_ids=open_ids)
+    for row in rows:
         _one(row, now=now, cfg=cfg, directory=directory, done=done, assigned=assigned, out=batch)
     if batch.events:
-        insert_rows(session, EVENT, batch.events)
-    update_rows(session, ISSUE, batch.levels, fields=("level",))
+        issues.write_events(session=session, rows=batch.events)
+    issues.set_levels(session=session, rows=batch.levels)
     finished = [u["issue_id"] for u in batch.checks if u["next_check_at"] is None]
-    if finished:
-        session.execute(delete(CHECK).where(among(CHECK.c.issue_id, finished, session)))
-    update_rows(
-        session,
-        CHECK,
-        [u for u in batch.checks if u["next_check_at"] is not None],
-        fields=("next_check_at",),
-        key="issue_id",
+    schedule.drop_checks(session=session, issue_ids=finished)
+    schedule.move_checks(
+        session=session, rows=[u for u in batch.checks if u["next_check_at"] is not None]
     )
     return batch
 
@@ -229,7 +180,7 @@ def _one(
     *,
     now: datetime,
     cfg: SchedulerConfig,
-    directory: Directory,
+    directory: GridSnapshot,
     done: set[str],
     assigned: dict[int, datetime],
     out: BatchResult,
@@ -261,13 +212,13 @@ def _one(
         if reached is not None and LEVEL_RANK[reached] > LEVEL_RANK.get(level, 0):
             level = reached
             out.events.append(
-                {
-                    "issue_id": issue_id,
-                    "kind": "escalated",
-                    "actor": texts.SYSTEM_ACTOR,
-                    "at": now,
-                    "detail": reached,
-                }
+                issues.event_row(
+                    issue_id=issue_id,
+                    kind="escalated",
+                    actor=texts.SYSTEM_ACTOR,
+                    at=now,
+                    detail=reached,
+                )
             )
     if level != row.level:
         out.levels.append({"id": issue_id, "level": level})
@@ -277,22 +228,20 @@ def _one(
 def _row(
     stage: Stage, issue_id: int, person: Who | None, text: str, now: datetime, status: str = "held"
 ) -> dict[str, Any]:
-    return {
-        "key": f"{stage.key}>{person.id if person else '-'}",
-        "issue_id": issue_id,
-        "person_id": person.id if person else None,
-        "stage": stage.name,
-        "due_at": stage.at,
-        "created_at": now,
-        "text": text,
-        "image": None,
-        "status": status,
-        "outbox_id": None,
-    }
+    return schedule.reminder_row(
+        key=f"{stage.key}>{person.id if person else '-'}",
+        issue_id=issue_id,
+        person_id=person.id if person else None,
+        stage=stage.name,
+        due_at=stage.at,
+        created_at=now,
+        text=text,
+        status=status,
+    )
 
 
 def _recipients(
-    stage: Stage, row: Any, d: Directory, now: datetime, cfg: SchedulerConfig
+    stage: Stage, row: Any, d: GridSnapshot, now: datetime, cfg: SchedulerConfig
 ) -> list[tuple[Who, str]]:
     owner = d.owner(row.owner_id)
     secretaries = d.secretaries.get(row.village_id, [])
@@ -327,3 +276,8 @@ def _recipients(
 # Many matters share a due minute and short texts repeat: formatting is a good part of a sweep.
 _summary = lru_cache(maxsize=4096)(lambda text: short(text, 20))
 _when = lru_cache(maxsize=4096)(texts.when)
+
+
+# The name it had; scheduler/jobs.py still uses it (handlers/directory.py and bot/wechat.py had
+# classes of the same name).
+Directory = GridSnapshot

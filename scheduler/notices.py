@@ -9,27 +9,20 @@ wait. Outside quiet hours the same merge applies to whatever one sweep finds for
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlmodel import Session, SQLModel, col
-from sqlmodel import select as select_models
+from sqlmodel import Session
 
 from handlers import texts, triage
 from handlers.actions import owner_buttons
 from handlers.outbox import split_key
-from scheduler.bulk import insert_rows, update_rows
+from storage import issues, outbox, people, schedule
 from storage.models import Issue, Person
 
 log = logging.getLogger(__name__)
-
-REMINDER = SQLModel.metadata.tables["reminder"]
-OUTBOX = SQLModel.metadata.tables["outbox"]
-PERSON_ID = SQLModel.metadata.tables["personid"]
 
 # The outbox category of a stage; a merged message takes the most pressing one.
 CATEGORY = {
@@ -55,28 +48,9 @@ def settle(session: Session, *, now: datetime, owed: list[dict[str, Any]], quiet
     A few statements whatever the number of people: held rows, people, accounts and matters
     are read in one go each, the messages inserted in one batch, the rows in another."""
     if quiet:
-        insert_rows(session, REMINDER, owed)
+        schedule.owe_many(session=session, rows=owed)
         return 0
-    held = [
-        dict(r._mapping)
-        for r in session.execute(
-            select(
-                REMINDER.c.id,
-                REMINDER.c.key,
-                REMINDER.c.person_id,
-                REMINDER.c.issue_id,
-                REMINDER.c.stage,
-                REMINDER.c.text,
-                REMINDER.c.image,
-                REMINDER.c.due_at,
-                REMINDER.c.created_at,
-            )
-            .where(REMINDER.c.status == "held")
-            .order_by(REMINDER.c.id)
-            .limit(HELD_LIMIT)
-            .with_for_update(skip_locked=True)
-        ).all()
-    ]
+    held = schedule.held(session=session, limit=HELD_LIMIT)
     # A person's triage cards wait a few minutes for company (one message, not one per post):
     # they go once the oldest is GATHER old (so none waits longer), or with anything else that
     # goes to that person now.
@@ -92,46 +66,32 @@ def settle(session: Session, *, now: datetime, owed: list[dict[str, Any]], quiet
     by_person: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in [*held, *(r for r in owed if r["status"] == "held")]:
         by_person[row["person_id"]].append(row)
-    people = {
-        p.id: p
-        for p in session.exec(select_models(Person).where(col(Person.id).in_(list(by_person))))
-    }
-    all_accounts: dict[int, list[str]] = defaultdict(list)
-    for person_id, key in session.execute(
-        select(PERSON_ID.c.person_id, PERSON_ID.c.key)
-        .where(PERSON_ID.c.person_id.in_(list(by_person)))
-        .order_by(PERSON_ID.c.id)
-    ).all():
-        all_accounts[person_id].append(key)
+    persons = people.people_by_ids(session=session, ids=list(by_person))
+    all_accounts = people.accounts(session=session, person_ids=list(by_person))
     # The first account, as to_person picks it; a triage card goes where its post was said
     # (a WeChat post's card on WeChat, where the cadre can answer it).
     accounts = {
         person_id: _account(keys, by_person[person_id]) for person_id, keys in all_accounts.items()
     }
     single = {rows[0]["issue_id"] for rows in by_person.values() if _one_issue(rows)}
-    issues = {
-        i.id: i for i in session.exec(select_models(Issue).where(col(Issue.id).in_(list(single))))
-    }
+    matters = issues.issues_by_ids(session=session, ids=list(single))
     sendable: list[tuple[list[dict[str, Any]], dict[str, Any]]] = []
     for person_id, rows in by_person.items():
         rows.sort(key=lambda r: r["due_at"])  # in the order they fell due
-        person, key = people.get(person_id), accounts.get(person_id)
+        person, key = persons.get(person_id), accounts.get(person_id)
         if person is None or key is None:
             log.warning("nobody to send %d scheduler messages to (person %s)", len(rows), person_id)
             for r in rows:
                 r["status"], r["outbox_id"] = "skipped", None
         else:
-            sendable.append((rows, _message(person, key, rows, issues, now)))
+            sendable.append((rows, _message(person, key, rows, matters, now)))
     if sendable:
-        ids = session.execute(
-            insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True),
-            [message for _, message in sendable],
-        ).scalars()
+        ids = outbox.queue_many(session=session, rows=[message for _, message in sendable])
         for (rows, _), outbox_id in zip(sendable, ids, strict=True):
             for r in rows:
                 r["status"], r["outbox_id"] = "queued", outbox_id
-    insert_rows(session, REMINDER, owed)
-    update_rows(session, REMINDER, held, fields=("status", "outbox_id"))
+    schedule.owe_many(session=session, rows=owed)
+    schedule.mark_owed(session=session, rows=held)
     return len(sendable)
 
 
@@ -155,11 +115,12 @@ def _message(
     person: Person,
     key: str,
     rows: list[dict[str, Any]],
-    issues: dict[Any, Issue],
+    matters: dict[Any, Issue],
     now: datetime,
 ) -> dict[str, Any]:
-    """The outbox row for one person: what handlers.outbox.enqueue writes for a private
-    message, as values, so that all of a sweep's messages are inserted in one statement."""
+    """The outbox row for one person (storage.outbox.message_row, as handlers.outbox.enqueue
+    writes a private message), so that all of a sweep's messages are inserted in one
+    statement."""
     if len(rows) == 1:
         text = rows[0]["text"]
     else:
@@ -168,7 +129,7 @@ def _message(
     categories = {CATEGORY.get(r["stage"], "reminder") for r in rows}
     # One matter: the message belongs to it, so a reply to it finds the matter, and its owner
     # gets the buttons to act at once.
-    issue = issues.get(rows[0]["issue_id"]) if _one_issue(rows) else None
+    issue = matters.get(rows[0]["issue_id"]) if _one_issue(rows) else None
     buttons: list[tuple[str, str]] = []
     owner = issue is not None and issue.owner_id == person.id
     if issue is not None and owner and all(r["stage"] in OWNER_BUTTON_STAGES for r in rows):
@@ -179,17 +140,16 @@ def _message(
     if cards:
         buttons += triage.buttons_for([c for c in cards if c is not None])
     platform, chat = split_key(key)
-    return {
-        "platform": platform,
-        "chat": chat,
-        "private": True,
-        "recipient": person.name,
-        "text": text,  # each part was masked where it was written (short(), digests)
-        "buttons": json.dumps(buttons, ensure_ascii=False),
-        "issue_id": issue.id if issue is not None else None,
-        "category": next(c for c in PRESSING if c in categories),
-        "created_at": now,
-        "not_before": now,
+    return outbox.message_row(
+        platform=platform,
+        chat=chat,
+        private=True,
+        recipient=person.name,
+        text=text,  # each part was masked where it was written (short(), digests)
+        buttons=buttons,
+        issue_id=issue.id if issue is not None else None,
+        category=next(c for c in PRESSING if c in categories),
+        now=now,
         # The transport decides whether its platform can show the chart.
-        "image": next((r["image"] for r in rows if r["image"]), None),
-    }
+        image=next((r["image"] for r in rows if r["image"]), None),
+    )

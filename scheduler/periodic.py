@@ -16,24 +16,18 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, col
-from sqlmodel import select as select_models
+from sqlmodel import Session
 
 from handlers import texts, triage
 from handlers.privacy import short
 from scheduler import digest
 from scheduler.config import SchedulerConfig
-from scheduler.ladder import Directory
-from storage.models import ACTIVE_STATUSES, JobRun, Village
+from scheduler.ladder import GridSnapshot
+from storage import issues, people, posts, schedule
 
 log = logging.getLogger(__name__)
 
-ISSUE = SQLModel.metadata.tables["issue"]
-REMINDER = SQLModel.metadata.tables["reminder"]
-INBOUND = SQLModel.metadata.tables["inbound"]
-PERSON = SQLModel.metadata.tables["person"]
 TODO_LIMIT = 15
 DIGEST_GRACE = timedelta(days=7)
 CARD_WINDOW = timedelta(days=14)
@@ -52,18 +46,8 @@ def _at(day: date, clock: time, tz: Any) -> datetime:
 
 def started_at(engine: Any, now: datetime) -> datetime:
     """When the scheduler first ran on this database (recorded by the first sweep)."""
-    query = select_models(JobRun).where(JobRun.job == "start")
     with Session(engine) as session:
-        row = session.exec(query).first()
-        if row is not None:
-            return row.at
-        session.add(JobRun(job="start", period="-", at=now))
-        try:
-            session.commit()
-            return now
-        except IntegrityError:  # another instance recorded it first
-            session.rollback()
-            return session.exec(query).one().at
+        return schedule.started_at(session=session, now=now)
 
 
 def due_jobs(now: datetime, cfg: SchedulerConfig, started: datetime) -> list[Due]:
@@ -121,8 +105,8 @@ def run(
             continue
         try:
             with Session(engine, expire_on_commit=False) as session:
-                session.add(JobRun(job=job.job, period=job.period, at=now))
-                session.flush()  # the claim: a second instance fails here and skips
+                # The claim: a second instance fails here and skips.
+                schedule.claim_job(session=session, job=job.job, period=job.period, at=now)
                 if job.job == "todo":
                     todo(session, now=now, due=job.at, period=job.period)
                 else:
@@ -138,46 +122,13 @@ def run(
 
 def _done(engine: Any, job: Due) -> bool:
     with Session(engine) as session:
-        return (
-            session.exec(
-                select_models(JobRun.id).where(JobRun.job == job.job, JobRun.period == job.period)
-            ).first()
-            is not None
-        )
-
-
-def _reminder(
-    *,
-    key: str,
-    person_id: int,
-    stage: str,
-    due: datetime,
-    now: datetime,
-    text: str,
-    image: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "key": key,
-        "issue_id": None,
-        "person_id": person_id,
-        "stage": stage,
-        "due_at": due,
-        "created_at": now,
-        "text": text,
-        "image": image,
-        "status": "held",
-        "outbox_id": None,
-    }
+        return schedule.job_done(session=session, job=job.job, period=job.period)
 
 
 def todo(session: Session, *, now: datetime, due: datetime, period: str) -> int:
     """每日待办: each person with open issues gets one list, overdue first."""
-    directory = Directory.load(session)
-    rows = session.execute(
-        select(ISSUE.c.number, ISSUE.c.kind, ISSUE.c.text, ISSUE.c.owner_id, ISSUE.c.due_at)
-        .where(ISSUE.c.status.in_([str(s) for s in ACTIVE_STATUSES]), ISSUE.c.owner_id.is_not(None))
-        .order_by(ISSUE.c.owner_id, ISSUE.c.due_at, ISSUE.c.number)
-    ).all()
+    directory = GridSnapshot.load(session)
+    rows = issues.open_with_owner(session=session)
     by_owner: dict[int, list[Any]] = defaultdict(list)
     for r in rows:
         by_owner[r.owner_id].append(r)
@@ -203,18 +154,17 @@ def todo(session: Session, *, now: datetime, due: datetime, period: str) -> int:
         if len(items) > TODO_LIMIT:
             lines.append(texts.TODO_MORE.format(count=len(items) - TODO_LIMIT))
         out.append(
-            _reminder(
+            schedule.reminder_row(
                 key=f"todo:{period}>{owner_id}",
                 person_id=owner_id,
                 stage="todo",
-                due=due,
-                now=now,
+                due_at=due,
+                created_at=now,
                 text="\n".join(lines),
             )
         )
     out += _unanswered_cards(session, now=now, due=due, period=period)
-    if out:
-        session.execute(insert(REMINDER), out)
+    schedule.owe(session=session, rows=out)
     return len(out)
 
 
@@ -225,27 +175,19 @@ def _unanswered_cards(
     post is never left with one person who does not look (handlers/triage.py)."""
     # The cards of the last two weeks (older unanswered posts stay in the admin's list).
     village_of: dict[int, int] = {}
-    for key, village_id in session.execute(
-        select(REMINDER.c.key, PERSON.c.village_id)
-        .join(PERSON, PERSON.c.id == REMINDER.c.person_id)
-        .where(REMINDER.c.stage == triage.STAGE, REMINDER.c.created_at >= now - CARD_WINDOW)
-    ).all():
+    for key, village_id in schedule.cards_since(
+        session=session, stage=triage.STAGE, since=now - CARD_WINDOW
+    ):
         post_id = triage.post_id_of(key)
         if post_id is not None and village_id is not None:
             village_of[post_id] = village_id
-    cards = session.execute(
-        select(INBOUND.c.id, INBOUND.c.sender_name, INBOUND.c.text, INBOUND.c.received_at)
-        .where(
-            INBOUND.c.id.in_(list(village_of)),
-            INBOUND.c.status == "unsure",
-            INBOUND.c.received_at <= now - triage.UNANSWERED,
-        )
-        .order_by(INBOUND.c.id)
-    ).all()
+    cards = posts.unsure_posts(
+        session=session, ids=list(village_of), received_before=now - triage.UNANSWERED
+    )
     by_village: dict[int, list[Any]] = defaultdict(list)
     for card in cards:
         by_village[village_of[card.id]].append(card)
-    directory = Directory.load(session)
+    directory = GridSnapshot.load(session)
     out: list[dict[str, Any]] = []
     for village_id, items in by_village.items():
         lines = [texts.TRIAGE_TODO_HEADER.format(count=len(items))]
@@ -263,12 +205,12 @@ def _unanswered_cards(
             )
         for who in directory.secretaries.get(village_id, []):
             out.append(
-                _reminder(
+                schedule.reminder_row(
                     key=f"todo-triage:{period}>{who.id}",
                     person_id=who.id,
                     stage="todo",
-                    due=due,
-                    now=now,
+                    due_at=due,
+                    created_at=now,
                     text="\n".join(lines),
                 )
             )
@@ -279,18 +221,16 @@ def weekly(
     session: Session, *, now: datetime, due: datetime, period: str, town: str, charts: Path | None
 ) -> int:
     """周报: each village's figures to its 书记, the villages side by side to the 镇领导."""
-    directory = Directory.load(session)
+    directory = GridSnapshot.load(session)
     assert now.tzinfo is not None
     week = digest.Week.parse(period, now.tzinfo)
-    villages = session.exec(
-        select_models(Village).where(Village.active).order_by(col(Village.position))
-    ).all()
+    villages = people.active_villages(session=session)
     figures = [digest.village_figures(session, v, week) for v in villages]
     out: list[dict[str, Any]] = []
     for village, f in zip(villages, figures, strict=True):
         assert village.id is not None
-        people = directory.secretaries.get(village.id, [])
-        if not people:
+        secretaries = directory.secretaries.get(village.id, [])
+        if not secretaries:
             continue
         image = None
         if charts is not None:
@@ -298,14 +238,14 @@ def weekly(
 
             image = str(village_chart(f, charts / f"{period}-village{village.id}.png"))
         text = digest.village_text(f)
-        for p in people:
+        for p in secretaries:
             out.append(
-                _reminder(
+                schedule.reminder_row(
                     key=f"digest:{period}:{village.id}>{p.id}",
                     person_id=p.id or 0,
                     stage="digest",
-                    due=due,
-                    now=now,
+                    due_at=due,
+                    created_at=now,
                     text=text,
                     image=image,
                 )
@@ -319,16 +259,15 @@ def weekly(
         text = digest.town_text(figures, town, week)
         for p in directory.leaders:
             out.append(
-                _reminder(
+                schedule.reminder_row(
                     key=f"town_digest:{period}>{p.id}",
                     person_id=p.id or 0,
                     stage="town_digest",
-                    due=due,
-                    now=now,
+                    due_at=due,
+                    created_at=now,
                     text=text,
                     image=image,
                 )
             )
-    if out:
-        session.execute(insert(REMINDER), out)
+    schedule.owe(session=session, rows=out)
     return len(out)
