@@ -32,7 +32,7 @@ from admin.web import (
     reads,
 )
 from handlers.privacy import mask, short
-from storage import queries
+from storage import figures, issues, people
 from storage.models import ChatGroup, Kind, Person, Status, Village
 
 router = APIRouter(prefix="/api", tags=["事项"])
@@ -119,7 +119,7 @@ def _item(row: Any, now: datetime, readable: bool) -> IssueItem:
         created_at=row.created_at,
         due_at=row.due_at,
         closed_at=row.closed_at,
-        days_late=queries.days_late(row.due_at, row.status, now),
+        days_late=issues.days_late(row.due_at, row.status, now),
         rating=row.rating if readable else None,
         settled_level=row.settled_level,
         reports=row.reports,
@@ -150,9 +150,9 @@ def api_issues(
     now = app.clock.now()
     f = read_filter(request.query_params, viewer, app.clock.tz)
     page, per_page = page_args(request.query_params)
-    counts = queries.count_issues(session, f=f, now=now)
-    rows = queries.list_issues(
-        session, f=f, now=now, offset=(page - 1) * per_page, limit=per_page, counts=counts
+    counts = issues.count_issues(session=session, f=f, now=now)
+    rows = issues.list_issues(
+        session=session, f=f, now=now, offset=(page - 1) * per_page, limit=per_page, counts=counts
     )
     return IssuePage(
         total=counts.total,
@@ -187,7 +187,7 @@ def api_issue(
     show = (lambda s: s) if may_see_full(viewer, issue) else mask
     readable = reads(viewer, issue)
     owner = session.get(Person, issue.owner_id) if issue.owner_id else None
-    events = queries.timeline(session, issue_id=issue.id or 0) if readable else []
+    events = issues.timeline(session=session, issue_id=issue.id or 0) if readable else []
     village = session.get(Village, issue.village_id)
     group = session.get(ChatGroup, issue.group_id) if issue.group_id else None
     return IssueDetail(
@@ -203,7 +203,7 @@ def api_issue(
         created_at=issue.created_at,
         due_at=issue.due_at,
         closed_at=issue.closed_at,
-        days_late=queries.days_late(issue.due_at, issue.status, now),
+        days_late=issues.days_late(issue.due_at, issue.status, now),
         rating=issue.rating if readable else None,
         settled_level=issue.settled_level,
         reports=issue.reports,
@@ -215,7 +215,7 @@ def api_issue(
     )
 
 
-def _figures(f: queries.Figures) -> FigureItem:
+def _figures(f: figures.Figures) -> FigureItem:
     return FigureItem(
         new=f.new,
         closed=f.closed,
@@ -242,9 +242,9 @@ def api_stats(
 ) -> StatsOut:
     now = app.clock.now()
     start, n = stats_period(request.query_params, now, app.clock.tz)
-    s = queries.stats(session, start=start, weeks=n, villages=viewer.villages, now=now)
-    names = {v.id: v.name for v in queries.villages(session)}
-    people = {p.id: p.name for p in queries.people(session)}
+    s = figures.stats(session=session, start=start, weeks=n, villages=viewer.villages, now=now)
+    names = {v.id: v.name for v in people.villages(session=session)}
+    persons = {p.id: p.name for p in people.people(session=session)}
     tz = app.clock.tz
     return StatsOut(
         start=s.start,
@@ -257,7 +257,7 @@ def api_stats(
         },
         by_village={names.get(v, str(v)): _figures(f) for v, f in s.by_village.items()},
         by_kind={k: _figures(f) for k, f in s.by_kind.items()},
-        by_person={people.get(p, str(p)): _figures(f) for p, f in s.by_person.items()},
+        by_person={persons.get(p, str(p)): _figures(f) for p, f in s.by_person.items()},
     )
 
 
@@ -385,26 +385,26 @@ def requests_json(
     kind = CODES.get(service_code or "")
     if service_code and kind is None:
         return []
-    statuses = {"open": queries.ACTIVE, "closed": Status.CLOSED}
-    f = queries.IssueFilter(
+    statuses = {"open": issues.ACTIVE, "closed": Status.CLOSED}
+    f = issues.IssueFilter(
         villages=viewer.villages,
         kind=kind,
         status=statuses.get(status or ""),
         created_from=start,
         created_to=end,
     )
-    rows = queries.list_issues(session, f=f, now=now, limit=OPEN311_MAX)
+    rows = issues.list_issues(session=session, f=f, now=now, limit=OPEN311_MAX)
     return [_request(r, tz) for r in rows]
 
 
 def _one(
     session: Session, viewer: Viewer, number: int, now: datetime, tz: Any
 ) -> dict[str, Any] | None:
-    issue = queries.get_issue(session, number=number)
+    issue = issues.get_issue(session=session, number=number)
     if issue is None or not viewer.sees(issue.village_id):
         return None
-    f = queries.IssueFilter(villages=viewer.villages, number=number)
-    rows = queries.list_issues(session, f=f, now=now, limit=1)
+    f = issues.IssueFilter(villages=viewer.villages, number=number)
+    rows = issues.list_issues(session=session, f=f, now=now, limit=1)
     return _request(rows[0], tz) if rows else None
 
 

@@ -9,8 +9,8 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from admin.labels import LEVEL
+from storage.figures import Stats
 from storage.models import KINDS
-from storage.queries import Stats
 
 NEW, CLOSED, RATE = "#4a7bd0", "#3fa66b", "#e0892f"
 

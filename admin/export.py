@@ -19,7 +19,7 @@ from starlette.responses import StreamingResponse
 from admin import xlsx
 from admin.labels import LEVEL, STATUS
 from handlers.privacy import mask
-from storage.queries import IssueFilter, days_late, iter_issues
+from storage.issues import IssueFilter, days_late, iter_issues
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -98,7 +98,7 @@ def _rows(app: App, f: IssueFilter, reads: Reads) -> Iterator[list[Any]]:
     """Ledger rows as the database hands them over (a server-side cursor where there is one)."""
     now = app.clock.now()
     with Session(app.engine) as session:
-        for row in iter_issues(session, f=f, now=now):
+        for row in iter_issues(session=session, f=f, now=now):
             yield values(row, now, reads(row))
 
 

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi import Path as InPath
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from sqlmodel import Session, func, select
+from sqlmodel import Session
 
 from admin import charts, export
 from admin.auth import (
@@ -54,7 +54,7 @@ from handlers.parsing import parse_due
 from handlers.privacy import mask
 from handlers.register import dismiss_post, post_village, reads_post, register_post
 from handlers.texts import ADMIN_RELAY, MERGE_NEEDS_NUMBER
-from storage import inbox, queries
+from storage import figures, inbox, issues, outbox, people, posts, schedule
 from storage.db import current_revision, head_revision
 from storage.models import KINDS, ChatGroup, Inbound, Issue, Kind, Person, Role, Village
 
@@ -138,9 +138,9 @@ def logout(request: Request, session: SessionDep) -> Response:
 
 def _choices(session: Session, viewer: Viewer) -> dict[str, Any]:
     return {
-        "villages": queries.villages(session, viewer.villages),
-        "groups": queries.groups(session, viewer.villages),
-        "people": queries.people(session, viewer.villages),
+        "villages": people.villages(session=session, ids=viewer.villages),
+        "groups": people.groups(session=session, village_ids=viewer.villages),
+        "people": people.people(session=session, village_ids=viewer.villages),
         "kinds": [*KINDS, Kind.UNSORTED],
     }
 
@@ -160,9 +160,11 @@ def issue_list(request: Request, viewer: PageViewer, session: SessionDep, app: A
     now = app.clock.now()
     f = read_filter(request.query_params, viewer, app.clock.tz)
     page, per_page = page_args(request.query_params)
-    counts = queries.count_issues(session, f=f, now=now)
+    counts = issues.count_issues(session=session, f=f, now=now)
     offset = (page - 1) * per_page
-    rows = queries.list_issues(session, f=f, now=now, offset=offset, limit=per_page, counts=counts)
+    rows = issues.list_issues(
+        session=session, f=f, now=now, offset=offset, limit=per_page, counts=counts
+    )
     pages = max(1, -(-counts.total // per_page))
     return render(
         request,
@@ -174,7 +176,7 @@ def issue_list(request: Request, viewer: PageViewer, session: SessionDep, app: A
         page=page,
         pages=pages,
         per_page=per_page,
-        days_late=lambda row: queries.days_late(row.due_at, row.status, now),
+        days_late=lambda row: issues.days_late(row.due_at, row.status, now),
         reads=lambda row: reads(viewer, row),
         query_with=lambda **kw: _query_with(request, **kw),
         export_query=_query_with(request, page=None),
@@ -187,7 +189,7 @@ def issue_list(request: Request, viewer: PageViewer, session: SessionDep, app: A
 
 def visible_issue(session: Session, viewer: Viewer, number: int) -> Issue:
     """The issue, if this viewer may see it; otherwise "not found" (not even its existence)."""
-    issue = queries.get_issue(session, number=number)
+    issue = issues.get_issue(session=session, number=number)
     if issue is None or not viewer.sees(issue.village_id):
         raise HTTPException(status_code=404, detail=f"没有 #{number} 这件事，或它不归您管。")
     return issue
@@ -211,7 +213,7 @@ def issue_detail(
     show: Callable[[str], str] = (lambda s: s) if full else mask
     readable = reads(viewer, issue)
     # Someone who may not read it sees the stub: no text, notes, result or attachments.
-    events = queries.timeline(session, issue_id=issue.id or 0) if readable else []
+    events = issues.timeline(session=session, issue_id=issue.id or 0) if readable else []
     owner = session.get(Person, issue.owner_id) if issue.owner_id else None
     village = session.get(Village, issue.village_id)
     now = app.clock.now()
@@ -229,10 +231,10 @@ def issue_detail(
         group=session.get(ChatGroup, issue.group_id) if issue.group_id else None,
         events=events,
         # The posts linked to it as the same matter (each can be split off into its own).
-        reports=queries.linked_reports(session, issue_id=issue.id or 0) if readable else [],
+        reports=posts.linked_reports(session=session, issue_id=issue.id or 0) if readable else [],
         attachments=actions.attachments_of(issue) if readable else [],
-        late=queries.days_late(issue.due_at, issue.status, now),
-        people=queries.people(session, (issue.village_id,)),
+        late=issues.days_late(issue.due_at, issue.status, now),
+        people=people.people(session=session, village_ids=(issue.village_id,)),
         kinds=KINDS,
         in_progress=issue.status in ("open", "claimed"),
         can_assign=actions.is_leader_of(actor, issue),
@@ -469,14 +471,14 @@ def post_list(request: Request, viewer: PageViewer, session: SessionDep, app: Ap
     page, per_page = page_args(request.query_params)
     status = request.query_params.get("status") or "unsure"
     status = status if status in POST_FILTERS else "unsure"
-    rows, total = queries.kept_posts(
-        session,
+    rows, total = posts.kept_posts(
+        session=session,
         status=status,
         villages=viewer.villages,
         offset=(page - 1) * per_page,
         limit=per_page,
     )
-    names = {v.id: v.name for v in queries.villages(session)}
+    names = {v.id: v.name for v in people.villages(session=session)}
     ctx = Ctx(session, app.deps, app.clock.now())
     return render(
         request,
@@ -484,12 +486,12 @@ def post_list(request: Request, viewer: PageViewer, session: SessionDep, app: Ap
         viewer,
         rows=rows,
         total=total,
-        capped=total >= queries.POSTS_COUNT_CAP,
+        capped=total >= posts.POSTS_COUNT_CAP,
         status=status,
         page=page,
         pages=max(1, -(-total // per_page)),
         village_names=names,
-        villages=queries.villages(session, viewer.villages),
+        villages=people.villages(session=session, ids=viewer.villages),
         kinds=KINDS,
         readable=_post_readers(ctx, viewer, rows),
         media=lambda row: [a.get("kind", "") for a in json.loads(row.attachments or "[]")],
@@ -571,23 +573,23 @@ def stats_period(params: Any, now: datetime, tz: Any) -> tuple[datetime, int]:
 def stats_page(request: Request, viewer: PageViewer, session: SessionDep, app: AppDep) -> Response:
     now = app.clock.now()
     start, weeks = stats_period(request.query_params, now, app.clock.tz)
-    figures = queries.stats(session, start=start, weeks=weeks, villages=viewer.villages, now=now)
-    villages = queries.villages(session, viewer.villages)
-    people = {p.id: p for p in queries.people(session, viewer.villages)}
+    s = figures.stats(session=session, start=start, weeks=weeks, villages=viewer.villages, now=now)
+    villages = people.villages(session=session, ids=viewer.villages)
+    persons = {p.id: p for p in people.people(session=session, village_ids=viewer.villages)}
     return render(
         request,
         "stats.html",
         viewer,
-        s=figures,
+        s=s,
         weeks=weeks,
         week_choices=WEEK_CHOICES,
         villages=villages,
-        people=people,
+        people=persons,
         week_label=lambda dt: dt.astimezone(app.clock.tz).strftime("%m-%d"),
-        chart_weeks=charts.weekly(figures, app.clock.tz),
-        chart_villages=charts.villages(figures, villages) if len(villages) > 1 else "",
-        chart_kinds=charts.kinds(figures),
-        chart_levels=charts.levels(figures),
+        chart_weeks=charts.weekly(s, app.clock.tz),
+        chart_villages=charts.villages(s, villages) if len(villages) > 1 else "",
+        chart_kinds=charts.kinds(s),
+        chart_levels=charts.levels(s),
     )
 
 
@@ -618,7 +620,7 @@ def status_page(request: Request, viewer: PageViewer, session: SessionDep, app: 
         database["url"] = app.engine.url.render_as_string(hide_password=True)
         database["revision"] = current_revision(app.engine)
         database["head"] = head_revision()
-        database["issues"] = session.exec(select(func.count()).select_from(Issue)).one()
+        database["issues"] = issues.count_all(session=session)
         database["ok"] = True
     except Exception as exc:  # shown on the page: the database is what may be broken
         database["ok"] = False
@@ -636,7 +638,8 @@ def status_page(request: Request, viewer: PageViewer, session: SessionDep, app: 
             platforms[name].update(info)
     others = {k: v for k, v in app.status.items() if k not in platforms and k != "jobs"}
     jobs = {
-        name: {"上次": at, "周期": period} for name, period, at in queries.last_job_runs(session)
+        name: {"上次": at, "周期": period}
+        for name, period, at in schedule.last_job_runs(session=session)
     }
     jobs.update(app.status.get("jobs", {}))
     return render(
@@ -647,9 +650,9 @@ def status_page(request: Request, viewer: PageViewer, session: SessionDep, app: 
         transports=sorted(app.transports),
         jobs=jobs,
         others=others,
-        outbox=queries.outbox_summary(session),
-        oldest=queries.oldest_pending(session),
-        failed=queries.failed_messages(session),
+        outbox=outbox.unsent_summary(session=session),
+        oldest=outbox.oldest_pending(session=session),
+        failed=outbox.latest_failed(session=session),
         inbox_counts=inbox.counts(session),
         inbox_rows=inbox.unhandled(session, limit=20),
         database=database,

@@ -18,8 +18,9 @@ from admin import labels
 from admin.auth import Viewer, csrf_ok, session_viewer, token_viewer
 from admin.security import AdminOptions, same_site
 from handlers.privacy import mask, privacy_kind, sees_text, short
+from storage.issues import ACTIVE, SORTS, IssueFilter
 from storage.models import KINDS, Kind, Status
-from storage.queries import ACTIVE, SORTS, IssueFilter, Reader
+from storage.search import Reader
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -174,6 +175,7 @@ def reader_of(viewer: Viewer) -> Reader:
         person_id=viewer.person_id,
         role=viewer.role,
         village_id=viewer.village_id,
+        sees_text=sees_text,
     )
 
 
