@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from classifier.tags import explicit_tag as explicit_tag  # the tag rule, for intake
+from classifier.tags import strip_tag as strip_tag
 from handlers.registry import COMMANDS as DECLARED
 from handlers.registry import Arg
 from storage.models import Kind, Rating
@@ -31,9 +33,6 @@ _REPORT = re.compile(
     rf"^\s*(?:/(?:{_REPORT_SLASH})(?:@[A-Za-z0-9_]+)?|[#＃]?(?:{_REPORT_WORD}))"
     r"(?:$|[\s:：,，、!！。])\s*(.*)$",
     re.S,
-)
-_TAG = re.compile(
-    r"[#＃]\s*(村里事|邻里事|户里事)[#＃]?|【(村里事|邻里事|户里事)】|\[(村里事|邻里事|户里事)\]"
 )
 _SLASH_BY_ALIAS = {alias: name for name, (slashes, _) in COMMANDS.items() for alias in slashes}
 _KEYWORDS = sorted(
@@ -91,17 +90,6 @@ def report_body(text: str) -> str | None:
     """The body of a post that starts with 说事 / #说事 / /report (always a matter)."""
     m = _REPORT.match(text)
     return m.group(1).strip() if m else None
-
-
-def explicit_tag(text: str) -> str | None:
-    m = _TAG.search(text)
-    if not m:
-        return None
-    return next(g for g in m.groups() if g)
-
-
-def strip_tag(text: str) -> str:
-    return _TAG.sub("", text, count=1).strip()
 
 
 _KIND_WORDS = {
