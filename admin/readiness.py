@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 from sqlmodel import Session
 
-from storage import inbox, queries
+from storage import inbox, outbox
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -49,7 +49,7 @@ def check(app: App) -> tuple[bool, dict[str, Any]]:
             session.execute(text("SELECT 1"))
             counts = inbox.counts(session)
             waiting = _age(now, inbox.oldest_waiting(session))
-            sending = _age(now, queries.oldest_pending(session))
+            sending = _age(now, outbox.oldest_pending(session=session))
     except Exception as exc:  # the database is away: the first thing "ready" means
         return False, {**report, "status": "down", "error": str(exc).splitlines()[0][:200]}
     report |= {

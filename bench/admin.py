@@ -517,7 +517,7 @@ def prepare(backend: str, n: int, reuse: bool) -> tuple[str, Path, dict[str, flo
     load(engine, n, grid)
     timings["load"] = time.perf_counter() - t
     if backend == "sqlite":
-        from storage.queries import refresh_search_index
+        from storage.search import refresh_search_index
 
         t = time.perf_counter()
         with Session(engine) as session:

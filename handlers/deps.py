@@ -8,9 +8,9 @@ from typing import Protocol
 
 from sqlmodel import Session
 
-from handlers.classifier import Classifier, KeywordClassifier
+from classifier.base import Classifier, KeywordClassifier
 from handlers.clock import Clock
-from handlers.directory import Directory
+from handlers.directory import GridCache
 from storage.grid import Grid
 from storage.models import Issue
 
@@ -31,4 +31,4 @@ class Deps:
     clock: Clock
     classifier: Classifier = field(default_factory=KeywordClassifier)
     duplicates: DuplicateFinder | None = None
-    directory: Directory = field(default_factory=Directory)
+    directory: GridCache = field(default_factory=GridCache)

@@ -125,7 +125,7 @@ def _copy(
 def _tables(engine: Engine) -> list[Table]:
     """The target's tables, parents before children; derived tables (the tally kept by
     triggers, the search table) are left for the target to compute itself."""
-    from storage.queries import is_derived_table
+    from storage.search import is_derived_table
 
     meta = MetaData()
     meta.reflect(engine)

@@ -6,7 +6,7 @@ from sqlmodel import SQLModel
 
 import storage.admin_tables  # the admin's log-in tables
 import storage.models  # noqa: F401  (registers the tables)
-from storage.queries import not_search_object
+from storage.search import not_search_object
 
 config = context.config
 target_metadata = SQLModel.metadata
