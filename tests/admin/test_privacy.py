@@ -145,11 +145,17 @@ async def test_open311_never_gives_private_words(
 
 async def test_the_search_scope_is_the_privacy_rule() -> None:
     """search.readable is built by asking handlers.privacy.sees_text; spot-check its answers."""
-    town = search.Reader(key="local:陈镇长", person_id=1, role="镇领导", village_id=None, sees_text=sees_text)
+    town = search.Reader(
+        key="local:陈镇长", person_id=1, role="镇领导", village_id=None, sees_text=sees_text
+    )
     assert search.readable(town) is None  # reads everything: no condition
-    grid = search.Reader(key="local:张姐", person_id=3, role="网格员", village_id=1, sees_text=sees_text)
+    grid = search.Reader(
+        key="local:张姐", person_id=3, role="网格员", village_id=1, sees_text=sees_text
+    )
     sql = str(search.readable(grid))
     assert "issue.kind" in sql and "issue.reporter" in sql and "issue.owner_id" in sql
     assert "issue.village_id" not in sql  # a 网格员's village does not open private words
-    secretary = search.Reader(key="local:李书记", person_id=2, role="书记", village_id=1, sees_text=sees_text)
+    secretary = search.Reader(
+        key="local:李书记", person_id=2, role="书记", village_id=1, sees_text=sees_text
+    )
     assert "issue.village_id" in str(search.readable(secretary))
