@@ -9,7 +9,7 @@ import json
 import pytest
 from sqlmodel import Session, select
 
-from handlers.classifier import Prediction
+from classifier.base import Prediction
 from storage.models import Inbound, Issue, LabeledExample, Outbox
 from tests.conftest import Chat
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
-from handlers.classifier import Prediction
+from classifier.base import Prediction
 from storage.models import Issue
 from tests.conftest import Chat
 
