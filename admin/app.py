@@ -5,7 +5,6 @@ Every change made here goes through the same handler functions as the chat comma
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
@@ -20,19 +19,18 @@ from admin import api, pages, readiness, simchat
 from admin.auth import LoginLimits, load_secret
 from admin.security import AdminOptions, SecureCookies, admin_options
 from admin.web import HERE, LoginRequired, chat_enabled, make_templates
+from handlers.deps import Deps
 from ops import metrics
-
-if TYPE_CHECKING:
-    from bot.app import App
+from ports.runtime import Runtime
 
 SESSION_COOKIE = "shuoshi_session"
 
 
 def create_app(
-    app: App, options: AdminOptions | None = None, limits: LoginLimits | None = None
+    app: Runtime[Deps], options: AdminOptions | None = None, limits: LoginLimits | None = None
 ) -> FastAPI:
-    """The admin over this App. `options` (public URL, Secure cookies, trusted proxies) come from
-    the settings unless given; `limits` are the log-in limits."""
+    """The admin over this runtime. `options` (public URL, Secure cookies, trusted proxies)
+    come from the settings unless given; `limits` are the log-in limits."""
     web = FastAPI(
         title="说事 shuoshi",
         description="村里说事群的事项：列表、详情、统计（JSON）；Open311 GeoReport v2 只读接口。",
@@ -122,12 +120,11 @@ def create_app(
         ready, report = readiness.check(app)
         return JSONResponse(report, status_code=200 if ready else 503)
 
-    simchat.install(app)
     metrics.mount(web, app)  # GET /metrics (Prometheus)
     return web
 
 
-def welcome(app: App) -> str:
+def welcome(app: Runtime[Deps]) -> str:
     """What `shuoshi run` prints: where to open the admin (and the web chat, when it is on)."""
     s = app.settings
     host = "127.0.0.1" if s.admin_host in ("0.0.0.0", "::", "") else s.admin_host

@@ -1,7 +1,8 @@
 """模拟群聊: the local platform as a web page. Pick a group and a person, post, press the bot's
 buttons, and see its replies in the group and in that person's private chat. Posts go through
 the same `handlers.intake.receive` as every platform; the bot's messages are the outbox rows
-a `WebTransport` "delivers" (they stay in the database, which is what the page shows).
+the local platform's transport "delivers" (they stay in the database, which is what the page
+shows). The root registers that transport when the local platform is served.
 
 It speaks as anyone, so it is on only where no real platform is configured (see
 `admin.web.chat_enabled`), and only for a logged-in 书记 or 镇领导: a 书记 sees and speaks in
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -31,36 +32,19 @@ from admin.web import (
     render,
 )
 from handlers import texts
+from handlers.deps import Deps
 from handlers.intake import Handled, receive
 from ports.messages import Incoming
-from scheduler.sender import Sender
+from ports.runtime import Runtime
 from storage import queries
 from storage.models import ChatGroup, GroupChat, Outbox, Person, PersonId, Role, Seen, Village
-
-if TYPE_CHECKING:
-    from bot.app import App
 
 PLATFORM = "local"
 VILLAGERS = ("张大爷", "李大妈", "王婶", "孙奶奶", "老周")
 TEXT_LIMIT = 2000
 
 
-class WebTransport:
-    """Delivery to the web page is the outbox row itself; its id is the message id."""
-
-    platform = PLATFORM
-
-    async def send(self, row: Outbox) -> str:
-        return f"w{row.id}"
-
-
-def install(app: App) -> None:
-    """Register the web transport for the local platform (unless one is there already)."""
-    if chat_enabled(app) and PLATFORM not in app.transports:
-        app.transports[PLATFORM] = WebTransport()
-
-
-def _enabled(request: Request) -> App:
+def _enabled(request: Request) -> Runtime[Deps]:
     app = get_app(request)
     if not chat_enabled(app):
         raise HTTPException(status_code=404, detail="模拟群聊只在没有接真实平台时打开。")
@@ -89,15 +73,13 @@ router = APIRouter(
 _flush_locks: dict[int, asyncio.Lock] = {}
 
 
-async def deliver(app: App) -> None:
+async def deliver(app: Runtime[Deps]) -> None:
     """Send what the bot queued for the local platform now, so the page shows it at once."""
-    transport = app.transports.get(PLATFORM)
-    if transport is None:
+    if PLATFORM not in app.transports:
         return
     lock = _flush_locks.setdefault(id(app), asyncio.Lock())
     async with lock:
-        sender = Sender(app.engine, app.clock, {PLATFORM: transport}, app.settings.outbox_max_tries)
-        await sender.flush()
+        await app.sender().flush()
 
 
 def local_groups(

@@ -120,7 +120,8 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     clock = FakeClock(start, grid.timezone)
     with tempfile.TemporaryDirectory() as tmp:
         url = args.db or f"sqlite:///{tmp}/chat.db"
-        app = app_module.build(settings, clock=clock, database_url=url)
+        # The console and scripts speak the local platform, whatever else is configured.
+        app = app_module.build(settings, clock=clock, database_url=url, local=True)
         from scheduler.jobs import make_ticker
 
         runner = ScriptRunner(app, on_tick=make_ticker(app))
@@ -201,8 +202,8 @@ def classified(classifier: Any, text: str) -> dict[str, Any]:
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
-    from handlers.learning import CORRECTION_WEIGHT, corrections
-    from handlers.training import REPO_POSTS, dataset, train, with_corrections
+    from classifier.learning import CORRECTION_WEIGHT, corrections
+    from classifier.training import REPO_POSTS, dataset, train, with_corrections
     from storage.db import make_engine, upgrade
 
     engine = make_engine(settings.database_url)
@@ -220,7 +221,7 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import load_classifier
-    from handlers.training import evaluate, read_jsonl
+    from classifier.training import evaluate, read_jsonl
 
     print(evaluate(load_classifier(settings), read_jsonl(args.file)).text())
     return 0

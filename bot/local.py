@@ -7,22 +7,26 @@ Script lines (see README):
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from handlers.clock import FakeClock
+from handlers.clock import Clock, FakeClock
+from handlers.deps import Deps
 from handlers.intake import Handled, receive
+from ports.doors import OutboxSender, PlatformLimits
 from ports.messages import Incoming
+from ports.runtime import Runtime
+from storage.door_reads import chat_of_group, latest_sent_about, sent_with_buttons
 from storage.grid import parse_duration
-from storage.models import GroupChat, Issue, Outbox
+from storage.models import Outbox
 
+PLATFORM = "local"
+LIMITS = PlatformLimits()  # nobody to flood: the local platform sends without limits
 _AT = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2}))?$")
 _POST = re.compile(r"^([^\s:：\[]+?)(?:\s+re#(\d+))?\s*[:：]\s?(.*)$")
 _PRESS = re.compile(r"^([^\s:：\[]+)\s*\[(.+)\]\s*$")
@@ -34,16 +38,30 @@ class ScriptError(ValueError):
         self.line = line
 
 
-@dataclass
 class LocalTransport:
-    """Delivers to the transcript; message ids are b1, b2, …"""
+    """The local platform's way out, for scenario scripts, the console and 模拟群聊 alike: a row
+    is delivered by being marked sent (the web chat shows the outbox itself), and a script
+    that `record`s sees it as a transcript line. The message id is "w" and the row's id.
+    Registered by the root (bot.app.build) when the local platform is served."""
 
-    clock: FakeClock
-    platform: str = "local"
-    lines: list[str] = field(default_factory=list)
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    platform = PLATFORM
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.transcript: list[str] | None = None  # only while a script records
+
+    def record(self) -> list[str]:
+        """The transcript: every row delivered from now on, as a line."""
+        if self.transcript is None:
+            self.transcript = []
+        return self.transcript
 
     async def send(self, row: Outbox) -> str:
+        if self.transcript is not None:
+            self.transcript.append(self._line(row))
+        return f"w{row.id}"
+
+    def _line(self, row: Outbox) -> str:
         buttons = json.loads(row.buttons)
         text = " ↵ ".join(row.text.splitlines())
         if row.mention and not row.private:
@@ -51,37 +69,52 @@ class LocalTransport:
         if buttons:
             text += " " + " ".join(f"[{label}]" for label, _ in buttons)
         where = f"{row.recipient} (私聊)" if row.private else row.recipient
-        self.lines.append(f"{stamp(self.clock.now())} → {where}: {text}")
-        return f"b{next(self._ids)}"
+        return f"{stamp(self.clock.now())} → {where}: {text}"
 
 
 def stamp(dt: datetime) -> str:
     return f"{dt:%Y-%m-%d %H:%M}"
 
 
-Tick = Callable[[datetime], Awaitable[None]]
+# Runs when a script moves the clock, before it moves (scheduler.jobs.make_ticker: the
+# scheduled work due on the way, each at its own time).
+OnAdvance = Callable[[datetime], Awaitable[None]]
 
 
 class ScriptRunner:
-    """Runs script lines against an App whose clock is a FakeClock."""
+    """The local platform's door for scenario scripts and the console: script lines in as
+    neutral messages, the transcript out. Needs an app whose clock is a FakeClock and whose
+    root serves the local platform; it sends through the app's sender (`Runtime.sender`)."""
 
-    def __init__(self, app: object, *, on_tick: Tick | None = None) -> None:
-        from bot.app import App
+    platform = PLATFORM
+    limits = LIMITS
 
-        assert isinstance(app, App) and isinstance(app.clock, FakeClock)
+    def __init__(self, app: Runtime[Deps], *, on_tick: OnAdvance | None = None) -> None:
+        clock = app.clock
+        assert isinstance(clock, FakeClock)
+        transport = app.transports.get(PLATFORM)
+        if not isinstance(transport, LocalTransport):
+            raise ValueError("the local platform is not served here (bot.app.build(local=True))")
         self.app = app
-        self.clock: FakeClock = app.clock
-        self.transport = LocalTransport(self.clock)
-        app.transports["local"] = self.transport
-        self.sender = app.sender()
+        self.clock: FakeClock = clock
+        self.transport = transport
+        self._lines = transport.record()
+        self.sender: OutboxSender = app.sender()
         self.on_tick = on_tick
         self.chat: str | None = None  # local chat id of the current group; None in @dm
         self.group_name = ""
         self._ids = itertools.count(1)
 
+    async def start(self, sender: OutboxSender) -> None:
+        """Scripts run line by line (`run_lines`); starting only hands over the sender."""
+        self.sender = sender
+
+    async def stop(self) -> None:
+        return None
+
     @property
     def lines(self) -> list[str]:
-        return self.transport.lines
+        return self._lines
 
     async def run_lines(self, lines: Iterable[str], start: int = 1) -> None:
         for number, line in enumerate(lines, start):
@@ -149,23 +182,13 @@ class ScriptRunner:
 
     def _local_chat(self, group: str) -> str:
         with Session(self.app.engine) as session:
-            keys = session.exec(
-                select(GroupChat.chat_key).where(col(GroupChat.chat_key).like("local:%"))
-            ).all()
-        from storage.models import ChatGroup
-
-        with Session(self.app.engine) as session:
-            for key in keys:
-                gc = session.exec(select(GroupChat).where(GroupChat.chat_key == key)).one()
-                g = session.get(ChatGroup, gc.group_id)
-                if g is not None and g.name == group:
-                    return key.split(":", 1)[1]
-        return group  # not in the grid: the bot answers as to an unknown group
+            chat = chat_of_group(session=session, platform=PLATFORM, group=group)
+        return group if chat is None else chat  # not in the grid: answered as an unknown group
 
     def _message(self, name: str, text: str, **kw: object) -> Incoming:
         private = self.chat is None
         return Incoming(
-            platform="local",
+            platform=PLATFORM,
             chat=name if private else (self.chat or ""),
             sender=name,
             sender_name=name,
@@ -193,28 +216,13 @@ class ScriptRunner:
     def _latest_about(self, number: int, name: str) -> str | None:
         chat = self.chat if self.chat is not None else name
         with Session(self.app.engine) as session:
-            row = session.exec(
-                select(Outbox)
-                .join(Issue, col(Issue.id) == col(Outbox.issue_id))
-                .where(
-                    Issue.number == number,
-                    Outbox.platform == "local",
-                    Outbox.chat == chat,
-                    Outbox.status == "sent",
-                )
-                .order_by(col(Outbox.id).desc())
-            ).first()
-            return row.platform_message_id if row else None
+            return latest_sent_about(session=session, platform=PLATFORM, chat=chat, number=number)
 
     async def _press(self, name: str, label: str, number: int) -> None:
         with Session(self.app.engine) as session:
-            rows = session.exec(
-                select(Outbox)
-                .where(Outbox.platform == "local", Outbox.status == "sent", Outbox.buttons != "[]")
-                .order_by(col(Outbox.id).desc())
-            ).all()
+            rows = sent_with_buttons(session=session, platform=PLATFORM)
         for row in rows:
-            addressed = (row.private and row.chat == name) or row.mention == f"local:{name}"
+            addressed = (row.private and row.chat == name) or row.mention == f"{PLATFORM}:{name}"
             data = dict((lbl, d) for lbl, d in json.loads(row.buttons)).get(label)
             if addressed and data:
                 break
@@ -222,7 +230,7 @@ class ScriptRunner:
             raise ScriptError(number, f"没有发给{name}、带[{label}]按钮的消息")
         self.lines.append(f"{stamp(self.clock.now())} ← {name} 按 [{label}]")
         msg = Incoming(
-            platform="local",
+            platform=PLATFORM,
             chat=row.chat,
             sender=name,
             sender_name=name,
@@ -262,12 +270,6 @@ def first_time(lines: list[str]) -> datetime | None:
             except ValueError:
                 return None
     return None
-
-
-def run_script(app: object, lines: list[str], on_tick: Tick | None = None) -> list[str]:
-    runner = ScriptRunner(app, on_tick=on_tick)
-    asyncio.run(runner.run_lines(lines))
-    return runner.lines
 
 
 __all__ = ["LocalTransport", "ScriptError", "ScriptRunner", "first_time", "grid_line", "timedelta"]

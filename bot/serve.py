@@ -1,62 +1,19 @@
-"""`shuoshi run`: the admin, the sender loop and whichever platforms are configured."""
+"""`shuoshi run`, the one serve: the runtime, the admin, the doors the settings configure, the
+scheduler, and the sender of the platforms without a door of their own (the web chat)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING
+from contextlib import AsyncExitStack
 
 import uvicorn
-from fastapi import FastAPI
 
-from bot.app import App, build, settle
+from bot.app import build, build_doors, freeze_startup_objects, running
 from handlers.intake import resume_pending
 from ports.settings import Settings
 
-if TYPE_CHECKING:
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
 log = logging.getLogger(__name__)
-SEND_INTERVAL = 1.0
-
-
-async def _sender_loop(app: object) -> None:
-    from bot.app import App
-    from scheduler.sender import Sender
-
-    assert isinstance(app, App)
-    # Built from the settings (rate limits, lease, retries); run_forever keeps going through
-    # database outages and gives back unstarted rows when cancelled.
-    sender = Sender.from_settings(app.engine, app.clock, app.transports, app.settings)
-    await sender.run_forever()
-
-
-def _telegram(app: App, web: FastAPI) -> AbstractAsyncContextManager[object]:
-    """Telegram when TELEGRAM_BOT_TOKEN is set: polling, or a webhook route on the admin app."""
-    if not app.settings.telegram_bot_token:
-        return contextlib.nullcontext()
-    from bot.telegram import running
-
-    return running(app, web)
-
-
-def _wechat(app: App) -> AbstractAsyncContextManager[object]:
-    """WeChat through the Wechaty gateway when WECHATY_PUPPET_SERVICE_ENDPOINT is set."""
-    if not app.settings.wechaty_puppet_service_endpoint:
-        return contextlib.nullcontext()
-    from bot.wechat import serving
-
-    return serving(app)
-
-
-def _start_jobs(app: App) -> AsyncIOScheduler:
-    """Reminders, 督办, escalation, to-dos, digests: APScheduler sweeps the database every
-    minute (all state is in the database, see scheduler/jobs.py)."""
-    from scheduler.jobs import start_scheduler
-
-    return start_scheduler(app)
 
 
 def serve(settings: Settings) -> int:
@@ -65,10 +22,12 @@ def serve(settings: Settings) -> int:
     if resumed:
         log.info("resumed %d messages recorded before a stop", resumed)
     from admin.app import create_app, welcome
+    from scheduler.jobs import start_scheduler
 
     web = create_app(app)
-    settle()
-    config = uvicorn.Config(  # log_config=None: uvicorn's lines go through bot/logs.py (JSON)
+    doors = build_doors(app, web)
+    freeze_startup_objects()
+    config = uvicorn.Config(  # log_config=None: uvicorn's lines go through ops/logs.py (JSON)
         web,
         host=settings.admin_host,
         port=settings.admin_port,
@@ -81,12 +40,18 @@ def serve(settings: Settings) -> int:
     server = uvicorn.Server(config)
 
     async def main() -> None:
-        wechat = _wechat(app)
-        sender = asyncio.create_task(_sender_loop(app))
-        jobs = _start_jobs(app)
+        # Built from the settings (lease, retries; the local platform has no limits);
+        # run_forever keeps going through database outages and gives back unstarted rows
+        # when cancelled.
+        sender = asyncio.create_task(app.sender().run_forever())
+        # Reminders, 督办, escalation, to-dos, digests: APScheduler sweeps the database every
+        # minute (all state is in the database, see scheduler/jobs.py).
+        jobs = start_scheduler(app)
         log.info("说事 running: %s", welcome(app))
         try:
-            async with _telegram(app, web), wechat:
+            async with AsyncExitStack() as stack:
+                for door in doors:
+                    await stack.enter_async_context(running(app, door))
                 await server.serve()
         finally:
             sender.cancel()

@@ -7,9 +7,10 @@ In.  Polling by default; a webhook route on the admin app when TELEGRAM_WEBHOOK_
      Updater: the Updater confirms a batch (by asking for the next offset) as soon as the batch
      is queued in memory, before any handler ran, so a crash would lose it. Here the offset
      passes an update only once the update is recorded.
-Out. `TelegramTransport.send(row)` delivers one outbox row for scheduler.sender.Sender. The door
-     runs that sender for the "telegram" rows and wakes it after each update, so an
-     acknowledgment goes out at once rather than at the next round.
+Out. `TelegramTransport.send(row)` delivers one outbox row. The root builds the sender of the
+     "telegram" rows from it and from Telegram's limits (`send_limits`); the door runs that
+     sender once connected and wakes it after each update, so an acknowledgment goes out at
+     once rather than at the next round.
 
 `TelegramDoor.accept` is the one list of what the bot reads: messages (text, captions, photos,
 voice, documents, locations) in groups and private chats, their edits, button presses, and the
@@ -28,7 +29,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -38,7 +39,6 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, Request, Response
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlmodel import Session, select
 from telegram import (
     Bot,
     BotCommand,
@@ -68,18 +68,27 @@ from telegram.error import (
 from telegram.ext import Application, ApplicationBuilder
 from telegram.helpers import mention_html
 
-from bot.app import App
-from handlers import commands, registry, texts
-from handlers.actions import Ctx
+from handlers import registry, texts
+from handlers.buttons import button_state
 from handlers.deps import Deps
 from handlers.edits import receive_edit
 from handlers.intake import Handled, receive, receive_many
 from handlers.outbox import to_chat
+from ports.doors import (
+    DatabaseWork,
+    Door,
+    OutboxSender,
+    PermanentError,
+    PlatformLimits,
+    TransientError,
+    at_most,
+)
 from ports.messages import Attachment, Incoming
-from scheduler.sender import PermanentError, Sender, TransientError
+from ports.runtime import Runtime
+from ports.settings import Settings
 from scheduler.wake import SenderWaker
 from storage.db import session_scope
-from storage.models import ACTIVE_STATUSES, Issue, Outbox, Status
+from storage.models import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +111,17 @@ _OTHER_BOT_COMMAND = re.compile(r"^/[A-Za-z0-9_]+@([A-Za-z0-9_]+)")
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 T = TypeVar("T")
+
+
+def send_limits(settings: Settings) -> PlatformLimits:
+    """What Telegram lets a bot send (about 30 messages a second overall, one a second in a
+    chat, 20 a minute in a group), as TELEGRAM_* set them for this process. Rows are never
+    merged: each has its own buttons and reply."""
+    return PlatformLimits(
+        overall=at_most(settings.telegram_max_per_second, 1.0),
+        chat=at_most(settings.telegram_chat_max_per_second, 1.0),
+        group=at_most(settings.telegram_group_max_per_minute, 60.0),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -239,14 +259,20 @@ def bursts(updates: Sequence[Update]) -> list[list[Update]]:
     return runs
 
 
-class TelegramDoor:
-    def __init__(self, app: App) -> None:
+class TelegramDoor(Door):
+    """The door of one bot account: polling or the webhook in, `transport` out. Built by the
+    root (bot.app.telegram_door), which mounts the webhook route and builds the sender."""
+
+    platform = PLATFORM
+
+    def __init__(self, app: Runtime[Deps]) -> None:
         settings = app.settings
         if not settings.telegram_bot_token:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
         self.app = app
         self.engine: Engine = app.engine
         self.deps: Deps = app.deps
+        self.limits = send_limits(settings)
         self.webhook_url = settings.telegram_webhook_url
         self.webhook_path = urlsplit(self.webhook_url).path or DEFAULT_WEBHOOK_PATH
         self.secret = settings.telegram_webhook_secret or _derived_secret(
@@ -259,10 +285,7 @@ class TelegramDoor:
         )
         self.bot: Bot = self.application.bot
         self.transport = TelegramTransport(self.bot, self._mention_name)
-        # A sender of its own for the "telegram" rows, woken after each update.
-        self.sender = Sender.from_settings(
-            app.engine, app.clock, {PLATFORM: self.transport}, settings
-        )
+        self.sender: OutboxSender | None = None  # the root's, for the "telegram" rows: `start`
         self.username = ""
         self.reads_all = True  # getMe's can_read_all_group_messages (privacy mode off)
         self.connected = asyncio.Event()
@@ -272,22 +295,22 @@ class TelegramDoor:
         self._names: dict[str, str] = {}
         self._privacy_checked: set[int] = set()
         self._offset = 0
-        self._waker = SenderWaker(self.sender.wake, WAKE_EVERY)
-        # Database work runs on the event loop, as the sender's does. Measured (bench/telegram.py)
-        # against worker threads, on SQLite and on PostgreSQL: threads were slower, as a thread
-        # writing to SQLite meets the sender's writes in SQLite's busy handler, and a thread
-        # waiting on PostgreSQL competes with the loop for the GIL after every statement.
-        self.db_in_thread = False
+        self._waker = SenderWaker(self._wake_sender, WAKE_EVERY)
+        self.db = DatabaseWork()
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        if self.db_in_thread:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        return fn(*args, **kwargs)
+        return await self.db(fn, *args, **kwargs)
+
+    def _wake_sender(self) -> None:
+        if self.sender is not None:
+            self.sender.wake()
 
     # ---------------------------------------------------------------- lifecycle
 
-    async def start(self) -> None:
-        """Connect (retrying while Telegram is unreachable) and serve, in the background."""
+    async def start(self, sender: OutboxSender) -> None:
+        """Connect (retrying while Telegram is unreachable) and serve, in the background;
+        `sender` delivers the "telegram" rows once connected."""
+        self.sender = sender
         self._status(state="connecting", mode="webhook" if self.webhook_url else "polling")
         self._tasks = [asyncio.create_task(self._run(), name="telegram")]
 
@@ -310,6 +333,7 @@ class TelegramDoor:
 
     async def _run(self) -> None:
         await self._connect()
+        assert self.sender is not None
         self._tasks.append(asyncio.create_task(self.sender.run_forever(), name="telegram-sender"))
         if self.webhook_url:
             while True:  # the route records and decides; what follows is done here
@@ -475,7 +499,7 @@ class TelegramDoor:
             # the next one elsewhere, a monitor turns red.
             self._status(state="error", error=f"database: {str(exc).splitlines()[0][:200]}")
             return 500
-        if getattr(self.app, "status", {}).get(PLATFORM, {}).get("state") == "error":
+        if self.app.status.get(PLATFORM, {}).get("state") == "error":
             self._status(state="connected", error=None)
         if accepted is not None:
             self._queue.put_nowait(accepted)
@@ -670,10 +694,12 @@ class TelegramDoor:
             for b in row
             if isinstance(b.callback_data, str)
         ]
-        state = await self._db(_issue_state, self.engine, self.deps, number, datas)
+        state = await self._db(
+            button_state, self.engine, self.deps, number=number, datas=datas, platform=PLATFORM
+        )
         if state is None:
             return
-        line, still = state
+        line, still = state.line, state.live
         body = pressed.text_html
         marker = "\n\n" + html.escape(texts.TG_STATE.format(status=""))
         if marker in body:
@@ -744,28 +770,8 @@ class TelegramDoor:
 
     def _status(self, **fields: Any) -> None:
         """Connection state for the admin's status page (`app.status["telegram"]`: state,
-        mode, bot, privacy_mode, error, last_update, at), when the app keeps one."""
-        status = getattr(self.app, "status", None)
-        if isinstance(status, MutableMapping):
-            status.setdefault(PLATFORM, {}).update(fields, at=self.app.clock.now())
-
-
-def _issue_state(
-    engine: Engine, deps: Deps, number: int, datas: list[str]
-) -> tuple[str, set[str]] | None:
-    """The issue's status line, and which of these buttons can still do something."""
-    with Session(engine) as session:
-        issue = session.exec(select(Issue).where(Issue.number == number)).first()
-        if issue is None:
-            return None
-        ctx = Ctx(session, deps, deps.clock.now(), platform=PLATFORM)
-        line = commands.status(ctx, issue, show_text=False).text
-        possible = {
-            "claim": issue.status == Status.OPEN,
-            "close": issue.status in ACTIVE_STATUSES,
-            "rate": issue.status == Status.CLOSED and issue.rating is None,
-        }
-        return line, {d for d in datas if possible.get(d.partition(":")[0], True)}
+        mode, bot, privacy_mode, error, last_update, at)."""
+        self.app.status.setdefault(PLATFORM, {}).update(fields, at=self.app.clock.now())
 
 
 def _queue_privacy_notice(engine: Engine, deps: Deps, now: datetime, chat_key: str) -> None:
@@ -796,7 +802,7 @@ def build_application(token: str, base_url: str = "") -> AnyApplication:
 
 
 # --------------------------------------------------------------------------------------------
-# wiring
+# the webhook route (mounted by the root on the admin app)
 # --------------------------------------------------------------------------------------------
 
 
@@ -824,18 +830,3 @@ def mount_webhook(api: FastAPI, door: TelegramDoor) -> None:
     api.add_api_route(
         door.webhook_path, telegram_webhook, methods=["POST"], include_in_schema=False
     )
-
-
-@contextlib.asynccontextmanager
-async def running(app: App, web: FastAPI | None = None) -> AsyncIterator[TelegramDoor]:
-    """The Telegram door for `shuoshi run`: polling, or the webhook route mounted on `web`."""
-    door = TelegramDoor(app)
-    if door.webhook_url:
-        if web is None:
-            raise ValueError("TELEGRAM_WEBHOOK_URL needs the admin app to mount the route on")
-        mount_webhook(web, door)
-    await door.start()
-    try:
-        yield door
-    finally:
-        await door.stop()

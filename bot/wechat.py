@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import grpc
 
@@ -59,17 +59,25 @@ from bot.wechaty_pb.wechaty.puppet import (
     room_member_pb2,
     room_pb2,
 )
+from handlers.deps import Deps
 from handlers.intake import Handled, receive_many
+from ports.doors import (
+    DatabaseWork,
+    Door,
+    OutboxSender,
+    PermanentError,
+    PlatformLimits,
+    TransientError,
+    at_most,
+)
 from ports.messages import Attachment, Incoming
-from scheduler.sender import PermanentError, Sender, SenderConfig, TransientError
+from ports.runtime import Runtime
+from ports.settings import Settings
 from scheduler.wake import SenderWaker
 from storage.chat_binding import bind_by_topic, bound_chat, group_of_chat
 from storage.db import session_scope
 from storage.lease import hold, wechat_lease
 from storage.models import Outbox
-
-if TYPE_CHECKING:
-    from bot.app import App
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -87,7 +95,7 @@ ATTACHMENT_KINDS = {
 }
 DOWNLOADED = ("photo", "voice", "video", "document")  # stickers are not worth keeping
 MAX_FILE_BYTES = 25 * 1024 * 1024
-# Rows merged into one message (scheduler.sender.MergingTransport): parted by a blank line,
+# Rows merged into one message (ports.doors.MergingTransport): parted by a blank line,
 # and no longer than a phone screen or two.
 MERGED_SEPARATOR = "\n\n"
 MERGED_CHARS = 1500
@@ -101,7 +109,20 @@ _LOGIN_TROUBLE = re.compile(r"log(?:ged)?[ _-]?(?:in|out)", re.I)
 _UNSAFE = re.compile(r"[^0-9A-Za-z._\-\u4e00-\u9fff]+")
 
 
-def options_from_settings(settings: Any) -> ClientOptions:
+def send_limits(settings: Settings) -> PlatformLimits:
+    """What WeChat lets an account send without looking like a bot (one message a second in a
+    chat, 20 a minute in a room; the puppet service may want an overall limit too), as WECHAT_*
+    set them for this process; rows queued for one chat go out as one message, up to
+    WECHAT_MERGE_MAX."""
+    return PlatformLimits(
+        overall=at_most(settings.wechat_max_per_second, 1.0),
+        chat=at_most(settings.wechat_chat_max_per_second, 1.0),
+        group=at_most(settings.wechat_room_max_per_minute, 60.0),
+        merge_max=settings.wechat_merge_max,
+    )
+
+
+def options_from_settings(settings: Settings) -> ClientOptions:
     return ClientOptions(
         endpoint=settings.wechaty_puppet_service_endpoint,
         token=settings.wechaty_puppet_service_token,
@@ -152,7 +173,7 @@ class _Cached:
     until: float
 
 
-class Directory:
+class NameCache:
     """Room topics and people's names, cached (`NAME_TTL`) and forgotten on DIRTY events."""
 
     def __init__(self, client: PuppetClient, ttl: float = NAME_TTL) -> None:
@@ -213,7 +234,7 @@ class Directory:
 
 
 class WechatTransport:
-    """Outbox rows → WeChat (the `scheduler.sender.Transport` of platform "wechat")."""
+    """Outbox rows → WeChat (the `ports.doors.Transport` of platform "wechat")."""
 
     platform = PLATFORM
 
@@ -252,7 +273,7 @@ class WechatTransport:
         platform, _, contact_id = (row.mention or "").partition(":")
         if row.private or platform != PLATFORM or not contact_id:
             return row.text, ""
-        name = await self.bot.directory.name_or_blank(contact_id, row.chat)
+        name = await self.bot.names.name_or_blank(contact_id, row.chat)
         return (f"@{name}{MENTION_SPACE}{row.text}" if name else row.text), contact_id
 
     async def _send_text(self, chat: str, text: str, mention_ids: list[str]) -> str:
@@ -357,21 +378,25 @@ class _RecentIds:
         return message_id in self._ids
 
 
-class WechatBot:
-    """The WeChat door: a `PuppetClient`, message intake, and a sender of its own for the
-    "wechat" outbox rows (woken after each message, so an answer goes out at once; one sender
-    per platform, so its rate limits count every WeChat message of this process)."""
+class WechatBot(Door):
+    """The WeChat door: a `PuppetClient`, message intake, and `transport` for the "wechat"
+    outbox rows. Built by the root (bot.app.wechat_door); the sender the root builds for it
+    (one per platform, so its rate limits count every WeChat message of this process) runs
+    while WeChat can take messages and is woken after each message, so an answer goes out at
+    once."""
+
+    platform = PLATFORM
 
     def __init__(
         self,
-        app: App,
+        app: Runtime[Deps],
         options: ClientOptions | None = None,
         *,
-        sender_config: SenderConfig | None = None,
         attachments_dir: Path | None = None,
         concurrency: int = 16,
     ) -> None:
         self.app = app
+        self.limits = send_limits(app.settings)
         self.client = PuppetClient(
             options or options_from_settings(app.settings),
             on_event=self._on_event,
@@ -379,13 +404,8 @@ class WechatBot:
             now=app.clock.now,
         )
         self.transport = WechatTransport(self)
-        self.sender = Sender(
-            app.engine,
-            app.clock,
-            {PLATFORM: self.transport},
-            config=sender_config or SenderConfig.from_settings(app.settings),
-        )
-        self.directory = Directory(self.client)
+        self.sender: OutboxSender | None = None  # the root's, for the "wechat" rows: `start`
+        self.names = NameCache(self.client)
         self.attachments_dir = attachments_dir or Path(app.settings.data_dir) / "attachments"
         self.sent_ids = _RecentIds()
         self.handled = 0  # messages handed to the core
@@ -394,8 +414,8 @@ class WechatBot:
         self._rooms: dict[str, tuple[bool, float]] = {}  # room id → (in the grid, until)
         self._binding = asyncio.Lock()
         self._self_name = ""
-        self._waker = SenderWaker(self.sender.wake, WAKE_EVERY)
-        self._db_in_thread = app.engine.dialect.name != "sqlite"
+        self._waker = SenderWaker(self._wake_sender, WAKE_EVERY)
+        self.db = DatabaseWork()
         self._background: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._can_send = asyncio.Event()
@@ -403,19 +423,18 @@ class WechatBot:
         self._cannot_send.set()
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
-        """Database work: in a thread on PostgreSQL; inline on SQLite, where a write from a
-        thread meeting the sender's write on the loop waits in SQLite's busy handler
-        (milliseconds each time), while inline they simply take turns."""
-        if self._db_in_thread:
-            return await asyncio.to_thread(fn, *args)
-        return fn(*args)
+        return await self.db(fn, *args)
+
+    def _wake_sender(self) -> None:
+        if self.sender is not None:
+            self.sender.wake()
 
     @property
     def status(self) -> ConnectionStatus:
         return self.client.status
 
     async def run(self) -> None:
-        """Serve until cancelled or `stop`."""
+        """Serve until cancelled or the client stops."""
         tasks: list[asyncio.Task[Any]] = [
             asyncio.create_task(self._work(), name="wechat-intake"),
             asyncio.create_task(self._send(), name="wechat-sender"),
@@ -432,18 +451,16 @@ class WechatBot:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def stop(self) -> None:
-        await self.client.stop()
-
-    async def __aenter__(self) -> WechatBot:
-        # One instance at a time reads the gateway; the others stand by (storage/lease.py).
+    async def start(self, sender: OutboxSender) -> None:
+        """Serve in the background, `sender` delivering the "wechat" rows. One instance at a
+        time reads the gateway; the others stand by (storage/lease.py)."""
+        self.sender = sender
         lease = wechat_lease(self.client.options.endpoint)
         ttl = self.app.settings.wechat_lease_seconds
         self._task = asyncio.create_task(hold(self.app.engine, lease, self.run, ttl=ttl))
-        return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+    async def stop(self) -> None:
+        await self.client.stop()
         if self._task is not None:
             self._task.cancel()  # ends the work and hands the lease over at once
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
@@ -453,6 +470,7 @@ class WechatBot:
     async def _send(self) -> None:
         """Deliver while WeChat is reachable and logged in; pause otherwise, so an outage (a
         gateway restart, a QR scan) leaves the rows pending and spends none of their tries."""
+        assert self.sender is not None
         while True:
             await self._can_send.wait()
             runner = asyncio.create_task(self.sender.run_forever())
@@ -484,20 +502,20 @@ class WechatBot:
             self._self_name = ""
         elif kind in (ROOM_TOPIC, ROOM_JOIN, ROOM_LEAVE):
             room_id = str(payload.get("roomId") or "")
-            self.directory.forget_room(room_id)
+            self.names.forget_room(room_id)
             self._rooms.pop(room_id, None)
         elif kind == DIRTY:
             ident = str(payload.get("payloadId") or "")
             dirty = payload.get("payloadType")
             if dirty in (DirtyType.ROOM, DirtyType.ROOM_MEMBER):
-                self.directory.forget_room(ident)
+                self.names.forget_room(ident)
             elif dirty == DirtyType.CONTACT:
-                self.directory.forget_contact(ident)
+                self.names.forget_contact(ident)
 
     async def _learn_self_name(self) -> None:
         self_id = self.client.self_id
         if self_id:
-            self._self_name = await self.directory.name_or_blank(self_id)
+            self._self_name = await self.names.name_or_blank(self_id)
             self.status.self_name = self._self_name
             self._publish_status(self.status)
 
@@ -573,10 +591,10 @@ class WechatBot:
         room_id = msg.room_id
         topic = ""
         if room_id:
-            topic = await self.directory.topic(room_id)
+            topic = await self.names.topic(room_id)
             if not await self._room_in_grid(room_id, topic):
                 return None
-        name = await self.directory.name_or_blank(msg.talker_id, room_id)
+        name = await self.names.name_or_blank(msg.talker_id, room_id)
         text = strip_quote(msg.text) if mtype == MessageType.TEXT else ""
         if room_id and "@" in text:
             bot_named = self_id is not None and self_id in msg.mention_ids
@@ -602,7 +620,7 @@ class WechatBot:
         self_id = self.client.self_id
         if not self_id:
             return []
-        return [self._self_name, await self.directory.name_or_blank(self_id, room_id)]
+        return [self._self_name, await self.names.name_or_blank(self_id, room_id)]
 
     async def _attachment(
         self, message_id: str, mtype: MessageType, kind: str, filename: str
@@ -690,15 +708,7 @@ class WechatBot:
         ready = self.client.connected.is_set() and status.logged_in
         (self._can_send if ready else self._cannot_send).set()
         (self._cannot_send if ready else self._can_send).clear()
-        registry = getattr(self.app, "status", None)
-        if registry is None:
-            return
-        data = status_view(status)
-        setter = getattr(registry, "set", None)
-        if callable(setter):
-            setter(PLATFORM, data)
-        elif isinstance(registry, MutableMapping):
-            registry[PLATFORM] = data
+        self.app.status[PLATFORM] = status_view(status)
 
 
 def status_view(status: ConnectionStatus) -> dict[str, Any]:
@@ -720,12 +730,3 @@ def status_view(status: ConnectionStatus) -> dict[str, Any]:
             f"wechat:{room}（{topic}）" for room, topic in status.unknown_rooms.items()
         )
     return view
-
-
-def serving(app: App) -> contextlib.AbstractAsyncContextManager[object]:
-    """For `shuoshi run`: the WeChat door, serving while the context is open. It delivers the
-    "wechat" outbox rows itself, so it is not one of `app.transports`."""
-    if not app.settings.wechaty_puppet_service_token:
-        log.error("WeChat: WECHATY_PUPPET_SERVICE_TOKEN is not set; WeChat is not served")
-        return contextlib.nullcontext()
-    return WechatBot(app)

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -24,7 +24,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel
 
 from handlers import triage
-from handlers.clock import Clock
+from handlers.clock import Clock, FakeClock
+from handlers.deps import Deps
+from ports.runtime import Runtime
 from scheduler import periodic
 from scheduler.config import SchedulerConfig, scheduler_config
 from scheduler.ladder import Directory, process_due
@@ -36,7 +38,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Tick = Callable[[datetime], Awaitable[None]]
+# Moves a script's fake clock to the moment given, running on the way what is due (make_ticker).
+Ticker = Callable[[datetime], Awaitable[None]]
 CHECK = SQLModel.metadata.tables["issuecheck"]
 REMINDER = SQLModel.metadata.tables["reminder"]
 OUTBOX = SQLModel.metadata.tables["outbox"]
@@ -71,7 +74,7 @@ class Scheduler:
         self.charts = charts
 
     @classmethod
-    def for_app(cls, app: Any, *, charts: bool = True) -> Scheduler:
+    def for_app(cls, app: Runtime[object], *, charts: bool = True) -> Scheduler:
         cfg = scheduler_config(app.grid, daily_todo=app.settings.daily_todo)
         folder = Path(app.settings.data_dir) / "charts" if cfg.digest_chart and charts else None
         return cls(app.engine, app.clock, cfg, town=app.grid.town_name, charts=folder)
@@ -168,7 +171,7 @@ class Scheduler:
         return min(later, default=None)
 
 
-def make_ticker(app: Any, *, charts: bool = False) -> Tick:
+def make_ticker(app: Runtime[object], *, charts: bool = False) -> Ticker:
     """For `@at`/`@wait` in scenario scripts: step the fake clock to each moment the scheduler
     has work before `when`, sweep and deliver there, so each message shows at its own time.
     No digest charts by default: a transcript cannot show them, and drawing costs seconds."""
@@ -186,12 +189,13 @@ def make_ticker(app: Any, *, charts: bool = False) -> Tick:
             moment = scheduler.next_moment()
             if moment is None or moment > when:
                 return
+            assert isinstance(clock, FakeClock)  # only a script's clock is moved
             clock.set(moment)
 
     return tick
 
 
-def start_scheduler(app: Any) -> AsyncIOScheduler:
+def start_scheduler(app: Runtime[Deps]) -> AsyncIOScheduler:
     """`shuoshi run`: sweep every minute (and once at start-up) on the running event loop; the
     sweep itself runs in APScheduler's worker thread, the sender loop delivers what it queues."""
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -224,7 +228,7 @@ def start_scheduler(app: Any) -> AsyncIOScheduler:
     return aps
 
 
-def _retry_inbox(app: Any) -> None:
+def _retry_inbox(app: Runtime[Deps]) -> None:
     from handlers.intake import retry_due
 
     try:

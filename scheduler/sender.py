@@ -1,6 +1,6 @@
 """The outbox sender: delivers pending rows through each platform's transport, marks them sent.
 
-How a row travels (the SQL is in storage/outbox_queries.py):
+How a row travels (the SQL is in storage/outbox.py):
 
     pending ──claim──▶ sending (ours until claimed_until) ──send──▶ sent
                           │ TransientError, 5xx, timeout ──▶ pending again, later (one try counted)
@@ -36,19 +36,28 @@ import secrets
 import socket
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import Protocol, cast
+from typing import cast
 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from handlers.clock import Clock
-from scheduler.ratelimit import ChatKey, Limit, PlatformLimits, RateLimiter
+from ports.doors import (
+    Limit,
+    MergingTransport,
+    PermanentError,
+    PlatformLimits,
+    TransientError,
+    Transport,
+)
+from scheduler import ratelimit
+from scheduler.ratelimit import ChatKey, RateLimiter
 from storage.models import Outbox
-from storage.outbox_queries import (
+from storage.outbox import (
     claim_due,
     claims_by_host,
     mark_failed,
@@ -68,51 +77,11 @@ HOST = socket.gethostname()
 _LIVE_OWNERS: set[str] = set()
 
 
-class TransientError(Exception):
-    """The platform asked us to try later (HTTP 429/5xx, a timeout). With `retry_after`, the
-    platform said when (Telegram's 429): that is exactly how long the chat waits."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class PermanentError(Exception):
-    """The platform will never take this message (chat not found, bot blocked or removed from
-    the group, message malformed): the row fails at once, without more tries."""
-
-
-class Transport(Protocol):
-    """One platform's way out. `send` returns the platform's message id. It raises
-    PermanentError for what no retry can fix, TransientError (with retry_after when the
-    platform gives one) for what may pass; any other exception counts as transient too."""
-
-    platform: str
-
-    async def send(self, row: Outbox) -> str:
-        """Deliver one message; return the platform's message id."""
-        ...
-
-
-class MergingTransport(Transport, Protocol):
-    """A transport that can deliver several rows of one chat as one message. The sender uses
-    it where the platform's rate limits are tight (WeChat: 20 messages a minute in a room, and
-    accounts that flood get banned): rows already queued for a chat when its turn comes go
-    out together, up to `SenderConfig.merge_max`, and the limits count one message."""
-
-    def can_merge(self, rows: Sequence[Outbox]) -> bool:
-        """Whether these rows (of one chat, in order) may go out as one message."""
-        ...
-
-    async def send_merged(self, rows: Sequence[Outbox]) -> str:
-        """Deliver the rows as one message; return the platform's message id."""
-        ...
-
-
 @dataclass(frozen=True)
 class SenderConfig:
     """The sender's settings. Names and defaults are those of ports.settings.Settings, which
-    `from_settings` copies; the comments there say what each one is for."""
+    `from_settings` copies; the comments there say what each one is for. What a platform
+    allows is not here: each door declares its `PlatformLimits`, and the root hands them in."""
 
     outbox_max_tries: int = 8
     outbox_batch_size: int = 100
@@ -122,13 +91,6 @@ class SenderConfig:
     outbox_poll_seconds: float = 1.0
     outbox_backoff_seconds: float = 2.0
     outbox_backoff_max_seconds: float = 600.0
-    telegram_max_per_second: int = 30
-    telegram_chat_max_per_second: int = 1
-    telegram_group_max_per_minute: int = 20
-    wechat_max_per_second: int = 0
-    wechat_chat_max_per_second: int = 1
-    wechat_room_max_per_minute: int = 20
-    wechat_merge_max: int = 10
     outbox_rate_margin_seconds: float = 0.05
     outbox_synchronous_commit: bool = True
 
@@ -151,31 +113,25 @@ class SenderConfig:
         rate limits hold back longer are given back and claimed again when due."""
         return (self.outbox_lease_seconds - self.outbox_send_timeout_seconds) / 2
 
-    def merge_max(self, platform: str) -> int:
-        """How many queued rows of one chat may go out as one message (1: never merged).
-        Telegram rows are not merged: their buttons and replies belong to one message each."""
-        return max(1, self.wechat_merge_max) if platform == "wechat" else 1
 
-    def limits(self) -> dict[str, PlatformLimits]:
-        def at_most(count: int, per: float) -> tuple[Limit, ...]:
-            # 0 switches a limit off. The margin widens each window a little: jitter on the
-            # way (or a pause of this process) can bring two messages closer together at the
-            # platform than they were when they left.
-            margin = self.outbox_rate_margin_seconds
-            return (Limit(count, per + margin),) if count > 0 else ()
+def rate_limits(
+    limits: Mapping[str, PlatformLimits], margin: float
+) -> dict[str, ratelimit.PlatformLimits]:
+    """The platforms' declared limits as the rate limiter keeps them: each window widened by
+    `margin` seconds, since jitter on the way (or a pause of this process) can bring two
+    messages closer together at the platform than they were when they left."""
 
-        return {
-            "telegram": PlatformLimits(
-                overall=at_most(self.telegram_max_per_second, 1.0),
-                chat=at_most(self.telegram_chat_max_per_second, 1.0),
-                group=at_most(self.telegram_group_max_per_minute, 60.0),
-            ),
-            "wechat": PlatformLimits(
-                overall=at_most(self.wechat_max_per_second, 1.0),
-                chat=at_most(self.wechat_chat_max_per_second, 1.0),
-                group=at_most(self.wechat_room_max_per_minute, 60.0),
-            ),
-        }
+    def widened(windows: tuple[Limit, ...]) -> tuple[ratelimit.Limit, ...]:
+        return tuple(ratelimit.Limit(w.count, w.per + margin) for w in windows)
+
+    return {
+        platform: ratelimit.PlatformLimits(
+            overall=widened(declared.overall),
+            chat=widened(declared.chat),
+            group=widened(declared.group),
+        )
+        for platform, declared in limits.items()
+    }
 
 
 @dataclass
@@ -195,14 +151,18 @@ class _Claimed:
 
 
 class Sender:
+    """Delivers the outbox rows of the platforms in `transports`, each within the `limits` its
+    door declared (none given: no limits). Built only by the root (bot/app.py), one per door
+    and one for the platforms without a door of their own (the local web chat, scripts)."""
+
     def __init__(
         self,
         engine: Engine,
         clock: Clock,
         transports: dict[str, Transport],
-        max_tries: int | None = None,
         *,
         config: SenderConfig | None = None,
+        limits: Mapping[str, PlatformLimits] | None = None,
         limiter: RateLimiter | None = None,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -210,13 +170,14 @@ class Sender:
         owner: str | None = None,
     ) -> None:
         config = config or SenderConfig()
-        if max_tries is not None:
-            config = replace(config, outbox_max_tries=max_tries)
         self.engine = engine
         self.clock = clock
         self.transports = transports
         self.config = config
-        self.limiter = limiter or RateLimiter(config.limits(), clock=monotonic)
+        self.platform_limits: Mapping[str, PlatformLimits] = limits or {}
+        self.limiter = limiter or RateLimiter(
+            rate_limits(self.platform_limits, config.outbox_rate_margin_seconds), clock=monotonic
+        )
         self.rng = rng or random.Random()
         self.monotonic = monotonic
         self.sleep = sleep
@@ -235,15 +196,16 @@ class Sender:
         self._slots: asyncio.Semaphore | None = None
         self._conn: Connection | None = None
 
-    @classmethod
-    def from_settings(
-        cls, engine: Engine, clock: Clock, transports: dict[str, Transport], settings: object
-    ) -> Sender:
-        return cls(engine, clock, transports, config=SenderConfig.from_settings(settings))
-
     @property
     def max_tries(self) -> int:
         return self.config.outbox_max_tries
+
+    def merge_max(self, platform: str) -> int:
+        """How many queued rows of one chat may go out as one message (1: never merged), as
+        the platform's door declared (Telegram's rows are not merged: their buttons and
+        replies belong to one message each)."""
+        declared = self.platform_limits.get(platform)
+        return max(1, declared.merge_max) if declared is not None else 1
 
     # --- running --------------------------------------------------------------------------
 
@@ -517,8 +479,8 @@ class Sender:
 
     def _merged_with(self, first: Outbox, queue: deque[_Claimed]) -> list[Outbox]:
         """The rows queued behind `first` that go out in its message (taken off the queue):
-        none unless the platform merges (SenderConfig.merge_max, MergingTransport)."""
-        most = self.config.merge_max(first.platform)
+        none unless the platform merges (PlatformLimits.merge_max, MergingTransport)."""
+        most = self.merge_max(first.platform)
         transport = self.transports[first.platform]
         # Not isinstance(MergingTransport): a runtime Protocol check walks the protocol's
         # attributes every time, which showed per message.

@@ -18,19 +18,15 @@ from typing import Any, TypeVar
 import pytest
 from sqlmodel import Session, col, select
 
+from bot import telegram, wechat
 from bot.app import App
 from bot.cli import main as shuoshi
 from handlers.clock import FakeClock
 from handlers.outbox import enqueue
+from ports.doors import PermanentError, TransientError
 from ports.settings import Settings
-from scheduler.sender import (
-    HOST,
-    PermanentError,
-    Sender,
-    SenderConfig,
-    TransientError,
-)
-from storage import outbox_queries as q
+from scheduler.sender import HOST, Sender, SenderConfig
+from storage import outbox as q
 from storage.db import make_engine, session_scope
 from storage.models import Outbox
 
@@ -574,6 +570,7 @@ def test_telegram_limits_are_reached_and_never_broken(app: App) -> None:
         app.clock,
         {"telegram": platform},
         config=SenderConfig(outbox_batch_size=500, outbox_concurrency=16),
+        limits={"telegram": telegram.send_limits(Settings())},  # Telegram's, as its door says
         monotonic=vt.monotonic,
         sleep=vt.sleep,
     )
@@ -609,6 +606,7 @@ def sent_at_with_telegram_limits(app: App, *, batch: int) -> tuple[dict[int, flo
         app.clock,
         {"telegram": platform},
         config=SenderConfig(outbox_batch_size=batch),
+        limits={"telegram": telegram.send_limits(Settings())},
         monotonic=vt.monotonic,
         sleep=vt.sleep,
     )
@@ -667,12 +665,13 @@ class FakeWechat(FakePlatform):
         return f"w{len(self.messages)}"
 
 
-def wechat_sender(app: App, platform: FakeWechat, **config: Any) -> Sender:
+def wechat_sender(app: App, platform: FakeWechat, **settings: Any) -> Sender:
+    """A sender under WeChat's limits as its door declares them (from these settings)."""
     return Sender(
         app.engine,
         app.clock,
         {"wechat": platform},
-        config=SenderConfig(**config),
+        limits={"wechat": wechat.send_limits(Settings(**settings))},
         monotonic=platform.time.monotonic,
         sleep=platform.time.sleep,
     )

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from bot import telegram, wechat
+from ports.settings import Settings
 from scheduler.ratelimit import Limit, PlatformLimits, RateLimiter, Window
-from scheduler.sender import SenderConfig
+from scheduler.sender import rate_limits
 
-TELEGRAM = SenderConfig(outbox_rate_margin_seconds=0).limits()  # the limits to the letter
+
+def declared(**settings: Any) -> dict[str, PlatformLimits]:
+    """Telegram's and WeChat's limits as their doors declare them from these settings, as the
+    sender keeps them (with the settings' margin)."""
+    s = Settings(**settings)
+    doors = {"telegram": telegram.send_limits(s), "wechat": wechat.send_limits(s)}
+    return rate_limits(doors, s.outbox_rate_margin_seconds)
+
+
+TELEGRAM = declared(outbox_rate_margin_seconds=0)  # the limits to the letter
 
 
 class Clock:
@@ -112,23 +125,23 @@ def test_platforms_are_counted_apart_and_unknown_ones_are_free() -> None:
 
 def test_wechat_limits_follow_the_settings() -> None:
     clock = Clock()
-    config = SenderConfig(
+    limits = declared(
         wechat_chat_max_per_second=2, wechat_room_max_per_minute=5, outbox_rate_margin_seconds=0
     )
-    limiter = RateLimiter(config.limits(), clock=clock)
+    limiter = RateLimiter(limits, clock=clock)
     times = drive(limiter, clock, [("wechat", "r@chatroom", True)] * 12)
     assert max_in_window(times, 1.0) == 2
     assert max_in_window(times, 60.0) == 5
 
 
 def test_a_zero_switches_a_limit_off() -> None:
-    limits = SenderConfig(telegram_max_per_second=0).limits()["telegram"]
+    limits = declared(telegram_max_per_second=0)["telegram"]
     assert limits.overall == ()
     assert len(limits.chat) == 1
 
 
 def test_the_margin_widens_every_window_against_jitter() -> None:
-    limits = SenderConfig(outbox_rate_margin_seconds=0.05).limits()["telegram"]
+    limits = declared(outbox_rate_margin_seconds=0.05)["telegram"]
     assert limits.overall == (Limit(30, 1.05),)
     assert limits.chat == (Limit(1, 1.05),)
     assert limits.group == (Limit(20, 60.05),)

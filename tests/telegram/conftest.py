@@ -14,8 +14,8 @@ import pytest_asyncio
 import uvicorn
 from sqlmodel import Session, SQLModel, func, select
 
-from bot.app import App
-from bot.telegram import TelegramDoor, running
+from bot.app import App, running, telegram_door
+from bot.telegram import TelegramDoor
 from tests.telegram.fake_bot_api import FakeBotApi
 
 TOKEN = "123:ABC"
@@ -57,7 +57,7 @@ def tg_app(make_app: Callable[..., App], server: FakeBotApi, tmp_path: Path) -> 
 
 @asynccontextmanager
 async def door_running(app: App, web: Any = None) -> AsyncIterator[TelegramDoor]:
-    async with running(app, web) as door:
+    async with running(app, telegram_door(app, web)) as door:
         await asyncio.wait_for(door.connected.wait(), 5)
         yield door
 

@@ -12,7 +12,7 @@ import pytest_asyncio
 from telegram import Bot
 
 from bot.telegram import TEXT_LIMIT, TelegramTransport
-from scheduler.sender import PermanentError, TransientError
+from ports.doors import PermanentError, TransientError
 from storage.models import Outbox
 from tests.telegram.conftest import GROUP, TOKEN, VILLAGER
 from tests.telegram.fake_bot_api import FakeBotApi

@@ -25,11 +25,10 @@ import pytest
 import pytest_asyncio
 from sqlmodel import Session, col, func, select
 
-from bot.app import App
+from bot.app import App, running, wechat_door
 from bot.wechat import WechatBot
 from bot.wechat_client import ClientOptions
 from ports.settings import DEMO_GRID, REPO_ROOT
-from scheduler.sender import SenderConfig
 from storage.models import Inbound, Issue
 
 IN_CI = os.environ.get("CI") == "true"
@@ -187,11 +186,11 @@ def fast_options(gw: Gateway) -> ClientOptions:
 
 
 # No rate limits in tests (scheduler tests cover them): answers go out as fast as they can.
-UNLIMITED = SenderConfig(wechat_chat_max_per_second=0, wechat_room_max_per_minute=0)
+UNLIMITED = {"wechat_chat_max_per_second": 0, "wechat_room_max_per_minute": 0}
 
 
 def make_bot(app: App, gw: Gateway) -> WechatBot:
-    return WechatBot(app, fast_options(gw), sender_config=UNLIMITED)
+    return wechat_door(app, fast_options(gw))
 
 
 async def until(check: Callable[[], T], timeout: float = 10, what: str = "") -> T:
@@ -277,10 +276,10 @@ async def world(
     gateway: Gateway, make_app: Callable[..., App], tmp_path: Path
 ) -> AsyncIterator[World]:
     gateway.control("POST", "/reset", {})
-    app = make_app(grid=wechat_grid(tmp_path), data_dir=tmp_path / "data")
+    app = make_app(grid=wechat_grid(tmp_path), data_dir=tmp_path / "data", **UNLIMITED)
     bot = make_bot(app, gateway)
     w = World(app, gateway, bot)
     w.setup_people()
-    async with bot:
+    async with running(app, bot):
         await w.login()
         yield w

@@ -33,7 +33,7 @@ from bot.wechat_client import (
 )
 from bot.wechat_tls import server_name_from_token
 from bot.wechaty_pb.wechaty.puppet import base_pb2
-from scheduler.sender import PermanentError, TransientError
+from ports.doors import PermanentError, TransientError
 from storage.models import Outbox
 from tests.wechat.conftest import Gateway, fast_options, require_gateway, until
 
@@ -131,12 +131,11 @@ async def test_scan_login_and_logout_events(caplog: pytest.LogCaptureFixture) ->
 async def test_sending_while_disconnected_is_a_transient_error(
     make_app: Callable[..., object],
 ) -> None:
-    from bot.app import App
-    from bot.wechat import WechatBot
+    from bot.app import App, wechat_door
 
     app = make_app()
     assert isinstance(app, App)
-    bot = WechatBot(app, ClientOptions(endpoint="127.0.0.1:1", token="t"))
+    bot = wechat_door(app, ClientOptions(endpoint="127.0.0.1:1", token="t"))
     row = Outbox(
         platform=PLATFORM,
         chat="r@chatroom",
