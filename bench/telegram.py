@@ -8,7 +8,7 @@
 
 Each run queues all updates at once and times from then until the last reply was sent.
 Goal: full bot ≥ 0.5 × floor. The sender's rate limits are off (the floor has none either).
-Run: .venv/bin/python bench/telegram.py [--updates 2000] [--rounds 3] [--database-url URL]
+Run: .venv/bin/python bench/telegram.py [--updates 1000] [--rounds 3] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -38,8 +38,7 @@ from telegram import Update  # noqa: E402
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters  # noqa: E402
 
 import bot.telegram  # noqa: E402
-from bot.app import build, settle  # noqa: E402
-from bot.telegram import running  # noqa: E402
+from bot.app import build, freeze_startup_objects, running, telegram_door  # noqa: E402
 from handlers.intake import receive, receive_many  # noqa: E402
 from ports.settings import DEMO_GRID, Settings  # noqa: E402
 from storage.models import Issue  # noqa: E402
@@ -56,7 +55,16 @@ MATTERS = [
     "说事 下水道堵了，一下雨就淹",
     "说事 垃圾好几天没人清理了",
     "说事 村口那个井盖丢了",
+    "说事 后山的水管爆了，好几户停水",
+    "说事 小学门口的减速带坏了，车开得很快",
+    "说事 电线杆歪了，看着要倒",
+    "说事 路上有个大坑，电动车摔了好几回",
+    "说事 河边的护栏被冲走了",
+    "说事 晒谷场的围墙裂了",
 ]
+# Each post names a 组 (1 … 99, classifier/places.py) and a matter: so many posts at most, each a
+# matter of its own.
+MAX_POSTS = 99 * len(MATTERS)
 WARMUP = 50
 
 
@@ -87,15 +95,22 @@ def _timed(decide: Callable[..., Any]) -> Callable[..., Any]:
 Run = Callable[[FakeBotApi, int], Awaitable[Rate]]
 
 
-_NUMERALS = str.maketrans("0123456789", "十一二三四五六七八九")
+def spelled(n: int) -> str:
+    """A 组 as people write it: 三, 十二, 四十五 (1 … 99)."""
+    digits = "零一二三四五六七八九"
+    tens, ones = divmod(n, 10)
+    return (
+        (digits[tens] if tens > 1 else "") + ("十" if tens else "") + (digits[ones] if ones else "")
+    )
 
 
 def post_all(server: FakeBotApi, n: int, offset: int) -> None:
-    """Posts about different 组 (written in Chinese numerals, as the duplicate finder reads
-    them), so none is taken for a second report of an earlier one."""
+    """Posts about different 组 (another 组 for each repeat of a text), so none is taken for a
+    second report of an earlier one."""
     for i in range(n):
         k = offset + i
-        matter = MATTERS[k % len(MATTERS)].replace("说事 ", f"说事 {str(k).translate(_NUMERALS)}组")
+        group = spelled(k // len(MATTERS) + 1)
+        matter = MATTERS[k % len(MATTERS)].replace("说事 ", f"说事 {group}组")
         server.post_text(GROUP, 20000 + k % 300, matter)
 
 
@@ -153,11 +168,11 @@ def full_bot(database_url: str | None, db_in_thread: bool | None = None) -> Run:
             bot.telegram.receive = _timed(receive)  # type: ignore[assignment]
             bot.telegram.receive_many = _timed(receive_many)  # type: ignore[assignment]
             try:
-                async with running(app) as door:
+                async with running(app, telegram_door(app)) as door:
                     if db_in_thread is not None:
-                        door.db_in_thread = db_in_thread
+                        door.db.in_thread = db_in_thread  # ports.doors.DatabaseWork
                     await asyncio.wait_for(door.connected.wait(), 10)
-                    settle()  # as `shuoshi run` does once it is built
+                    freeze_startup_objects()  # as `shuoshi run` does once it is built
                     rate = await timed(server, n)
                 with Session(app.engine) as session:
                     issues = session.exec(select(func.count()).select_from(Issue)).one()
@@ -192,10 +207,12 @@ async def once(run: Run, n: int) -> Rate:
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--updates", type=int, default=2000)
+    parser.add_argument("--updates", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database-url", help="PostgreSQL to run the full bot on")
     args = parser.parse_args()
+    if not 0 < args.updates <= MAX_POSTS - WARMUP:
+        parser.error(f"--updates must be 1 … {MAX_POSTS - WARMUP}")
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)  # long polls cut at stop
     url = args.database_url

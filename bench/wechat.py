@@ -3,9 +3,10 @@
 In one run, against one gateway process:
 - floor: a bare gRPC client that only echoes: MESSAGE event → MessagePayload → skip its own
   → MessageSendText back into the room with an @-mention (up to 16 messages in flight, as the bot);
-- bot: the full WeChat door (bot/wechat.py) on SQLite: each post is fetched, recorded in the
-  inbox, classified and registered as an issue, acknowledged in the room with an @-mention and
-  told privately to its owner (two answers per post), through the door's own outbox sender.
+- bot: the full WeChat door (bot/wechat.py) on SQLite (or --database-url): each post is fetched,
+  recorded in the inbox, classified and registered as an issue, acknowledged in the room with an
+  @-mention and told privately to its owner (two answers per post), through the outbox sender
+  the root builds for the door.
   Answers already waiting for one chat when its turn comes go out as one message
   (WECHAT_MERGE_MAX, default 10); `--merge-max 1` sends every answer on its own.
 
@@ -14,8 +15,10 @@ fast as it answers, and times from the first post until every answer was sent. T
 rate limits (WeChat: 1 message/s per chat, 20/min per room) are off here: a policy, not a cost.
 
 Goal (issue 5): bot ≥ 0.5 × floor.
-Run: .venv/bin/python bench/wechat.py [--posts 400] [--rounds 2] [--merge-max 10]  (needs node
-and `npm ci` in deploy/wechaty-gateway). One round of each, not counted, warms up first.
+Run: .venv/bin/python bench/wechat.py [--posts 400] [--rounds 2] [--merge-max 10]
+[--database-url postgresql+psycopg://…] [--db-in-thread]  (needs node and `npm ci` in
+deploy/wechaty-gateway). One round of each, not counted, warms up first. `--db-in-thread` runs
+the door's database work in a worker thread (ports.doors.DatabaseWork) to measure that rule.
 """
 
 from __future__ import annotations
@@ -42,14 +45,13 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import build, settle
-from bot.wechat import WechatBot
+from bot.app import build, freeze_startup_objects, running, wechat_door
 from bot.wechat_client import MESSAGE, ClientOptions
 from bot.wechaty_pb.wechaty import puppet_pb2_grpc
 from bot.wechaty_pb.wechaty.puppet import base_pb2, event_pb2, message_pb2
 from handlers.clock import FakeClock
 from ports.settings import DEMO_GRID, REPO_ROOT, Settings
-from scheduler.sender import SenderConfig
+from scheduler.sender import Sender
 
 GATEWAY = REPO_ROOT / "deploy" / "wechaty-gateway"
 TOKEN = "insecure_bench"
@@ -280,37 +282,54 @@ async def floor(gw: Gateway, n: int) -> Run:
     return meter.run(n, gw)
 
 
-async def full_bot(gw: Gateway, n: int, tmp: Path, merge_max: int = 10) -> tuple[Run, int]:
-    """The WeChat door with the whole core on SQLite, and the issues it registered."""
+async def full_bot(
+    gw: Gateway,
+    n: int,
+    tmp: Path,
+    merge_max: int = 10,
+    database_url: str | None = None,
+    db_in_thread: bool = False,
+) -> tuple[Run, int]:
+    """The WeChat door with the whole core on SQLite (or `database_url`), and the issues it
+    registered."""
     gw.setup()
-    url = f"sqlite:///{tmp / f'bench-{time.monotonic_ns()}.db'}"
-    settings = Settings(grid_file=wechat_grid(tmp), database_url=url, data_dir=tmp / "data")
-    app = build(settings, clock=FakeClock(datetime(2026, 11, 23, 9, 0)), database_url=url)
-    unlimited = SenderConfig(
-        wechat_chat_max_per_second=0, wechat_room_max_per_minute=0, wechat_merge_max=merge_max
+    url = database_url or f"sqlite:///{tmp / f'bench-{time.monotonic_ns()}.db'}"
+    if database_url:
+        reset(database_url)
+    settings = Settings(
+        grid_file=wechat_grid(tmp),
+        database_url=url,
+        data_dir=tmp / "data",
+        wechat_chat_max_per_second=0,  # the limits are a policy, not a cost
+        wechat_room_max_per_minute=0,
+        wechat_merge_max=merge_max,
     )
+    app = build(settings, clock=FakeClock(datetime(2026, 11, 23, 9, 0)), database_url=url)
     options = ClientOptions(endpoint=f"127.0.0.1:{gw.port}", token=TOKEN, tls=False)
-    bot = WechatBot(app, options, sender_config=unlimited)
-    settle()  # as `shuoshi run` does once it is built
+    bot = wechat_door(app, options)
+    bot.db.in_thread = db_in_thread
+    freeze_startup_objects()  # as `shuoshi run` does once it is built
     core = 0.0
     deliver_many = bot.deliver_many
 
     def timed_deliver_many(inbounds: Any) -> Any:
         nonlocal core
-        t0 = time.thread_time()  # on SQLite the door decides on the event loop's thread
+        t0 = time.thread_time()  # the thread that decides: the loop's, or the worker's
         try:
             return deliver_many(inbounds)
         finally:
             core += time.thread_time() - t0
 
     bot.deliver_many = timed_deliver_many  # type: ignore[method-assign]
-    async with bot:
+    async with running(app, bot):
+        sender = bot.sender
+        assert isinstance(sender, Sender)  # the one the root built for the door
         await until(bot.client.connected.is_set, 30)
         gw.control("POST", "/login", {"id": BOT_ID})
         await until(lambda: bot.status.logged_in, 30)
         with Meter(gw) as meter:
             poster = gw.post_all(n)
-            await until(lambda: bot.handled >= n and bot.sender.stats.sent >= 2 * n)
+            await until(lambda: bot.handled >= n and sender.stats.sent >= 2 * n)
         poster.join()
     from sqlmodel import Session, func, select
 
@@ -321,16 +340,36 @@ async def full_bot(gw: Gateway, n: int, tmp: Path, merge_max: int = 10) -> tuple
     app.engine.dispose()
     run = meter.run(n, gw)
     run.core_ms = core * 1000 / n
-    run.sends = bot.sender.stats.sent - bot.sender.stats.merged
+    run.sends = sender.stats.sent - sender.stats.merged
     return run, issues
+
+
+def reset(url: str) -> None:
+    """An empty, migrated PostgreSQL database for one run."""
+    from sqlalchemy import text
+    from sqlmodel import SQLModel
+
+    from storage.db import make_engine, upgrade
+
+    engine = make_engine(url)
+    upgrade(engine)
+    tables = [t.name for t in SQLModel.metadata.sorted_tables]
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--posts", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--merge-max", type=int, default=SenderConfig().wechat_merge_max)
+    parser.add_argument(
+        "--merge-max", type=int, default=Settings.model_fields["wechat_merge_max"].default
+    )
+    parser.add_argument("--database-url", help="PostgreSQL to run the full bot on")
+    parser.add_argument("--db-in-thread", action="store_true", help="the door's database work")
     args = parser.parse_args()
+    bot_args = (args.merge_max, args.database_url, args.db_in_thread)
     if not 0 < args.posts <= MAX_POSTS:
         parser.error(f"--posts must be 1 … {MAX_POSTS}")
     load = f"{os.getloadavg()[0]:.1f}"
@@ -341,12 +380,12 @@ async def main() -> None:
             # Warm up node's JIT and both paths with a whole round each (with a shorter one the
             # floor's first counted run was always its slowest).
             await floor(gw, args.posts)
-            await full_bot(gw, args.posts, tmp, args.merge_max)
+            await full_bot(gw, args.posts, tmp, *bot_args)
             floors: list[Run] = []
             bots: list[Run] = []
             for _ in range(args.rounds):  # interleaved, so load changes hit both alike
                 floors.append(await floor(gw, args.posts))
-                run, issues = await full_bot(gw, args.posts, tmp, args.merge_max)
+                run, issues = await full_bot(gw, args.posts, tmp, *bot_args)
                 bots.append(run)
                 assert issues == args.posts, f"{issues} issues from {args.posts} posts"
         finally:
@@ -354,7 +393,9 @@ async def main() -> None:
     print(
         f"posts per run: {args.posts}, rounds: {args.rounds}, CPUs: {os.cpu_count()}, "
         f"load average before/after: {load} / {os.getloadavg()[0]:.1f}, "
-        f"WECHAT_MERGE_MAX: {args.merge_max}"
+        f"WECHAT_MERGE_MAX: {args.merge_max}, database: "
+        f"{'PostgreSQL' if args.database_url else 'SQLite'}, database work "
+        f"{'in a thread' if args.db_in_thread else 'on the event loop'}"
     )
     for name, runs in (("floor (bare echo client)", floors), ("full bot", bots)):
         rate = statistics.median(r.rate for r in runs)
