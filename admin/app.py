@@ -20,7 +20,6 @@ from admin.auth import LoginLimits, load_secret
 from admin.security import AdminOptions, SecureCookies, admin_options
 from admin.web import HERE, LoginRequired, chat_enabled, make_templates
 from handlers.deps import Deps
-from ops import metrics
 from ports.runtime import Runtime
 
 SESSION_COOKIE = "shuoshi_session"
@@ -120,7 +119,6 @@ def create_app(
         ready, report = readiness.check(app)
         return JSONResponse(report, status_code=200 if ready else 503)
 
-    metrics.mount(web, app)  # GET /metrics (Prometheus)
     return web
 
 

@@ -22,7 +22,10 @@ from handlers.privacy import mask
 from storage.issues import IssueFilter, days_late, iter_issues
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from handlers.deps import Deps
+    from ports.runtime import Runtime
+
+    App = Runtime[Deps]
 
 SHEET = "台账"
 # (header, column width); `values` gives a row in this order.

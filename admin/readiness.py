@@ -16,7 +16,10 @@ from sqlmodel import Session
 from storage import inbox, outbox
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from handlers.deps import Deps
+    from ports.runtime import Runtime
+
+    App = Runtime[Deps]
 
 MIN_FREE_DISK = 200 * 1024**2  # bytes; below it a photo or a database page may not fit
 MAX_INBOX_WAIT = timedelta(minutes=5)  # a recorded message still not handled (retries: 10 s–30 min)

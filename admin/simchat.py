@@ -36,7 +36,7 @@ from handlers.deps import Deps
 from handlers.intake import Handled, receive
 from ports.messages import Incoming
 from ports.runtime import Runtime
-from storage import queries
+from storage import inbox, outbox
 from storage.models import ChatGroup, GroupChat, Outbox, Person, PersonId, Role, Seen, Village
 
 PLATFORM = "local"
@@ -158,9 +158,9 @@ def _state(request: Request, session: Session, viewer: Viewer) -> dict[str, Any]
 
 def _panes(session: Session, chat: str, name: str) -> dict[str, Any]:
     return {
-        "group_messages": queries.local_conversation(session, chat=chat, private=False),
-        "private_messages": queries.local_conversation(session, chat=name, private=True),
-        "buttons_of": queries.buttons_of,
+        "group_messages": inbox.local_conversation(session, chat=chat, private=False),
+        "private_messages": inbox.local_conversation(session, chat=name, private=True),
+        "buttons_of": outbox.buttons_of,
     }
 
 
@@ -266,7 +266,7 @@ async def chat_press(
             )
             if not (where and may_speak_as(session, viewer, name)):
                 raise HTTPException(status_code=403, detail=OTHER_VILLAGE)
-            data = dict(queries.buttons_of(row)).get(label)
+            data = dict(outbox.buttons_of(row)).get(label)
             if data is None:
                 return None
             return receive(

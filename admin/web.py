@@ -23,7 +23,10 @@ from storage.models import KINDS, Kind, Status
 from storage.search import Reader
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from handlers.deps import Deps
+    from ports.runtime import Runtime
+
+    App = Runtime[Deps]
 
 HERE = Path(__file__).parent
 PER_PAGE = 50

@@ -324,7 +324,7 @@ def cmd_inbox(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_outbox(settings: Settings, args: argparse.Namespace) -> int:
     from handlers.clock import SystemClock
     from handlers.privacy import short
-    from storage import outbox_queries as q
+    from storage import outbox as q
     from storage.db import make_engine, session_scope, upgrade
     from storage.grid import load_grid
 

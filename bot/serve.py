@@ -22,9 +22,11 @@ def serve(settings: Settings) -> int:
     if resumed:
         log.info("resumed %d messages recorded before a stop", resumed)
     from admin.app import create_app, welcome
+    from ops import metrics
     from scheduler.jobs import start_scheduler
 
     web = create_app(app)
+    metrics.mount(web, app)  # GET /metrics (Prometheus), beside the admin
     doors = build_doors(app, web)
     freeze_startup_objects()
     config = uvicorn.Config(  # log_config=None: uvicorn's lines go through ops/logs.py (JSON)

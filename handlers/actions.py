@@ -13,12 +13,11 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from classifier import learning
-from handlers import texts
+from handlers import counting, texts
 from handlers.deps import Deps
 from handlers.outbox import to_chat, to_person, to_sender
 from handlers.privacy import short
 from handlers.routing import choose_owner, due_for, time_limit
-from ops import metrics
 from storage import issues, people
 from storage.models import (
     ACTIVE_STATUSES,
@@ -225,7 +224,7 @@ def create_issue(
     )
     issue = issues.add_issue(session=ctx.session, values=values)
     ctx.keep.append(issue)
-    metrics.counted(ctx.session, ("issue", issue.id or 0), reporter_key.partition(":")[0])
+    counting.counted(ctx.session, ("issue", issue.id or 0), reporter_key.partition(":")[0])
     created = ("created", reporter_name or reporter_key, kind)
     events(
         ctx, issue, [created, ("assigned", texts.SYSTEM_ACTOR, owner.name)] if owner else [created]

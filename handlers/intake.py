@@ -30,7 +30,7 @@ from classifier.base import (
     decide,
     public_kind,
 )
-from handlers import actions, commands, texts, triage
+from handlers import actions, commands, counting, texts, triage
 from handlers.actions import Actor, Ctx, Outcome
 from handlers.deps import Deps
 from handlers.directory import GroupInfo
@@ -46,7 +46,6 @@ from handlers.parsing import (
 )
 from handlers.privacy import short
 from handlers.routing import choose_owner
-from ops import metrics
 from ports.messages import Incoming
 from storage import inbox, issues, outbox, people, writes
 from storage.db import session_scope
@@ -284,7 +283,7 @@ def _handle_post(session: Session, deps: Deps, row: Post) -> Handled:
             issue_id=row.issue_id,
         )
     result.inbound_id = row.id
-    metrics.counted(session, ("post", row.id), row.platform, row.status)
+    counting.counted(session, ("post", row.id), row.platform, row.status)
     return result
 
 

@@ -37,106 +37,21 @@ from typing import Any
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
-    Counter,
-    PlatformCollector,
-    ProcessCollector,
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import case, event, func, inspect, select
+from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel, col
 
 from handlers.clock import Clock
+from handlers.counting import REGISTRY, install
 from storage import inbox, lease
-from storage.models import Inbound, Issue, Outbox
-
-REGISTRY = CollectorRegistry(auto_describe=True)
-MESSAGES = Counter(
-    "shuoshi_messages",
-    "Messages received and decided by this instance, by platform and outcome",
-    ["platform", "status"],
-    registry=REGISTRY,
-)
-MATTERS = Counter(
-    "shuoshi_matters_created",
-    "Matters (issues) registered by this instance",
-    ["platform"],
-    registry=REGISTRY,
-)
-COMMANDS = Counter(
-    "shuoshi_commands",
-    "Commands (slash, keyword, reply or button) handled by this instance",
-    ["platform"],
-    registry=REGISTRY,
-)
-ProcessCollector(registry=REGISTRY)
-PlatformCollector(registry=REGISTRY)
+from storage.models import Outbox
 
 CACHE_SECONDS = 5.0
-_KEY = "shuoshi.metrics"
-
-
-# --------------------------------------------------------------------------------------------
-# counted at commit
-# --------------------------------------------------------------------------------------------
-
-
-def _after_flush(session: Session, _context: Any) -> None:
-    for obj in session.new:
-        if isinstance(obj, Inbound) and obj.status != "new":
-            session.info.setdefault(_KEY, {})[("in", id(obj))] = (obj.platform, obj.status)
-        elif isinstance(obj, Issue):
-            platform = obj.reporter.partition(":")[0] or "unknown"
-            session.info.setdefault(_KEY, {})[("issue", id(obj))] = (platform, "")
-    for obj in session.dirty:
-        if (
-            isinstance(obj, Inbound)
-            and obj.status != "new"
-            and inspect(obj).attrs.status.history.has_changes()
-        ):
-            session.info.setdefault(_KEY, {})[("in", id(obj))] = (obj.platform, obj.status)
-
-
-def counted(session: Session, key: tuple[str, int], platform: str, status: str = "") -> None:
-    """Count what was written without an ORM object ("post", inbox id) / ("issue", issue id),
-    at commit like the rest."""
-    session.info.setdefault(_KEY, {})[key] = (platform, status)
-
-
-def _after_commit(session: Session) -> None:
-    seen = session.info.pop(_KEY, None)
-    if not seen:
-        return
-    for (what, _), (platform, status) in seen.items():
-        if what == "issue":
-            MATTERS.labels(platform).inc()
-        else:
-            MESSAGES.labels(platform, status).inc()
-            if status == "command":
-                COMMANDS.labels(platform).inc()
-
-
-def _forget(session: Session, *_: Any) -> None:
-    session.info.pop(_KEY, None)
-
-
-_installed = False
-_lock = threading.Lock()
-
-
-def install() -> None:
-    """Listen to every session of this process (idempotent)."""
-    global _installed
-    with _lock:
-        if _installed:
-            return
-        event.listen(Session, "after_flush", _after_flush)
-        event.listen(Session, "after_commit", _after_commit)
-        event.listen(Session, "after_rollback", _forget)
-        _installed = True
 
 
 # --------------------------------------------------------------------------------------------
