@@ -57,11 +57,6 @@ DOORS: dict[str, tuple[str, ...]] = {
 # which may use a door anyway); handlers, storage and the rest never do.
 PLATFORM_LIBRARIES: dict[str, str] = {"telegram": "telegram", "grpc": "wechat"}
 
-# Known violations while the restructuring (issue 16) is under way: (importer, imported), each
-# with the reason. This list only shrinks (a stale entry fails the last test); once it is empty,
-# delete ALLOWED, `_allowed` and `test_the_allow_list_holds_only_what_is_still_there`.
-ALLOWED: dict[tuple[str, str], str] = {}  # empty: no layer is crossed upward
-
 
 @dataclass(frozen=True)
 class Arrow:
@@ -163,10 +158,6 @@ def _why_forbidden(arrow: Arrow) -> str | None:
     return None
 
 
-def _allowed(arrow: Arrow) -> bool:
-    return (arrow.importer, arrow.imported) in ALLOWED
-
-
 def test_type_only_late_and_relative_imports_count(tmp_path: Path) -> None:
     source = tmp_path / "probe.py"
     source.write_text(
@@ -207,16 +198,9 @@ def test_no_import_points_up_the_layers() -> None:
     wrong = [
         f"{MODULES[a.importer].relative_to(ROOT)}:{a.line}: {a.importer} → {a.imported}: {why}"
         for a in ARROWS
-        if (why := _why_forbidden(a)) is not None and not _allowed(a)
+        if (why := _why_forbidden(a)) is not None
     ]
     assert not wrong, "forbidden imports:\n" + "\n".join(sorted(set(wrong)))
-
-
-def test_the_allow_list_holds_only_what_is_still_there() -> None:
-    """An entry whose import is gone (or is no longer forbidden) is deleted from ALLOWED."""
-    present = {(a.importer, a.imported) for a in ARROWS if _why_forbidden(a) is not None}
-    stale = sorted(set(ALLOWED) - present)
-    assert not stale, f"remove from ALLOWED (fixed): {stale}"
 
 
 def _cycles() -> list[list[str]]:
