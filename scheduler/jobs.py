@@ -18,10 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from handlers import triage
 from handlers.clock import Clock, FakeClock
@@ -29,8 +28,9 @@ from handlers.deps import Deps
 from ports.runtime import Runtime
 from scheduler import periodic
 from scheduler.config import SchedulerConfig, scheduler_config
-from scheduler.ladder import Directory, process_due
+from scheduler.ladder import GridSnapshot, process_due
 from scheduler.notices import settle
+from storage import outbox, schedule
 from storage.db import session_scope
 
 if TYPE_CHECKING:
@@ -40,9 +40,6 @@ log = logging.getLogger(__name__)
 
 # Moves a script's fake clock to the moment given, running on the way what is due (make_ticker).
 Ticker = Callable[[datetime], Awaitable[None]]
-CHECK = SQLModel.metadata.tables["issuecheck"]
-REMINDER = SQLModel.metadata.tables["reminder"]
-OUTBOX = SQLModel.metadata.tables["outbox"]
 SWEEP_SECONDS = 60
 INBOX_RETRY_SECONDS = 5
 MAX_BATCHES = 10_000  # a guard against a loop, far above any real backlog
@@ -94,7 +91,7 @@ class Scheduler:
         )
         quiet = self.cfg.in_quiet(now)
         with Session(self.engine) as session:
-            directory = Directory.load(session)
+            directory = GridSnapshot.load(session)
         for _ in range(MAX_BATCHES):
             try:
                 with session_scope(self.engine) as session:
@@ -136,21 +133,12 @@ class Scheduler:
         now = self.now()
         moments: list[datetime] = []
         with Session(self.engine) as session:
-            first = session.execute(
-                select(func.min(CHECK.c.next_check_at)).where(CHECK.c.next_check_at > now)
-            ).scalar()
+            first = schedule.next_check_after(session=session, after=now)
             if first is not None:
                 moments.append(first)
-            held = session.execute(
-                select(REMINDER.c.id).where(REMINDER.c.status == "held").limit(1)
-            ).first()
-            if held is not None:
+            if schedule.any_held(session=session):
                 moments.append(self.cfg.quiet_end(now))
-            gathering = session.execute(
-                select(func.min(REMINDER.c.created_at)).where(
-                    REMINDER.c.status == "held", REMINDER.c.stage == triage.STAGE
-                )
-            ).scalar()
+            gathering = schedule.oldest_held(session=session, stage=triage.STAGE)
             if gathering is not None:  # triage cards go out once they have gathered
                 gathering = (
                     gathering.astimezone(now.tzinfo)
@@ -158,11 +146,7 @@ class Scheduler:
                     else gathering.replace(tzinfo=now.tzinfo)
                 )
                 moments.append(self.cfg.quiet_end(max(now, gathering + triage.GATHER)))
-            retry = session.execute(
-                select(func.min(OUTBOX.c.not_before)).where(
-                    OUTBOX.c.status == "pending", OUTBOX.c.not_before > now
-                )
-            ).scalar()
+            retry = outbox.next_due_after(session=session, after=now)
             if retry is not None:
                 moments.append(retry)
         if (daily := periodic.next_moment(now, self.cfg)) is not None:
