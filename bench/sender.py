@@ -33,7 +33,10 @@ from sqlalchemy import create_engine, insert, text  # noqa: E402
 from sqlalchemy.engine import Engine, make_url  # noqa: E402
 
 from handlers.clock import FakeClock, SystemClock  # noqa: E402
-from scheduler.sender import Sender, SenderConfig, TransientError  # noqa: E402
+from bot.telegram import send_limits  # noqa: E402
+from ports.doors import TransientError  # noqa: E402
+from ports.settings import Settings  # noqa: E402
+from scheduler.sender import Sender, SenderConfig  # noqa: E402
 from storage.db import make_engine, upgrade  # noqa: E402
 from storage.models import Outbox  # noqa: E402
 
@@ -167,7 +170,13 @@ def telegram_limits(kind: str, pg_url: str, private_chats: int, groups: int) -> 
         ]
         fill(engine, rows)
         platform = StrictTelegram()
-        sender = Sender.from_settings(engine, clock, {"telegram": platform}, SenderConfig())
+        sender = Sender(
+            engine,
+            clock,
+            {"telegram": platform},
+            config=SenderConfig(),
+            limits={"telegram": send_limits(Settings())},
+        )
 
         async def go() -> float:
             task = asyncio.create_task(sender.run_forever())

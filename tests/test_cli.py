@@ -132,7 +132,7 @@ def test_run_does_not_let_uvicorn_believe_forwarded_headers(
         raise Stop
 
     monkeypatch.setattr(bot.serve.uvicorn, "Config", config)
-    monkeypatch.setattr(bot.serve, "settle", lambda: None)
+    monkeypatch.setattr(bot.serve, "freeze_startup_objects", lambda: None)
     with pytest.raises(Stop):
         bot.serve.serve(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", data_dir=tmp_path))
     assert seen["proxy_headers"] is False

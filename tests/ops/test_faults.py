@@ -27,8 +27,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, func, select
 
-from bot.app import App, build
-from bot.telegram import running as telegram_running
+from bot.app import App, build, telegram_door
+from bot.app import running as door_running
 from handlers.clock import FakeClock
 from handlers.intake import retry_due
 from ports.settings import Settings
@@ -128,7 +128,7 @@ def _counts(app: App) -> tuple[int, int]:
 
 @contextlib.asynccontextmanager
 async def _door(app: App) -> AsyncIterator[None]:
-    async with telegram_running(app) as door:
+    async with door_running(app, telegram_door(app, None)) as door:
         await asyncio.wait_for(door.connected.wait(), 10)
         yield
 
