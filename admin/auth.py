@@ -13,11 +13,11 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from handlers.actions import Actor
-from storage import admin_sessions
-from storage.models import AdminLogin, ApiToken, Person, PersonId, Role, Village
+from storage import admin_sessions, people
+from storage.models import AdminLogin, ApiToken, Person, Role
 
 _hasher = PasswordHasher()
 # Compared against when the name is unknown, so a wrong name costs as long as a wrong password.
@@ -82,9 +82,7 @@ class Viewer:
 
 
 def viewer_of(session: Session, person: Person, via: str) -> Viewer:
-    key = session.exec(
-        select(PersonId.key).where(PersonId.person_id == person.id).order_by(col(PersonId.id))
-    ).first()
+    key = people.default_key(session=session, person_id=person.id)
     return Viewer(
         person_id=person.id or 0,
         name=person.name,
@@ -97,22 +95,12 @@ def viewer_of(session: Session, person: Person, via: str) -> Viewer:
 
 def people_named(session: Session, name: str, village: str | None = None) -> list[Person]:
     """Active grid people of that name (in that village, when given)."""
-    query = select(Person).where(Person.name == name.strip(), Person.active)
-    if village:
-        query = query.join(Village, col(Village.id) == col(Person.village_id)).where(
-            Village.name == village
-        )
-    return list(session.exec(query))
+    return people.people_named(session=session, name=name.strip(), village=village)
 
 
 def check_password(session: Session, name: str, password: str) -> Person | None:
     """The active person of that name whose password this is (names repeat across villages)."""
-    rows = session.exec(
-        select(Person, AdminLogin)
-        .join(AdminLogin, col(AdminLogin.person_id) == col(Person.id))
-        .where(Person.name == name.strip(), Person.active)
-        .order_by(col(Person.id))
-    ).all()
+    rows = admin_sessions.logins(session=session, name=name.strip())
     if not rows:
         verify_password(_DUMMY_HASH, password)
         return None
@@ -146,11 +134,7 @@ def session_viewer(session: Session, data: dict[str, object], *, now: datetime) 
     pid = admin_sessions.person_of(session, token, now)
     if pid is None:
         return None
-    row = session.exec(
-        select(Person)
-        .join(AdminLogin, col(AdminLogin.person_id) == col(Person.id))
-        .where(Person.id == pid, Person.active)
-    ).first()
+    row = admin_sessions.login_person(session=session, person_id=pid)
     return viewer_of(session, row, "session") if row is not None else None
 
 
@@ -179,15 +163,7 @@ def new_token(session: Session, person: Person, now: datetime, label: str = "") 
 
 
 def token_viewer(session: Session, token: str, now: datetime) -> Viewer | None:
-    row = session.exec(
-        select(ApiToken, Person)
-        .join(Person, col(Person.id) == col(ApiToken.person_id))
-        .where(
-            ApiToken.token_hash == token_hash(token.strip()),
-            col(ApiToken.revoked_at).is_(None),
-            Person.active,
-        )
-    ).first()
+    row = admin_sessions.live_token(session=session, token_hash=token_hash(token.strip()))
     if row is None:
         return None
     api_token, person = row

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from admin.auth import Viewer
 from admin.web import (
@@ -36,8 +36,8 @@ from handlers.deps import Deps
 from handlers.intake import Handled, receive
 from ports.messages import Incoming
 from ports.runtime import Runtime
-from storage import inbox, outbox
-from storage.models import ChatGroup, GroupChat, Outbox, Person, PersonId, Role, Seen, Village
+from storage import inbox, outbox, people
+from storage.models import ChatGroup, Outbox, Role
 
 PLATFORM = "local"
 VILLAGERS = ("张大爷", "李大妈", "王婶", "孙奶奶", "老周")
@@ -87,19 +87,7 @@ def local_groups(
 ) -> list[tuple[ChatGroup, str, str]]:
     """Groups reachable on the local platform (of these villages; None: all): (group, its
     local chat id, village name)."""
-    query = (
-        select(ChatGroup, GroupChat.chat_key, Village.name)
-        .join(GroupChat, col(GroupChat.group_id) == col(ChatGroup.id))
-        .join(Village, col(Village.id) == col(ChatGroup.village_id))
-        .where(
-            col(GroupChat.chat_key).like(f"{PLATFORM}:%"),
-            GroupChat.active,
-            ChatGroup.active,
-        )
-    )
-    if villages is not None:
-        query = query.where(col(ChatGroup.village_id).in_(villages))
-    rows = session.exec(query.order_by(col(Village.position), col(ChatGroup.position))).all()
+    rows = people.platform_groups(session=session, platform=PLATFORM, village_ids=villages)
     return [(g, key.split(":", 1)[1], village) for g, key, village in rows]
 
 
@@ -108,14 +96,7 @@ def local_people(
 ) -> list[tuple[str, str]]:
     """(name on the local platform, role) of the grid people who have one (of these villages;
     None: all)."""
-    query = (
-        select(PersonId.key, Person.role)
-        .join(Person, col(Person.id) == col(PersonId.person_id))
-        .where(col(PersonId.key).like(f"{PLATFORM}:%"), Person.active)
-    )
-    if villages is not None:
-        query = query.where(col(Person.village_id).in_(villages))
-    rows = session.exec(query.order_by(col(Person.village_id), col(Person.position))).all()
+    rows = people.platform_people(session=session, platform=PLATFORM, village_ids=villages)
     return [(key.split(":", 1)[1], role) for key, role in rows]
 
 
@@ -125,18 +106,10 @@ def may_speak_as(session: Session, viewer: Viewer, name: str) -> bool:
     if viewer.villages is None:
         return True
     key = f"{PLATFORM}:{name}"
-    person = session.exec(
-        select(Person)
-        .join(PersonId, col(PersonId.person_id) == col(Person.id))
-        .where(PersonId.key == key)
-    ).first()
+    person = people.key_owner(session=session, key=key)
     if person is not None:
         return person.village_id in viewer.villages
-    seen = session.exec(
-        select(ChatGroup.village_id)
-        .join(Seen, col(Seen.group_id) == col(ChatGroup.id))
-        .where(Seen.sender == key)
-    ).first()
+    seen = people.seen_village(session=session, sender=key)
     return seen is None or seen in viewer.villages
 
 

@@ -32,8 +32,8 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 from sqlalchemy.engine import Engine, make_url  # noqa: E402
 
-from handlers.clock import FakeClock, SystemClock  # noqa: E402
 from bot.telegram import send_limits  # noqa: E402
+from handlers.clock import FakeClock, SystemClock  # noqa: E402
 from ports.doors import TransientError  # noqa: E402
 from ports.settings import Settings  # noqa: E402
 from scheduler.sender import Sender, SenderConfig  # noqa: E402

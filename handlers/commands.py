@@ -16,6 +16,7 @@ from handlers.directory import GroupInfo
 from handlers.parsing import Command, parse_due, parse_kind
 from handlers.privacy import privacy_kind, sees_text, short
 from storage import commands_reads as reads
+from storage.issues import get_issue
 from storage.models import ACTIVE_STATUSES, Issue, Kind, Person, PersonId, Role, Village
 
 LIST_LIMIT = 20
@@ -58,7 +59,7 @@ def _issue_for(ctx: Ctx, cmd: Command, reply_issue: Issue | None) -> Issue | Out
         if reply_issue is not None:
             return reply_issue
         return refuse(texts.NEED_NUMBER.format(example=texts.COMMAND_EXAMPLES[cmd.name]))
-    issue = reads.issue_by_number(session=ctx.session, number=cmd.number)
+    issue = get_issue(session=ctx.session, number=cmd.number)
     if issue is None:
         return refuse(texts.NO_SUCH_ISSUE.format(n=cmd.number))
     return issue

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from storage.admin_tables import AdminLoginFailure, AdminSession
+from storage.models import AdminLogin, ApiToken, Person
 
 TOKEN_BYTES = 32
 
@@ -66,6 +67,46 @@ def open_sessions(session: Session, person_id: int, now: datetime) -> int:
     return int(session.exec(query).one())
 
 
+# --- who may log in ---------------------------------------------------------------------------
+
+
+def logins(*, session: Session, name: str) -> list[tuple[Person, AdminLogin]]:
+    """The active people of that name who have a password, with it (oldest person first)."""
+    rows = session.exec(
+        select(Person, AdminLogin)
+        .join(AdminLogin, col(AdminLogin.person_id) == col(Person.id))
+        .where(Person.name == name, Person.active)
+        .order_by(col(Person.id))
+    ).all()
+    return [(person, login) for person, login in rows]
+
+
+def login_person(*, session: Session, person_id: int) -> Person | None:
+    """The person, if still active and with a password."""
+    return session.exec(
+        select(Person)
+        .join(AdminLogin, col(AdminLogin.person_id) == col(Person.id))
+        .where(Person.id == person_id, Person.active)
+    ).first()
+
+
+def live_token(*, session: Session, token_hash: str) -> tuple[ApiToken, Person] | None:
+    """The unrevoked API token of that hash and its person, if still active."""
+    row = session.exec(
+        select(ApiToken, Person)
+        .join(Person, col(Person.id) == col(ApiToken.person_id))
+        .where(
+            ApiToken.token_hash == token_hash,
+            col(ApiToken.revoked_at).is_(None),
+            Person.active,
+        )
+    ).first()
+    if row is None:
+        return None
+    api_token, person = row
+    return api_token, person
+
+
 # --- failed log-ins ----------------------------------------------------------------------------
 
 
@@ -92,4 +133,15 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-__all__ = ["end", "end_all", "failed", "failures", "open_sessions", "person_of", "start"]
+__all__ = [
+    "end",
+    "end_all",
+    "failed",
+    "failures",
+    "live_token",
+    "login_person",
+    "logins",
+    "open_sessions",
+    "person_of",
+    "start",
+]

@@ -1,16 +1,12 @@
-"""What the chat commands read (handlers/commands.py): an issue by its number, who was seen
-where, a person's and a village's open issues, bind codes and bound ids."""
+"""What the chat commands read (handlers/commands.py) beyond one issue by its number
+(storage.issues.get_issue): who was seen where, a person's and a village's open issues, bind
+codes and bound ids."""
 
 from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
 from storage.models import ACTIVE_STATUSES, BindCode, ChatGroup, Issue, Kind, PersonId, Seen
-
-
-def issue_by_number(*, session: Session, number: int) -> Issue | None:
-    """The issue numbered #number (loaded into the session, to read or change)."""
-    return session.exec(select(Issue).where(Issue.number == number)).first()
 
 
 def seen_in_village(*, session: Session, key: str, village_id: int) -> bool:

@@ -13,7 +13,16 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Row
 from sqlmodel import Session, SQLModel, col, select
 
-from storage.models import ChatGroup, GroupChat, GroupMember, Person, PersonId, Role, Village
+from storage.models import (
+    ChatGroup,
+    GroupChat,
+    GroupMember,
+    Person,
+    PersonId,
+    Role,
+    Seen,
+    Village,
+)
 
 # --- choices for the admin's filters ---------------------------------------------------------
 
@@ -95,6 +104,36 @@ def chat_group(*, session: Session, chat_key: str, active_only: bool = False) ->
     return session.exec(query).first()
 
 
+def platform_groups(
+    *, session: Session, platform: str, village_ids: tuple[int, ...] | None = None
+) -> list[tuple[ChatGroup, str, str]]:
+    """Active groups with an active chat on one platform (of these villages; None: all), in grid
+    order: (group, its chat key, village name)."""
+    query = (
+        select(ChatGroup, GroupChat.chat_key, Village.name)
+        .join(GroupChat, col(GroupChat.group_id) == col(ChatGroup.id))
+        .join(Village, col(Village.id) == col(ChatGroup.village_id))
+        .where(
+            col(GroupChat.chat_key).like(f"{platform}:%"),
+            GroupChat.active,
+            ChatGroup.active,
+        )
+    )
+    if village_ids is not None:
+        query = query.where(col(ChatGroup.village_id).in_(village_ids))
+    rows = session.exec(query.order_by(col(Village.position), col(ChatGroup.position))).all()
+    return [(group, key, village) for group, key, village in rows]
+
+
+def seen_village(*, session: Session, sender: str) -> int | None:
+    """The village of the group a sender was last seen in."""
+    return session.exec(
+        select(ChatGroup.village_id)
+        .join(Seen, col(Seen.group_id) == col(ChatGroup.id))
+        .where(Seen.sender == sender)
+    ).first()
+
+
 def group_pool(*, session: Session, group_id: int) -> list[Person]:
     """The owner pool of a group: its active members in file order."""
     return list(
@@ -129,6 +168,16 @@ def village_people(*, session: Session, village_id: int) -> list[Person]:
 def people_by_ids(*, session: Session, ids: Sequence[int]) -> dict[int, Person]:
     found = session.exec(select(Person).where(col(Person.id).in_(list(ids))))
     return {p.id: p for p in found if p.id is not None}
+
+
+def people_named(*, session: Session, name: str, village: str | None = None) -> list[Person]:
+    """Active grid people of that name (in the village of that name, when given)."""
+    query = select(Person).where(Person.name == name, Person.active)
+    if village:
+        query = query.join(Village, col(Village.id) == col(Person.village_id)).where(
+            Village.name == village
+        )
+    return list(session.exec(query))
 
 
 def secretary(*, session: Session, village_id: int) -> Person | None:
@@ -166,6 +215,38 @@ def person_by_key(*, session: Session, key: str) -> Person | None:
     ).first()
 
 
+def key_owner(*, session: Session, key: str) -> Person | None:
+    """The grid person behind a platform account, active or not."""
+    return session.exec(
+        select(Person)
+        .join(PersonId, col(PersonId.person_id) == col(Person.id))
+        .where(PersonId.key == key)
+    ).first()
+
+
+def default_key(*, session: Session, person_id: int | None) -> str | None:
+    """A person's first platform account (their default), if they have one."""
+    return session.exec(
+        select(PersonId.key).where(PersonId.person_id == person_id).order_by(col(PersonId.id))
+    ).first()
+
+
+def platform_people(
+    *, session: Session, platform: str, village_ids: tuple[int, ...] | None = None
+) -> list[tuple[str, str]]:
+    """(account key, role) of the active grid people with an account on one platform (of these
+    villages; None: all), by village then grid order."""
+    query = (
+        select(PersonId.key, Person.role)
+        .join(Person, col(Person.id) == col(PersonId.person_id))
+        .where(col(PersonId.key).like(f"{platform}:%"), Person.active)
+    )
+    if village_ids is not None:
+        query = query.where(col(Person.village_id).in_(village_ids))
+    rows = session.exec(query.order_by(col(Person.village_id), col(Person.position))).all()
+    return [(key, role) for key, role in rows]
+
+
 def person_keys(*, session: Session, person_id: int) -> list[str]:
     """A person's platform accounts, in the order they were added (the first is their default)."""
     return list(
@@ -198,15 +279,21 @@ __all__ = [
     "all_people",
     "all_villages",
     "chat_group",
+    "default_key",
     "first_group",
     "grid_keys",
     "group_pool",
     "groups",
+    "key_owner",
     "people",
     "people_by_ids",
+    "people_named",
     "person_by_key",
     "person_keys",
+    "platform_groups",
+    "platform_people",
     "secretary",
+    "seen_village",
     "town_leaders",
     "village_by_name",
     "village_people",
