@@ -19,22 +19,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-
-@dataclass(frozen=True)
-class Limit:
-    count: int  # at most this many messages …
-    per: float  # … in any window of this many seconds
-
-    def __post_init__(self) -> None:
-        if self.count < 1 or self.per <= 0:
-            raise ValueError(f"a limit needs count ≥ 1 and per > 0, not {self}")
-
-
-@dataclass(frozen=True)
-class PlatformLimits:
-    overall: tuple[Limit, ...] = ()  # the whole bot on this platform
-    chat: tuple[Limit, ...] = ()  # each chat, private or group
-    group: tuple[Limit, ...] = ()  # each group chat, on top of `chat`
+from ports.doors import Limit, PlatformLimits
 
 
 class Window:
