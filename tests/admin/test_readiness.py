@@ -14,11 +14,9 @@ from fastapi import FastAPI
 
 import admin.readiness
 from bot.app import App
-from handlers import intake
 from handlers.clock import FakeClock
-from ports.messages import Incoming
-from storage import inbox
 from tests.admin.conftest import logged_in
+from tests.ops.test_inbox import failing_post, retry_until_set_aside
 
 pytestmark = pytest.mark.asyncio
 Usage = namedtuple("Usage", "total used free")
@@ -48,34 +46,17 @@ async def test_a_door_that_cannot_record_is_not_ready(app: App, client: httpx.As
     assert any("telegram" in p for p in response.json()["problems"])
 
 
-class Broken:
-    def predict(self, text: str) -> object:
-        raise OverflowError("date value out of range")
-
-
 async def test_a_message_waiting_too_long_is_not_ready_and_the_status_page_lists_it(
     app: App, web: FastAPI, client: httpx.AsyncClient
 ) -> None:
     good = app.deps.classifier
-    app.deps.classifier = Broken()  # type: ignore[assignment]
-    msg = Incoming(
-        platform="local",
-        chat="新联村说事群",
-        sender="张大爷",
-        sender_name="张大爷",
-        text="后山的水塘堤坝裂了",
-        message_id="stuck-1",
-        at=app.clock.now(),
-    )
-    intake.receive(app.engine, app.deps, msg)
+    failing_post(app, "stuck-1")
     assert (await client.get("/readyz")).status_code == 200  # a retry is on its way
     assert isinstance(app.clock, FakeClock)
     app.clock.advance(timedelta(minutes=6))
     response = await client.get("/readyz")
     assert response.status_code == 503 and response.json()["inbox_waiting"] == 1
-    for _ in range(inbox.MAX_TRIES):
-        app.clock.advance(timedelta(hours=1))
-        intake.retry_due(app.engine, app.deps)
+    retry_until_set_aside(app)
     app.deps.classifier = good
     response = await client.get("/readyz")
     assert response.status_code == 200 and response.json()["inbox_failed"] == 1  # set aside

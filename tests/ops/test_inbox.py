@@ -28,8 +28,9 @@ class Broken:
         raise OverflowError("date value out of range")
 
 
-def _set_aside(app: App) -> int:
-    good = app.deps.classifier
+def failing_post(app: App, message_id: str = "always-bad") -> int:
+    """A post whose handling fails (the classifier raises until `app.deps.classifier` is put
+    back): recorded with its first failure. Its inbox id."""
     app.deps.classifier = Broken()  # type: ignore[assignment]
     msg = Incoming(
         platform="local",
@@ -37,17 +38,27 @@ def _set_aside(app: App) -> int:
         sender="张大爷",
         sender_name="张大爷",
         text="后山的水塘堤坝裂了",
-        message_id="always-bad",
+        message_id=message_id,
         at=app.clock.now(),
     )
     handled = intake.receive(app.engine, app.deps, msg)
+    assert handled.inbound_id is not None
+    return handled.inbound_id
+
+
+def retry_until_set_aside(app: App) -> None:
     assert isinstance(app.clock, FakeClock)
     for _ in range(inbox.MAX_TRIES):
         app.clock.advance(timedelta(hours=1))
         intake.retry_due(app.engine, app.deps)
+
+
+def _set_aside(app: App) -> int:
+    good = app.deps.classifier
+    row_id = failing_post(app)
+    retry_until_set_aside(app)
     app.deps.classifier = good
-    assert handled.inbound_id is not None
-    return handled.inbound_id
+    return row_id
 
 
 def test_set_aside_message_is_listed_flagged_and_can_be_retried(
