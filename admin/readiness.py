@@ -10,10 +10,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
 from sqlmodel import Session
 
-from storage import inbox, outbox
+from storage import health, inbox, outbox
 
 if TYPE_CHECKING:
     from handlers.deps import Deps
@@ -49,7 +48,7 @@ def check(app: App) -> tuple[bool, dict[str, Any]]:
     now = app.clock.now()
     try:
         with Session(app.engine) as session:
-            session.execute(text("SELECT 1"))
+            health.ping(session=session)
             counts = inbox.counts(session)
             waiting = _age(now, inbox.oldest_waiting(session))
             sending = _age(now, outbox.oldest_pending(session=session))

@@ -240,17 +240,15 @@ def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_bind_code(settings: Settings, args: argparse.Namespace) -> int:
-    from sqlmodel import Session, select
+    from sqlmodel import Session
 
     from bot.app import build
-    from storage.models import BindCode, Person, Village
+    from storage.models import BindCode
+    from storage.people import people_named
 
     app = build(settings)
     with Session(app.engine) as session:
-        query = select(Person).where(Person.name == args.name, Person.active)
-        if args.village:
-            query = query.join(Village).where(Village.name == args.village)
-        people = session.exec(query).all()
+        people = people_named(session=session, name=args.name, village=args.village)
         if len(people) != 1:
             print(
                 f"网格里{'没有' if not people else '有多个'}“{args.name}”"

@@ -21,11 +21,8 @@ import math
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import cache
-from typing import Any
 
-from sqlalchemy import bindparam, or_, union_all
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from classifier.normalize import normalize
 from classifier.places import (
@@ -40,11 +37,12 @@ from classifier.places import (
     places,
     without_places,
 )
-from storage.models import Issue, is_active
+from storage import issues
+from storage.models import Issue
 
 WINDOW = timedelta(days=14)
 THRESHOLD = 0.2  # overlap needed once things, trouble and place agree
-MAX_CANDIDATES = 200
+MAX_CANDIDATES = 200  # open matters compared with a post, newest first
 REPORT_CACHE = 50_000  # features of recent issues kept in memory (a few MB)
 
 # Things a report is about (canonical name: words). Longest words are matched first.
@@ -271,36 +269,6 @@ def _spellings(group: str) -> list[str]:
     return [group, str(n)] if n is not None else [group]
 
 
-def _open_of_topic(topic: Any, groups: int) -> Any:
-    conditions = [
-        col(Issue.village_id) == bindparam("village_id"),
-        col(Issue.kind) == bindparam("kind"),
-        topic,
-        is_active(col(Issue.status)),
-        col(Issue.created_at) >= bindparam("since"),
-    ]
-    if groups:
-        # A post naming a 组 cannot be the matter of an issue naming only other 组
-        # (similarity): those stay in the index, which matters when a village has many open
-        # matters of one thing (street lights after a storm), each in its own 组.
-        like = (col(Issue.groups).like(bindparam(f"group{i}")) for i in range(groups))
-        conditions.append(or_(col(Issue.groups).is_(None), *like))
-    return select(col(Issue.id), col(Issue.text), col(Issue.created_at)).where(*conditions)
-
-
-@cache
-def _candidates(groups: int) -> Any:
-    """Open matters of the post's village, kind and topic, newest first, for a post whose 组
-    are spelled `groups` ways (see `_spellings`). Two index searches (ix_issue_topic): the
-    post's topic, and issues registered before topics were stored (an OR of the two would make
-    the database scan every open matter of the kind)."""
-    both = union_all(
-        _open_of_topic(col(Issue.topic) == bindparam("topic"), groups),
-        _open_of_topic(col(Issue.topic).is_(None), groups),
-    ).subquery()
-    return select(both.c.id, both.c.text).order_by(both.c.created_at.desc()).limit(MAX_CANDIDATES)
-
-
 class TextDuplicates:
     """The `DuplicateFinder` of handlers.deps: the most similar open issue of the same village
     and kind reported within `window`, when it reports the same matter."""
@@ -343,16 +311,14 @@ class TextDuplicates:
         # Only issues about the same things can match (similarity's first test), and the topic
         # column says which those are: the index hands over a few rows, not every open matter
         # of the village. Ids and texts only, each text's features computed once per process.
-        spellings = [s for g in sorted(new.groups) for s in _spellings(g)]
-        candidates = session.connection().execute(
-            _candidates(len(spellings)),
-            {
-                "village_id": village_id,
-                "kind": kind,
-                "topic": topic_of(new),
-                "since": now - self.window,
-                **{f"group{i}": f"%|{g}|%" for i, g in enumerate(spellings)},
-            },
+        candidates = issues.duplicate_candidates(
+            session=session,
+            village_id=village_id,
+            kind=kind,
+            topic=topic_of(new),
+            since=now - self.window,
+            groups=[s for g in sorted(new.groups) for s in _spellings(g)],
+            limit=MAX_CANDIDATES,
         )
         best, best_score = None, self.threshold
         for issue_id, issue_text in candidates:

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
+from storage import examples
 from storage.models import KINDS, NOT_MATTER, Issue, LabeledExample
 
 LABELS = (*(k.value for k in KINDS), NOT_MATTER)
@@ -38,15 +39,14 @@ def record(
     label = str(label)
     if not text or label not in LABELS:
         return None
-    row = LabeledExample(
+    return examples.add_example(
+        session=session,
         text=text,
         label=label,
         source=source,
         created_at=at or datetime.now(UTC),
         village_id=village_id,
     )
-    session.add(row)
-    return row
 
 
 def record_issue(
@@ -58,5 +58,5 @@ def record_issue(
 
 def corrections(session: Session) -> list[tuple[str, str, str]]:
     """(text, label, source) of every kept example, oldest first (a later one wins)."""
-    rows = session.exec(select(LabeledExample).order_by(col(LabeledExample.id))).all()
+    rows = examples.all_examples(session=session)
     return [(r.text, r.label, r.source) for r in rows]

@@ -147,7 +147,6 @@ class Doctor:
             self.add("ok", "磁盘空间", detail)
 
     def check_database(self) -> None:
-        from sqlalchemy import func, select
         from sqlalchemy.engine import make_url
 
         from storage.db import current_revision, head_revision, make_engine
@@ -193,14 +192,10 @@ class Doctor:
                     "运行 shuoshi db upgrade（shuoshi run 启动时也会自动升级）",
                 )
                 return
-            from sqlmodel import col
-
-            from storage.models import Outbox
+            from storage import health
 
             with engine.connect() as conn:
-                failed = conn.execute(
-                    select(func.count()).select_from(Outbox).where(col(Outbox.status) == "failed")
-                ).scalar_one()
+                failed = health.failed_count(conn=conn)
             if failed:
                 self.add(
                     "warn",

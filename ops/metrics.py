@@ -41,15 +41,12 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
-from sqlmodel import SQLModel, col
 
 from handlers.clock import Clock
 from handlers.counting import REGISTRY, install
-from storage import inbox, lease
-from storage.models import Outbox
+from storage import health, inbox, lease
 
 CACHE_SECONDS = 5.0
 
@@ -89,23 +86,10 @@ class DatabaseCollector(Collector):
 
     def _query(self) -> list[Metric]:
         now = self.clock.now()
-        finished = col(Outbox.status).in_(("sent", "failed"))
-        retries = case((finished, col(Outbox.tries) - 1), else_=col(Outbox.tries))
         with Session(self.engine) as session:
-            rows = session.execute(
-                select(
-                    col(Outbox.platform),
-                    col(Outbox.status),
-                    func.count(),
-                    func.coalesce(func.sum(case((col(Outbox.tries) > 0, retries), else_=0)), 0),
-                ).group_by(col(Outbox.platform), col(Outbox.status))
-            ).all()
-            oldest_due = session.execute(
-                select(func.min(Outbox.not_before)).where(
-                    col(Outbox.status) == "pending", col(Outbox.not_before) <= now
-                )
-            ).scalar()
-            next_check = session.execute(select(func.min(_next_check_column()))).scalar()
+            rows = health.outbox_by_platform(session=session)
+            oldest_due = health.oldest_due(session=session, now=now)
+            next_check = health.next_check(session=session)
             waiting = inbox.counts(session)
             oldest_unhandled = inbox.oldest_waiting(session)
         outbox = GaugeMetricFamily(
@@ -165,15 +149,6 @@ class DatabaseCollector(Collector):
             inbox_lag,
             held,
         ]
-
-
-def _next_check_column() -> Any:
-    """When the scheduler looks at an issue next: its own narrow table (issuecheck), or the
-    issue's column in schemas before it."""
-    checks = SQLModel.metadata.tables.get("issuecheck")
-    if checks is not None:
-        return checks.c.next_check_at
-    return SQLModel.metadata.tables["issue"].c.next_check_at
 
 
 def _late(now: datetime, due: datetime | None) -> float:

@@ -14,7 +14,19 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, case, false, func, insert, select, text
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    case,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -403,6 +415,70 @@ def open_counts(*, session: Session, person_ids: list[int]) -> dict[int, int]:
     return {owner: n for owner, n in rows if owner is not None}
 
 
+# --- duplicate detection ---------------------------------------------------------------------
+
+
+def _open_of_topic(topic: Any, groups: int) -> Any:
+    conditions = [
+        col(Issue.village_id) == bindparam("village_id"),
+        col(Issue.kind) == bindparam("kind"),
+        topic,
+        is_active(col(Issue.status)),
+        col(Issue.created_at) >= bindparam("since"),
+    ]
+    if groups:
+        # A post naming a 组 cannot be the matter of an issue naming only other 组
+        # (classifier.duplicates.similarity): those stay in the index, which matters when a
+        # village has many open matters of one thing (street lights after a storm), each in
+        # its own 组.
+        like = (col(Issue.groups).like(bindparam(f"group{i}")) for i in range(groups))
+        conditions.append(or_(col(Issue.groups).is_(None), *like))
+    return select(col(Issue.id), col(Issue.text), col(Issue.created_at)).where(*conditions)
+
+
+@cache
+def _candidates(groups: int, limit: int) -> Any:
+    """Open matters of the post's village, kind and topic, newest first, for a post whose 组
+    are spelled `groups` ways. Two index searches (ix_issue_topic): the post's topic, and
+    issues registered before topics were stored (an OR of the two would make the database
+    scan every open matter of the kind). Built once per number of spellings."""
+    both = union_all(
+        _open_of_topic(col(Issue.topic) == bindparam("topic"), groups),
+        _open_of_topic(col(Issue.topic).is_(None), groups),
+    ).subquery()
+    return select(both.c.id, both.c.text).order_by(both.c.created_at.desc()).limit(limit)
+
+
+def duplicate_candidates(
+    *,
+    session: Session,
+    village_id: int,
+    kind: str,
+    topic: str,
+    since: datetime,
+    groups: Sequence[str],
+    limit: int,
+) -> list[Row[int, str]]:
+    """(id, text) of the open issues of this village and kind created since `since` whose
+    topic is `topic` (or that have none stored), newest first, at most `limit`. With `groups`
+    (the spellings of the 组 a post names), only issues naming one of them or no 组 at all
+    (the column holds "|三|五|")."""
+    return list(
+        session.connection()
+        .execute(
+            _candidates(len(groups), limit),
+            {
+                "village_id": village_id,
+                "kind": kind,
+                "topic": topic,
+                "since": since,
+                **{f"group{i}": f"%|{g}|%" for i, g in enumerate(groups)},
+            },
+        )
+        .all()
+    )
+
+
 # --- events ----------------------------------------------------------------------------------
 
 EVENT = SQLModel.metadata.tables["event"]
@@ -504,6 +580,7 @@ __all__ = [
     "count_all",
     "count_issues",
     "days_late",
+    "duplicate_candidates",
     "event_row",
     "get_issue",
     "issues_by_ids",
