@@ -265,7 +265,7 @@ def cmd_bind_code(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build
-    from scheduler.digest import print_digest
+    from scheduler.digest_print import print_digest
 
     app = build(settings)
     try:

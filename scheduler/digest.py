@@ -19,10 +19,8 @@ present state (a matter reopened later counts in the week of its latest closing)
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
-from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session
@@ -373,38 +371,3 @@ def town_text(figures: list[Figures], town: str, week: Week) -> str:
             ],
         )
     return mask("\n".join(lines))
-
-
-def print_digest(
-    app: Any, *, village: str | None, town: bool, week: str | None, png: Path | None
-) -> int:
-    """`shuoshi digest`: the digest of any week on stdout (the chart to a PNG file on request);
-    2 and a reason on stderr when the village or the week is wrong."""
-    tz = app.clock.tz
-    try:
-        w = Week.parse(week, tz) if week else Week.of(app.clock.now().date() - timedelta(7), tz)
-    except ValueError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
-    from scheduler import chart
-
-    with Session(app.engine) as session:
-        if town:
-            figures = town_figures(session, w)
-            name = app.grid.town_name or texts.TOWN_DIGEST_TOTAL
-            print(town_text(figures, name, w))
-            if png:
-                chart.town_chart(figures, name, png)
-        else:
-            v = people.village_by_name(session=session, name=village, active_only=False)
-            if v is None:
-                names = "、".join(x.name for x in people.all_villages(session=session))
-                print(f"没有“{village}”这个村，可选：{names}", file=sys.stderr)
-                return 2
-            f = village_figures(session, v, w)
-            print(village_text(f))
-            if png:
-                chart.village_chart(f, png)
-    if png:
-        print(f"图表：{png}")
-    return 0

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from bot.app import App
 from handlers.texts import TOWN_DIGEST_TOTAL
 from scheduler import digest
+from scheduler.digest_print import print_digest
 from scheduler.jobs import Scheduler
 from storage.models import Outbox, Person, Reminder, Village
 from tests.conftest import Chat
@@ -129,12 +130,12 @@ def test_monday_digest_matches_the_hand_count(
     assert (row.recipient, row.image) == ("李书记", str(tmp_path / "chart.png"))
 
     # `shuoshi digest` prints the same for any week, and the chart on request.
-    assert digest.print_digest(app, village="新联村", town=False, week="2026-W48", png=None) == 0
+    assert print_digest(app, village="新联村", town=False, week="2026-W48", png=None) == 0
     assert capsys.readouterr().out.strip() == digest.village_text(f)
-    assert digest.print_digest(app, village=None, town=True, week="2026-W48", png=None) == 0
+    assert print_digest(app, village=None, town=True, week="2026-W48", png=None) == 0
     assert capsys.readouterr().out.strip() == town
-    assert digest.print_digest(app, village="火星村", town=False, week=None, png=None) == 2
-    assert digest.print_digest(app, village="新联村", town=False, week="2026-W60", png=None) == 2
+    assert print_digest(app, village="火星村", town=False, week=None, png=None) == 2
+    assert print_digest(app, village="新联村", town=False, week="2026-W60", png=None) == 2
 
 
 def test_similar_matters() -> None:
