@@ -22,7 +22,8 @@ from sqlmodel import Session
 from handlers import actions
 from handlers.actions import Ctx
 from handlers.deps import Deps
-from handlers.intake import actor_of, inbound_values, reply
+from handlers.intake import inbound_values
+from handlers.registration import actor_of, reply
 from ports.messages import Incoming
 from storage import inbox
 from storage.models import Inbound, Issue

@@ -13,12 +13,10 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from classifier.base import (
@@ -34,7 +32,7 @@ from handlers import actions, commands, counting, texts, triage
 from handlers.actions import Actor, Ctx, Outcome
 from handlers.deps import Deps
 from handlers.directory import GroupInfo
-from handlers.outbox import enqueue, to_person
+from handlers.outbox import enqueue
 from handlers.parsing import (
     explicit_tag,
     is_prose,
@@ -45,19 +43,29 @@ from handlers.parsing import (
     strip_tag,
 )
 from handlers.privacy import short
+from handlers.registration import (
+    Post,
+    Row,
+    acknowledge,
+    actor_of,
+    group_of,
+    inbox_values_of,
+    recorded_id,
+    register,
+    remember_seen,
+    reply,
+    village_names,
+)
 from handlers.routing import choose_owner
 from ports.messages import Incoming
 from storage import inbox, issues, outbox, people, writes
 from storage.db import session_scope
 from storage.models import (
-    KINDS,
-    ChatGroup,
     Inbound,
     Issue,
     Kind,
     Pending,
     Rating,
-    Seen,
 )
 
 log = logging.getLogger(__name__)
@@ -73,35 +81,6 @@ class Handled:
     answer: str | None = None  # text for the button press (alert when refused)
     alert: bool = False
     edit_issue: int | None = None  # the pressed message's issue changed: show its new state
-
-
-@dataclass
-class Post:
-    """The inbox row being handled, as plain data (an ORM object on every message cost more
-    than its SQL). A new message's row is written once, at the end of its transaction, with
-    what was decided (`id` None until then); a resumed one is updated."""
-
-    id: int | None
-    platform: str
-    chat: str
-    message_id: str
-    private: bool
-    sender: str
-    sender_name: str
-    text: str
-    reply_to: str | None
-    button: str | None
-    attachments: str
-    received_at: datetime
-    status: str = "new"
-    label: str | None = None
-    confidence: float | None = None
-    issue_id: int | None = None
-
-
-# What a handler reads or sets of the message it handles: a Post here, a loaded inbox row when
-# the admin registers a kept post (handlers.register) or an edit is applied (handlers.edits).
-Row = Post | Inbound
 
 
 def receive(engine: Engine, deps: Deps, msg: Incoming) -> Handled:
@@ -272,7 +251,7 @@ def _handle_post(session: Session, deps: Deps, row: Post) -> Handled:
     if row.id is None:
         # Recorded with its outcome in one statement; a redelivered message fails here on the
         # inbox's unique key and its whole transaction is undone (see `receive`).
-        row.id = writes.insert_inbound(ctx.conn, _inbox_values(row))
+        row.id = writes.insert_inbound(ctx.conn, inbox_values_of(row))
     else:
         writes.mark_inbound(
             ctx.conn,
@@ -285,50 +264,6 @@ def _handle_post(session: Session, deps: Deps, row: Post) -> Handled:
     result.inbound_id = row.id
     counting.counted(session, ("post", row.id), row.platform, row.status)
     return result
-
-
-def _inbox_values(row: Post) -> dict[str, Any]:
-    return {f.name: getattr(row, f.name) for f in fields(Post) if f.name != "id"}
-
-
-def recorded_id(ctx: Ctx, row: Row) -> int:
-    """The message's inbox id, writing its row now if it has none yet (something being
-    written in this transaction must point at it)."""
-    if row.id is None:
-        assert isinstance(row, Post)
-        row.id = writes.insert_inbound(ctx.conn, _inbox_values(row))
-    return row.id
-
-
-def actor_of(ctx: Ctx, row: Row) -> Actor:
-    person = ctx.deps.directory.person(ctx.session, row.sender)
-    return Actor(key=row.sender, name=row.sender_name, person=person)
-
-
-def _group(ctx: Ctx, row: Row) -> GroupInfo | None:
-    return ctx.deps.directory.group(ctx.session, f"{row.platform}:{row.chat}")
-
-
-def reply(ctx: Ctx, row: Row, text: str, *, issue_id: int | None = None, **kw: object) -> None:
-    """Answer where the message came from; in a group, addressed to its sender."""
-    enqueue(
-        ctx.session,
-        now=ctx.now,
-        platform=row.platform,
-        chat=row.chat,
-        text=text,
-        private=row.private,
-        recipient=row.sender_name if row.private else _recipient(ctx, row),
-        mention=None if row.private else row.sender,
-        issue_id=issue_id,
-        reply_to=row.message_id,
-        **kw,  # type: ignore[arg-type]
-    )
-
-
-def _recipient(ctx: Ctx, row: Row) -> str:
-    group = _group(ctx, row)
-    return group.name if group else row.chat
 
 
 def _replied_issue(ctx: Ctx, row: Row) -> Issue | None:
@@ -345,7 +280,7 @@ def _replied_issue(ctx: Ctx, row: Row) -> Issue | None:
 
 def _decide(ctx: Ctx, row: Row, result: Handled) -> str:
     actor = actor_of(ctx, row)
-    group = None if row.private else _group(ctx, row)
+    group = None if row.private else group_of(ctx, row)
     if row.button is not None:  # a press, even of a forged empty button
         return _button(ctx, row, actor, result)
     if not row.private and group is None:
@@ -353,7 +288,7 @@ def _decide(ctx: Ctx, row: Row, result: Handled) -> str:
         forget_words(row)
         return "ignored"
     if group is not None:
-        _seen(ctx, row.sender, group.id)
+        remember_seen(ctx, row.sender, group.id)
     text = row.text.strip()
     card_answer = triage.parse_answer(text) if text else None
     if card_answer is not None:
@@ -441,7 +376,7 @@ def _post(ctx: Ctx, row: Row, actor: Actor, group: GroupInfo | None, text: str) 
     media = [a["kind"] for a in attached if a.get("kind") in MEDIA_KINDS]
     if not text:
         if media and actor.person is None:
-            return _register(ctx, row, group, Kind.UNSORTED, "", media=media[0])
+            return register(ctx, row, group, Kind.UNSORTED, "", media=media[0])
         if row.private and not media:
             reply(ctx, row, texts.START_PRIVATE)
         return "chatter"  # stickers, empty posts, cadres' photos: kept, silent
@@ -449,7 +384,7 @@ def _post(ctx: Ctx, row: Row, actor: Actor, group: GroupInfo | None, text: str) 
     if j.prediction is not None:
         row.label, row.confidence = j.prediction.label, j.prediction.confidence
     if j.decision == REGISTERED:
-        return _register(ctx, row, group, Kind(j.kind), j.body, group_stub=not j.kind_sure)
+        return register(ctx, row, group, Kind(j.kind), j.body, group_stub=not j.kind_sure)
     if not j.body:  # 说事 and nothing after it
         reply(ctx, row, texts.NEED_NUMBER.format(example=texts.REPORT_EXAMPLE))
         return "chatter"
@@ -471,115 +406,6 @@ def _post(ctx: Ctx, row: Row, actor: Actor, group: GroupInfo | None, text: str) 
     return "chatter"
 
 
-def _register(
-    ctx: Ctx,
-    row: Row,
-    group: GroupInfo | None,
-    kind: Kind,
-    text: str,
-    media: str = "",
-    *,
-    group_stub: bool = False,
-) -> str:
-    village_id = group.village_id if group else _village_of_private(ctx, row)
-    if village_id is None:
-        ctx.session.merge(
-            Pending(
-                sender=row.sender,
-                action="choose_village",
-                inbound_id=recorded_id(ctx, row),
-                at=ctx.now,
-            )
-        )
-        reply(ctx, row, texts.ASK_VILLAGE.format(names=_village_names(ctx)))
-        return "unsure"
-    if kind in KINDS and ctx.deps.duplicates is not None and text:
-        same = ctx.deps.duplicates.find(
-            ctx.session, village_id=village_id, text=text, kind=kind, now=ctx.now
-        )
-        if same is not None:
-            return _duplicate(ctx, row, same, text)
-    issue = actions.create_issue(
-        ctx,
-        village_id=village_id,
-        group_id=group.id if group else None,
-        kind=kind,
-        text=text,
-        reporter_key=row.sender,
-        reporter_name=row.sender_name,
-        reporter_chat=None if row.private else f"{row.platform}:{row.chat}",
-        attachments=row.attachments,
-        group_stub=group_stub,
-    )
-    row.issue_id = issue.id
-    _acknowledge(ctx, row, issue, media)
-    return "matter"
-
-
-def _acknowledge(ctx: Ctx, row: Row, issue: Issue, media: str) -> None:
-    owner = actions.owner_of(ctx, issue)
-    owner_name = owner.name if owner else texts.UNASSIGNED
-    due = ctx.due_text(issue.due_at)
-    media_name = texts.MEDIA_NAMES.get(media, media)
-    if row.private:
-        ack = texts.ACK_PRIVATE.format(n=issue.number, kind=issue.kind, owner=owner_name, due=due)
-    elif issue.kind == Kind.UNSORTED:
-        ack = texts.ACK_UNSORTED.format(
-            name=row.sender_name, media=media_name, n=issue.number, owner=owner_name, due=due
-        )
-    elif actions.is_public(issue):
-        ack = texts.ACK_PUBLIC.format(
-            n=issue.number, kind=issue.kind, summary=short(issue.text), owner=owner_name, due=due
-        )
-    else:
-        ack = texts.ACK_STUB.format(n=issue.number, kind=issue.kind, owner=owner_name, due=due)
-    claim = [(texts.BUTTON_CLAIM, f"claim:{issue.number}")] if not row.private else []
-    reply(ctx, row, ack, issue_id=issue.id, buttons=claim)
-    if owner:
-        where = texts.IN_PRIVATE if row.private else _recipient(ctx, row)
-        actions.notify_owner_new(ctx, issue, owner, where, media_name)
-
-
-def _duplicate(ctx: Ctx, row: Row, issue: Issue, text: str) -> str:
-    # Counted in the database (two reports at once from two instances both count); the loaded
-    # issue is told the new figure without marking it changed.
-    set_committed_value(issue, "reports", writes.add_report(ctx.conn, issue.id or 0))
-    actions.event(ctx, issue, "report", row.sender_name or row.sender, text)
-    row.issue_id = issue.id
-    reply(ctx, row, texts.DUPLICATE.format(n=issue.number, count=issue.reports), issue_id=issue.id)
-    owner = actions.owner_of(ctx, issue)
-    if owner:
-        to_person(
-            ctx.session,
-            owner,
-            texts.OWNER_DUPLICATE.format(n=issue.number, count=issue.reports, text=short(text, 40)),
-            now=ctx.now,
-            directory=ctx.deps.directory,
-            prefer_platform=row.platform,
-            issue_id=issue.id,
-            category="notice",
-        )
-    return "duplicate"
-
-
-def _village_of_private(ctx: Ctx, row: Row) -> int | None:
-    # Read anew: remember_seen writes with Core, past any copy the session holds.
-    seen = ctx.session.get(Seen, row.sender, populate_existing=True)
-    if seen is not None:
-        group = ctx.session.get(ChatGroup, seen.group_id)
-        if group is not None and group.active:
-            return group.village_id
-    person = actor_of(ctx, row).person
-    if person is not None and person.village_id is not None:
-        return person.village_id
-    villages = people.active_villages(session=ctx.session)
-    return villages[0].id if len(villages) == 1 else None
-
-
-def _village_names(ctx: Ctx) -> str:
-    return "、".join(v.name for v in people.active_villages(session=ctx.session))
-
-
 def _answer_pending(ctx: Ctx, row: Row, actor: Actor, pending: Pending, text: str) -> str | None:
     if pending.action == "close_result" and pending.issue_id is not None:
         ctx.session.delete(pending)
@@ -596,13 +422,13 @@ def _answer_pending(ctx: Ctx, row: Row, actor: Actor, pending: Pending, text: st
             reply(
                 ctx,
                 row,
-                texts.VILLAGE_UNKNOWN.format(text=short(text, 10), names=_village_names(ctx)),
+                texts.VILLAGE_UNKNOWN.format(text=short(text, 10), names=village_names(ctx)),
             )
             return "chatter"
         ctx.session.delete(pending)
         group = people.first_group(session=ctx.session, village_id=village.id or 0)
         if group is not None:
-            _seen(ctx, row.sender, group.id or 0)
+            remember_seen(ctx, row.sender, group.id or 0)
         body = report_body(original.text) or original.text.strip()
         tag = explicit_tag(body)
         kind = Kind(tag) if tag else Kind(ctx.deps.classifier.predict(body).kind)
@@ -619,14 +445,9 @@ def _answer_pending(ctx: Ctx, row: Row, actor: Actor, pending: Pending, text: st
         )
         original.status, original.issue_id = "matter", issue.id
         ctx.session.add(original)
-        _acknowledge(ctx, row, issue, "")
+        acknowledge(ctx, row, issue, "")
         return "command"
     return None
-
-
-def _seen(ctx: Ctx, sender: str, group_id: int) -> None:
-    if ctx.deps.directory.seen_changed(sender, group_id):
-        writes.remember_seen(ctx.conn, sender, group_id, ctx.now)
 
 
 def forget_words(row: Row) -> None:

@@ -19,7 +19,7 @@ handlers do; nothing here knows about pages.
 
 from __future__ import annotations
 
-from handlers import actions, intake, texts
+from handlers import actions, registration, texts
 from handlers.actions import Actor, Ctx, Outcome, refuse
 from handlers.outbox import to_chat, to_person, to_sender
 from handlers.parsing import explicit_tag, report_body, strip_tag
@@ -57,7 +57,7 @@ def split_report(ctx: Ctx, issue: Issue, inbound_id: int, actor: Actor) -> Outco
         return refuse(texts.SPLIT_NOT_LINKED.format(n=issue.number))
     issues.lock(session=ctx.session, issue=issue)  # its report count, as it is now
     text = _report_text(row)
-    group = None if row.private else intake._group(ctx, row)
+    group = None if row.private else registration.group_of(ctx, row)
     new = actions.create_issue(
         ctx,
         village_id=issue.village_id,
@@ -80,7 +80,7 @@ def split_report(ctx: Ctx, issue: Issue, inbound_id: int, actor: Actor) -> Outco
     )
     actions.event(ctx, new, "split", actor.label, texts.SPLIT_EVENT_NEW.format(n=issue.number))
     # The reporter hears it as from intake: the acknowledgment, as a reply to their post.
-    intake._acknowledge(ctx, row, new, "")
+    registration.acknowledge(ctx, row, new, "")
     _tell_owner(
         ctx,
         issue,
@@ -217,7 +217,7 @@ def _tell_reporters(ctx: Ctx, source: Issue, target: Issue, posts: list[Inbound]
             continue
         told.add(row.sender)
         if in_group or row.private:
-            intake.reply(ctx, row, text, issue_id=target.id)
+            registration.reply(ctx, row, text, issue_id=target.id)
         else:
             to_sender(
                 ctx.session, row.sender, row.sender_name, text, now=ctx.now, issue_id=target.id

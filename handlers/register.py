@@ -6,7 +6,7 @@ admin's 闲聊 list (`from_chatter`): nothing the bot passed over is out of a ca
 
 from __future__ import annotations
 
-from handlers import intake, texts
+from handlers import registration, texts
 from handlers.actions import Actor, Ctx, Outcome, event, refuse
 from handlers.directory import GroupInfo
 from storage import inbox, people
@@ -25,13 +25,13 @@ def _post(ctx: Ctx, inbound_id: int, *, from_chatter: bool = False) -> Inbound |
 def _village(ctx: Ctx, row: Inbound, group: GroupInfo | None) -> int | None:
     """The post's village: its group's; for a private post, where its sender was seen."""
     if row.private:
-        return intake._village_of_private(ctx, row)
+        return registration.village_of_private(ctx, row)
     return group.village_id if group else None
 
 
 def post_village(ctx: Ctx, row: Inbound) -> int | None:
     """The village a kept post belongs to, as registering it would place it (None: unknown)."""
-    return _village(ctx, row, None if row.private else intake._group(ctx, row))
+    return _village(ctx, row, None if row.private else registration.group_of(ctx, row))
 
 
 def reads_post(
@@ -83,7 +83,7 @@ def register_post(
     row = _post(ctx, inbound_id, from_chatter=from_chatter)
     if isinstance(row, Outcome):
         return row
-    group = None if row.private else intake._group(ctx, row)
+    group = None if row.private else registration.group_of(ctx, row)
     known = _village(ctx, row, group)
     village = known if known is not None else (village_id or _own_village(actor))
     if village is None:
@@ -95,11 +95,11 @@ def register_post(
     if known is None and row.private:
         first = people.first_group(session=ctx.session, village_id=village)
         if first is not None and first.id is not None:
-            intake._seen(ctx, row.sender, first.id)
+            registration.remember_seen(ctx, row.sender, first.id)
     pending = ctx.session.get(Pending, row.sender)
     if pending is not None and pending.inbound_id == row.id:
         ctx.session.delete(pending)
-    status = intake._register(ctx, row, group, Kind(kind), row.text.strip())
+    status = registration.register(ctx, row, group, Kind(kind), row.text.strip())
     if status == "unsure" or row.issue_id is None:  # the intake could not place it after all
         return refuse(texts.POST_NEED_VILLAGE)
     issue = ctx.session.get(Issue, row.issue_id)
@@ -125,7 +125,7 @@ def dismiss_post(ctx: Ctx, inbound_id: int, actor: Actor) -> Outcome:
     row = _post(ctx, inbound_id)
     if isinstance(row, Outcome):
         return row
-    group = None if row.private else intake._group(ctx, row)
+    group = None if row.private else registration.group_of(ctx, row)
     known = _village(ctx, row, group)
     village = known if known is not None else _own_village(actor)
     if not _may_decide(actor, village):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from handlers import texts
+from handlers import register, texts
 from handlers.actions import Actor, Ctx, Outcome
 from handlers.directory import GroupInfo
 from handlers.privacy import short
@@ -92,8 +92,6 @@ def buttons_for(post_ids: list[int]) -> list[tuple[str, str]]:
 def answer(ctx: Ctx, actor: Actor, *, register_it: bool, post_id: int, kind: str | None) -> Outcome:
     """A card's answer: register the post (as the guessed kind unless one is named) or mark
     it as not a matter. Who may: the grid of the post's village (handlers/register.py)."""
-    from handlers import register  # register builds on intake, which hands answers here
-
     if not register_it:
         return register.dismiss_post(ctx, post_id, actor)
     chosen = kind or register.guessed_kind(ctx, post_id)
