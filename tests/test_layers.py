@@ -1,6 +1,6 @@
 """Who may import whom (docs/hacking.md, "Layers"): read every module's imports with `ast` and
 fail on an import that points up the layers, on a door imported by anything but the root, on a
-platform library outside its door, and on an import cycle between modules of different packages.
+platform library outside its door, and on any import cycle.
 
 Every import counts: at the top, inside a function, and under `if TYPE_CHECKING:` (a type-only
 arrow is still an arrow: the reader has to know the module above to read the one below).
@@ -247,3 +247,9 @@ def test_no_import_cycle_across_packages() -> None:
     assert not across, "import cycles across packages:\n" + "\n".join(
         " <-> ".join(c) for c in across
     )
+
+
+def test_no_import_cycle_at_all() -> None:
+    """Inside a package too (intake ↔ register ↔ triage and chart ↔ digest were the last)."""
+    cycles = _cycles()
+    assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
