@@ -297,7 +297,8 @@ def _decide(ctx: Ctx, row: Row, result: Handled) -> str:
         reply(ctx, row, outcome.text)
         return "command"
     cmd = parse_command(text) if text else None
-    if cmd is not None and is_prose(cmd) and _replied_issue(ctx, row) is None:
+    reply_issue = _replied_issue(ctx, row)  # read once: the prose rule and the command use it
+    if cmd is not None and is_prose(cmd) and reply_issue is None:
         cmd = None
     # A question waits for a grid person's answer anywhere (the result after 办结) or for a
     # private answer (which village): a villager's group post answers none, so most posts
@@ -308,7 +309,6 @@ def _decide(ctx: Ctx, row: Row, result: Handled) -> str:
         answered = _answer_pending(ctx, row, actor, pending, text)
         if answered:
             return answered
-    reply_issue = _replied_issue(ctx, row)
     if cmd is not None:
         outcome = commands.run(
             ctx, cmd, actor, reply_issue=reply_issue, group=group, private=row.private
