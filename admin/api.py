@@ -86,7 +86,8 @@ class IssueDetail(IssueItem):
 class FigureItem(BaseModel):
     new: int
     closed: int
-    closure_rate: float | None  # 办结率: of those registered in the period, the share closed
+    closure_rate: float | None  # 办结率 (storage.figures.closure_rate): of those registered in
+    # the period, less those withdrawn, the share closed by its end
     on_time_rate: float | None  # of those closed in the period, the share closed by the due time
     satisfaction: float | None  # (满意 + 基本满意) / rated
     rated: int

@@ -293,3 +293,5 @@ OWNER_MERGED_INTO = "{actor}把 #{a}（{summary}）并入了 #{b}，现共{count
 OWNER_MERGED_AWAY = "{actor}把 #{a} 并入了 #{b}（负责人：{owner}），#{a} 不用再单独办。"
 ACT_SPLIT = "拆分事项"
 ACT_MERGE = "合并事项"
+# The digest's 办结率 with what it counts (storage.figures.closure_rate).
+DIGEST_CLOSURE_OF = "{rate}（本周新增、未撤回的{base}件中已办结{closed}件）"

@@ -6,18 +6,20 @@ present state (a matter reopened later counts in the week of its latest closing)
 - new: registered in the week; closed: closed in the week; on time: of those, closed by due_at;
 - still open: registered before the week ended and not closed or withdrawn by then;
   overdue: still open with due_at before the week ended, days late counted to the week's end;
-- 办结率 (closure rate) = closed ÷ (closed + still open), as the practice counts 151 of 157
-  (storage.figures.closure_rate_of_week; the 统计 page counts it otherwise, see there);
-  on-time rate = on time ÷ closed;
+- 办结率 (closure rate), as everywhere (storage.figures.closure_rate): of the matters registered
+  in the week, less those withdrawn by its end, the share closed by its end; on-time rate =
+  on time ÷ closed;
 - satisfaction, per closing in the week: 满意 / 基本满意 / 不满意, or 未评价 when the reporter
   gave no rating within 3 days of it (an 不满意 reopens the matter and still counts);
 - level settled (组/村/镇) of the closed;
-- repeat matters: same group and kind, similar text (shared character pairs), 2 or more in the
-  30 days to the week's end, the latest in the week.
+- repeat matters: same group and kind, the same matter as duplicate detection judges it
+  (classifier.duplicates: the same things, trouble, place and household) whether or not it
+  says it happened again, 2 or more in the 30 days to the week's end, the latest in the week.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
@@ -25,18 +27,18 @@ from typing import Any
 
 from sqlmodel import Session
 
+from classifier.duplicates import THRESHOLD as SAME_MATTER
+from classifier.duplicates import Report, similarity
 from handlers import texts
 from handlers.actions import RATING_WINDOW
 from handlers.privacy import mask, short
 from storage import people
-from storage.figures import closing_events, closure_rate_of_week, week_issues
+from storage.figures import closing_events, closure_rate, week_issues
 from storage.models import KINDS, Issue, Level, Rating, Status, Village
 
 REPEAT_WINDOW = timedelta(days=30)
-REPEAT_SIMILARITY = 0.4  # share of the shorter text's character pairs found in the other
 LIST_LIMIT = 15
 _WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
-_NOT_TEXT = re.compile(r"[^\w]|_", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,9 @@ class Figures:
     on_time: int = 0
     open: int = 0
     overdue: int = 0
+    # For 办结率: of the week's new matters, those closed / withdrawn by the week's end.
+    closed_of_new: int = 0
+    withdrawn_of_new: int = 0
     by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
     satisfaction: dict[str, int] = field(default_factory=dict)
     levels: dict[str, int] = field(default_factory=dict)
@@ -104,8 +109,10 @@ class Figures:
     escalated: list[Overdue] = field(default_factory=list)  # still open at town level
 
     @property
-    def closure_rate(self) -> float | None:  # 办结率, see storage.figures.closure_rate_of_week
-        return closure_rate_of_week(closed=self.closed, still_open=self.open)
+    def closure_rate(self) -> float | None:  # 办结率, see storage.figures.closure_rate
+        return closure_rate(
+            registered=self.new, closed=self.closed_of_new, withdrawn=self.withdrawn_of_new
+        )
 
     @property
     def on_time_rate(self) -> float | None:
@@ -137,6 +144,9 @@ def village_figures(session: Session, village: Village, week: Week) -> Figures:
         if start <= i.created_at < end:
             f.new += 1
             kind["new"] += 1
+            ended = i.closed_at is not None and i.closed_at < end
+            f.closed_of_new += ended and i.status == Status.CLOSED
+            f.withdrawn_of_new += ended and i.status == Status.WITHDRAWN
         if i.status == Status.CLOSED and i.closed_at and start <= i.closed_at < end:
             f.closed += 1
             kind["closed"] += 1
@@ -188,16 +198,23 @@ def closing_ratings(session: Session, village_id: int, week: Week) -> list[str]:
     return out
 
 
-def _pairs(text: str) -> set[str]:
-    chars = _NOT_TEXT.sub("", mask(text))
-    return {chars[i : i + 2] for i in range(len(chars) - 1)} or {chars}
+def _report(text: str) -> Report:
+    """What duplicate detection reads of a text, less its "not again" test: a matter reported
+    anew after it was closed ("第三次停电了") is exactly what the repeat list counts."""
+    report = copy.copy(Report(text))
+    report.again = False
+    return report
 
 
-def similar(a: str, b: str) -> bool:
-    pa, pb = _pairs(a), _pairs(b)
-    if not pa or not pb:
-        return False
-    return len(pa & pb) / min(len(pa), len(pb)) >= REPEAT_SIMILARITY
+def similar(earlier: str, later: str) -> bool:
+    """The same matter, as classifier.duplicates judges two reports (things, trouble, place,
+    household, overlap), whether or not the later one says it happened again."""
+    return _similar(_report(earlier), _report(later))
+
+
+def _similar(earlier: Report, later: Report) -> bool:
+    # Duplicate detection compares a new post with a registered matter: earlier, then later.
+    return similarity(earlier, later) >= SAME_MATTER
 
 
 def repeats(issues: list[Issue], groups: dict[Any, str], *, start: datetime) -> list[Repeat]:
@@ -209,14 +226,16 @@ def repeats(issues: list[Issue], groups: dict[Any, str], *, start: datetime) -> 
             buckets.setdefault((i.group_id, i.kind), []).append(i)
     found: list[Repeat] = []
     for (group_id, kind), members in buckets.items():
-        clusters: list[list[Issue]] = []
+        clusters: list[list[tuple[Issue, Report]]] = []
         for issue in members:
-            home = next((c for c in clusters if any(similar(issue.text, o.text) for o in c)), None)
+            report = _report(issue.text)
+            home = next((c for c in clusters if any(_similar(o, report) for _, o in c)), None)
             if home is None:
-                clusters.append([issue])
+                clusters.append([(issue, report)])
             else:
-                home.append(issue)
-        for c in clusters:
+                home.append((issue, report))
+        for cluster in clusters:
+            c = [i for i, _ in cluster]
             if len(c) >= 2 and c[-1].created_at >= start:
                 found.append(
                     Repeat(
@@ -236,6 +255,15 @@ def town_figures(session: Session, week: Week) -> list[Figures]:
 
 def percent(share: float | None) -> str:
     return texts.RATE_NONE if share is None else f"{round(share * 100)}%"
+
+
+def closure_text(f: Figures) -> str:
+    """办结率 with what it counts, so that it is not read as 办结 ÷ 新增 of the line above."""
+    if f.closure_rate is None:
+        return percent(None)
+    return texts.DIGEST_CLOSURE_OF.format(
+        rate=percent(f.closure_rate), base=f.new - f.withdrawn_of_new, closed=f.closed_of_new
+    )
 
 
 def _title(place: str, week: Week) -> str:
@@ -261,7 +289,7 @@ def village_text(f: Figures) -> str:
         texts.DIGEST_COUNTS.format(
             new=f.new, closed=f.closed, on_time=f.on_time, open=f.open, overdue=f.overdue
         ),
-        texts.DIGEST_RATES.format(closure=percent(f.closure_rate), on_time=percent(f.on_time_rate)),
+        texts.DIGEST_RATES.format(closure=closure_text(f), on_time=percent(f.on_time_rate)),
         texts.DIGEST_BY_KIND.format(
             items="；".join(
                 texts.DIGEST_KIND_ITEM.format(kind=k, **v)
@@ -316,6 +344,8 @@ def total(figures: list[Figures], place: str, week: Week) -> Figures:
         t.on_time += f.on_time
         t.open += f.open
         t.overdue += f.overdue
+        t.closed_of_new += f.closed_of_new
+        t.withdrawn_of_new += f.withdrawn_of_new
         for k, v in f.satisfaction.items():
             t.satisfaction[k] = t.satisfaction.get(k, 0) + v
         for k, v in f.levels.items():

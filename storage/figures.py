@@ -1,6 +1,5 @@
 """Figures: the statistics of the 统计 page and the API (by week, village, kind and person),
-the reads of the weekly digest (scheduler/digest.py), and 办结率 — defined twice, side by side
-below.
+the reads of the weekly digest (scheduler/digest.py), and 办结率, defined once below.
 """
 
 from __future__ import annotations
@@ -9,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_
+from sqlalchemy import and_, case, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -17,24 +16,21 @@ from storage.models import ACTIVE_STATUSES, Event, Issue, Status
 from storage.search import dialect
 
 # --- 办结率 (closure rate) -----------------------------------------------------------------------
-# Two definitions are in use and they DISAGREE; which one the practice means is decided
-# elsewhere (a separate issue). Until then neither result may change, so both are written here,
-# next to each other, and each figure names the one it uses.
+# One definition, the one a 书记 reports upward ("收集157件，办结151件，6件在办，办结率96%"):
+# of the matters registered (受理) in the period, less those withdrawn (撤回: nothing to
+# handle), the share closed, counted as they stood at the period's end (for a period still
+# running: now). The 统计 page, the API, the weekly digest and its chart all call this, so the
+# same week shows the same figure everywhere; and because it is taken at the period's end, a
+# week's figure does not change later (the digest sent on Monday still agrees with the page a
+# month on). Closings in the period of matters registered before it are counted separately
+# (`Figures.closed`) and never enter the rate.
 
 
-def closure_rate_of_registered(*, registered: int, closed: int, withdrawn: int) -> float | None:
-    """The 统计 page and the API (`Figures.closure_rate`): of the matters registered in the
-    period, less those withdrawn, the share closed by now. None without any."""
+def closure_rate(*, registered: int, closed: int, withdrawn: int) -> float | None:
+    """办结率: `closed` of the `registered` matters less the `withdrawn` ones (both counted at
+    the period's end). None when nothing is left to count."""
     base = registered - withdrawn
     return closed / base if base > 0 else None
-
-
-def closure_rate_of_week(*, closed: int, still_open: int) -> float | None:
-    """The weekly digest (`scheduler.digest.Figures.closure_rate`): closed in the week ÷
-    (closed in the week + still open at its end), as the practice counts 151 of 157. None
-    without any."""
-    total = closed + still_open
-    return closed / total if total else None
 
 
 # --- statistics ------------------------------------------------------------------------------
@@ -45,9 +41,9 @@ class Figures:
     """One row of the statistics: a week, a village, a kind or a person."""
 
     new: int = 0
-    closed: int = 0  # closed in the period
-    closed_of_new: int = 0  # of those registered in the period, closed by now
-    withdrawn_of_new: int = 0
+    closed: int = 0  # closed in the period (registered in it or before)
+    closed_of_new: int = 0  # of those registered in the period, closed by its end
+    withdrawn_of_new: int = 0  # of those registered in the period, withdrawn by its end
     on_time: int = 0  # closed in the period, by the due time
     rated: int = 0
     satisfied: int = 0  # 满意
@@ -58,8 +54,8 @@ class Figures:
     overdue_now: int = 0
 
     @property
-    def closure_rate(self) -> float | None:  # 办结率, see closure_rate_of_registered
-        return closure_rate_of_registered(
+    def closure_rate(self) -> float | None:  # 办结率, see closure_rate above
+        return closure_rate(
             registered=self.new, closed=self.closed_of_new, withdrawn=self.withdrawn_of_new
         )
 
@@ -118,34 +114,60 @@ def stats(
         by_week_village={},
     )
 
-    def buckets(week: int | None, village: int, kind: str, owner: int | None) -> list[Figures]:
+    def period_buckets(village: int, kind: str, owner: int | None) -> list[Figures]:
         found = [out.total, out.by_village.setdefault(village, Figures())]
         found.append(out.by_kind.setdefault(kind, Figures()))
         if owner is not None:
             found.append(out.by_person.setdefault(owner, Figures()))
-        if week is not None:
-            found.append(out.by_week.setdefault(week, Figures()))
-            found.append(out.by_week_village.setdefault((week, village), Figures()))
         return found
 
+    def week_buckets(week: int, village: int) -> list[Figures]:
+        return [
+            out.by_week.setdefault(week, Figures()),
+            out.by_week_village.setdefault((week, village), Figures()),
+        ]
+
+    def buckets(week: int | None, village: int, kind: str, owner: int | None) -> list[Figures]:
+        weekly = week_buckets(week, village) if week is not None else []
+        return period_buckets(village, kind, owner) + weekly
+
+    # Closed / withdrawn "by the period's end" (see closure_rate): for the whole period, before
+    # `end`; for one week's buckets, within the week it was registered in (closed_at is never
+    # before created_at, so the same week index means before that week's end).
     created_week = _week_index(session, Issue.created_at, start).label("week")
-    for week, village, kind, owner, n, closed, withdrawn in session.execute(
-        sa_select(
-            created_week,
-            col(Issue.village_id),
-            col(Issue.kind),
-            col(Issue.owner_id),
-            func.count(),
-            func.sum(case((col(Issue.status) == Status.CLOSED, 1), else_=0)),
-            func.sum(case((col(Issue.status) == Status.WITHDRAWN, 1), else_=0)),
+    ended_week = _week_index(session, Issue.closed_at, start)
+
+    def count(status: Status, *, by_week: bool) -> Any:
+        ended = ended_week == created_week if by_week else col(Issue.closed_at) < end
+        return func.sum(case((and_(col(Issue.status) == status, ended), 1), else_=0))
+
+    for week, village, kind, owner, n, closed, withdrawn, closed_wk, withdrawn_wk in (
+        session.execute(
+            sa_select(
+                created_week,
+                col(Issue.village_id),
+                col(Issue.kind),
+                col(Issue.owner_id),
+                func.count(),
+                count(Status.CLOSED, by_week=False),
+                count(Status.WITHDRAWN, by_week=False),
+                count(Status.CLOSED, by_week=True),
+                count(Status.WITHDRAWN, by_week=True),
+            )
+            .where(col(Issue.created_at) >= start, col(Issue.created_at) < end, *scope)
+            .group_by(
+                created_week, col(Issue.village_id), col(Issue.kind), col(Issue.owner_id)
+            )
         )
-        .where(col(Issue.created_at) >= start, col(Issue.created_at) < end, *scope)
-        .group_by(created_week, col(Issue.village_id), col(Issue.kind), col(Issue.owner_id))
     ):
-        for fig in buckets(int(week), village, kind, owner):
+        for fig in period_buckets(village, kind, owner):
             fig.new += n
             fig.closed_of_new += int(closed or 0)
             fig.withdrawn_of_new += int(withdrawn or 0)
+        for fig in week_buckets(int(week), village):
+            fig.new += n
+            fig.closed_of_new += int(closed_wk or 0)
+            fig.withdrawn_of_new += int(withdrawn_wk or 0)
 
     closed_week = _week_index(session, Issue.closed_at, start).label("week")
     on_time = func.sum(case((col(Issue.closed_at) <= col(Issue.due_at), 1), else_=0))
@@ -247,8 +269,7 @@ __all__ = [
     "Figures",
     "Stats",
     "closing_events",
-    "closure_rate_of_registered",
-    "closure_rate_of_week",
+    "closure_rate",
     "stats",
     "week_issues",
 ]

@@ -142,6 +142,36 @@ def test_similar_matters() -> None:
     assert digest.similar("村口路灯坏了，晚上黑乎乎的", "村口路灯又坏了")
     assert not digest.similar("村口路灯坏了", "村口水管爆了")
     assert not digest.similar("路灯坏了", "水管坏了")
+    # Words in common are not a matter in common: an electricity bill is not a burst pipe.
+    assert not digest.similar("我家电费单有问题，麻烦帮忙看看", "我家水管爆了，麻烦帮忙看看")
+    # Another household, another 组: another matter; the same one again: a repeat.
+    assert not digest.similar("我家水管爆了", "刘家水管爆了")
+    assert not digest.similar("五组停电了", "六组停电了")
+    assert digest.similar("五组停电了", "五组又停电了，这个月第三次了")
+
+
+def test_repeats_are_one_matter_reported_again(make_app: Callable[..., App]) -> None:
+    """重复反映 lists a matter raised again, not posts that share a few words."""
+    app = make_app()
+    Chat(app).say(
+        """
+孙奶奶: #户里事 我家电费单有问题，麻烦帮忙看看
+@at 2026-11-24 10:00
+张姐: 办结 1 已经找供电所核对了
+@at 2026-11-25 10:00
+孙奶奶: #户里事 我家水管爆了，麻烦帮忙看看
+老周: #村里事 五组停电了
+@at 2026-11-26 10:00
+王哥: 办结 3 电工修好了
+@at 2026-11-27 10:00
+老周: #村里事 五组又停电了，这个月第三次了
+"""
+    )
+    f = figures(app, "新联村")
+    assert f.new == 4
+    assert [(r.kind, r.numbers) for r in f.repeats] == [("村里事", (3, 4))]
+    text = digest.village_text(f)
+    assert "#3 #4" in text and "#1 #2" not in text
 
 
 def test_chart(tmp_path: Path) -> None:
