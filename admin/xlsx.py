@@ -204,8 +204,10 @@ def stream(
             part.write(f'<row r="1">{header}</row>'.encode())
             batch: list[str] = []
             for n, row in enumerate(rows, 2):
+                # `tz` for every cell: times come from the database in UTC, and the ledger
+                # shows the village's wall time, as the page and the .csv do.
                 cells = "".join(
-                    _cell(f"{letter}{n}", value)
+                    _cell(f"{letter}{n}", value, tz=tz)
                     for letter, value in zip(letters, row, strict=False)
                 )
                 batch.append(f'<row r="{n}">{cells}</row>')

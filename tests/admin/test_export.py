@@ -72,3 +72,31 @@ async def test_csv_has_a_bom_and_the_same_rows(
     assert [row[0] for row in rows[1:]] == ["1", "2", "3"]
     assert rows[1][8] == "2026-11-23 09:00" and rows[3][2] == "石桥村"
     assert "13812345678" not in r.content.decode("utf-8-sig")
+
+
+def _as_csv(value: object) -> str:
+    """A cell of the .xlsx as the .csv writes it."""
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M}"
+    return "" if value is None else str(value)
+
+
+async def test_xlsx_and_csv_agree_cell_by_cell(
+    client: httpx.AsyncClient, matters: Chat, app: App
+) -> None:
+    """The ledger is the official record: the sheet shows the village's local times (here
+    09:00 and 11:30 in Asia/Shanghai, 01:00 and 03:30 UTC), as the .csv and the page do."""
+    await say(matters, "@at 2026-11-23 11:30\n张姐: 办结 1 已换新灯泡")
+    await login(client, "陈镇长")
+    sheet = await client.get("/export.xlsx?sort=old")
+    text = await client.get("/export.csv?sort=old")
+    from_xlsx = [
+        [_as_csv(v) for v in row]
+        for row in load_workbook(io.BytesIO(sheet.content))["台账"].iter_rows(values_only=True)
+    ]
+    from_csv = list(csv.reader(io.StringIO(text.content.decode("utf-8-sig"))))
+    assert len(from_xlsx) == len(from_csv) == 4
+    for row_x, row_c in zip(from_xlsx, from_csv, strict=True):
+        assert row_x == row_c
+    first = dict(zip(from_csv[0], from_csv[1], strict=True))
+    assert (first["登记时间"], first["办结时间"]) == ("2026-11-23 09:00", "2026-11-23 11:30")
