@@ -412,6 +412,7 @@ def assign(ctx: Ctx, issue: Issue, actor: Actor, person: Person) -> Outcome:
         return r
     if not is_leader_of(actor, issue):
         return refuse(texts.ONLY_LEADERS.format(action=texts.ACT_ASSIGN))
+    previous = owner_of(ctx, issue)
     issue.owner_id = person.id
     issue.status = Status.OPEN
     issue.claimed_at = None
@@ -434,10 +435,28 @@ def assign(ctx: Ctx, issue: Issue, actor: Actor, person: Person) -> Outcome:
         buttons=owner_buttons(issue),
         category="notice",
     )
+    # The one who had it must know to stop, or two people work on it (or nobody does).
+    if previous is not None and previous.id != person.id and previous.id != _person_id(actor):
+        to_person(
+            ctx.session,
+            previous,
+            texts.OWNER_REASSIGNED_AWAY.format(
+                actor=actor.label, n=issue.number, summary=short(issue.text, 20), owner=person.name
+            ),
+            now=ctx.now,
+            directory=ctx.deps.directory,
+            prefer_platform=ctx.platform,
+            issue_id=issue.id,
+            category="notice",
+        )
     return Outcome(
         True,
         texts.ASSIGNED.format(n=issue.number, owner=person.name, due=ctx.due_text(issue.due_at)),
     )
+
+
+def _person_id(actor: Actor) -> int | None:
+    return actor.person.id if actor.person is not None else None
 
 
 def assignable(ctx: Ctx, issue: Issue) -> list[Person]:
@@ -451,6 +470,8 @@ def _restart(ctx: Ctx, issue: Issue) -> None:
     issue.due_at = ctx.now + time_limit(ctx.deps.grid, issue.kind)
     issue.closed_at = None
     issue.settled_level = None
+    # The old result is history (on the timeline), not what the matter stands at now.
+    issue.result = None
     issue.rating = None
     issue.rated_at = None
     ctx.session.add(issue)
@@ -475,7 +496,9 @@ def reopen(ctx: Ctx, issue: Issue, actor: Actor, reason: str = "") -> Outcome:
         )
     _restart(ctx, issue)
     event(ctx, issue, "reopened", actor.label, reason)
-    _tell_owner_reopened(ctx, issue, reason or texts.REOPEN_ASKED.format(name=actor.label))
+    said = reason or texts.REOPEN_ASKED.format(name=actor.label)
+    _tell_owner_reopened(ctx, issue, said)
+    _tell_reporter_reopened(ctx, issue, said)
     return Outcome(
         True,
         texts.REOPENED.format(
@@ -499,6 +522,40 @@ def _tell_owner_reopened(ctx: Ctx, issue: Issue, reason: str) -> None:
             buttons=owner_buttons(issue),
             category="notice",
         )
+
+
+def _tell_reporter_reopened(ctx: Ctx, issue: Issue, reason: str) -> None:
+    """The villager was told it is done and asked to rate: now they hear it is not, and that
+    a rating is asked again once it is (where the result went: the group or privately)."""
+    values = dict(
+        n=issue.number,
+        reason=reason,
+        owner=owner_name(ctx, issue),
+        due=ctx.due_text(issue.due_at),
+    )
+    group_chat = issue.reporter_chat if issue.group_id is not None else None
+    if is_public(issue) and group_chat:
+        to_chat(
+            ctx.session,
+            group_chat,
+            texts.REPORTER_REOPENED_PUBLIC.format(
+                **values, reporter=issue.reporter_name or texts.THE_REPORTER
+            ),
+            now=ctx.now,
+            mention=issue.reporter,
+            issue_id=issue.id,
+            category="feedback",
+        )
+        return
+    to_sender(
+        ctx.session,
+        issue.reporter,
+        issue.reporter_name,
+        texts.REPORTER_REOPENED_PRIVATE.format(**values, summary=short(issue.text, 20)),
+        now=ctx.now,
+        issue_id=issue.id,
+        category="feedback",
+    )
 
 
 def withdraw(ctx: Ctx, issue: Issue, actor: Actor) -> Outcome:
@@ -532,6 +589,9 @@ RATING_WINDOW = timedelta(days=3)  # no rating within 3 days counts as "not rate
 def rate(ctx: Ctx, issue: Issue, actor: Actor, rating: Rating) -> Outcome:
     if actor.key != issue.reporter:
         return refuse(texts.RATING_NOT_YOURS.format(n=issue.number))
+    if issue.status in ACTIVE_STATUSES:
+        # Reopened after the rating was asked: the old buttons ask again once it is closed.
+        return refuse(texts.RATING_REOPENED.format(n=issue.number))
     if issue.status != Status.CLOSED or issue.rating is not None:
         return refuse(texts.RATING_ALREADY.format(n=issue.number))
     if issue.closed_at and ctx.now - issue.closed_at > RATING_WINDOW:

@@ -16,7 +16,7 @@ from handlers.directory import GroupInfo
 from handlers.parsing import Command, parse_due, parse_kind
 from handlers.privacy import privacy_kind, sees_text, short
 from storage import commands_reads as reads
-from storage.issues import get_issue
+from storage.issues import get_issue, unclaimed_of
 from storage.models import ACTIVE_STATUSES, Issue, Kind, Person, PersonId, Role, Village
 
 LIST_LIMIT = 20
@@ -48,10 +48,38 @@ def run(
     on_issue = ON_ISSUE.get(cmd.name)
     if on_issue is None:  # "unknown": a slash command nobody declared
         return refuse(texts.UNKNOWN_COMMAND.format(word=cmd.word))
+    if cmd.name == "claim" and cmd.number is None and reply_issue is None:
+        return _claim_unnumbered(ctx, asked)
     issue = _issue_for(ctx, cmd, reply_issue)
     if isinstance(issue, Outcome):
         return issue
     return on_issue(ctx, issue, asked)
+
+
+def _claim_unnumbered(ctx: Ctx, asked: Asked) -> Outcome:
+    """认领 with no number: a cadre with one matter waiting for them here (the group asked
+    in; in private, anywhere) means that one; with several, they are listed to choose from."""
+    person = asked.actor.person
+    waiting: list[Issue] = []
+    if person is not None and person.active and person.id is not None:
+        group_id = asked.group.id if asked.group is not None and not asked.private else None
+        waiting = unclaimed_of(session=ctx.session, person_id=person.id, group_id=group_id)
+    if len(waiting) == 1:
+        return actions.claim(ctx, waiting[0], asked.actor)
+    if not waiting:
+        return refuse(texts.NEED_NUMBER.format(example=texts.COMMAND_EXAMPLES["claim"]))
+    in_group = not asked.private
+    items = [
+        texts.CLAIM_WHICH_ITEM.format(
+            n=i.number,
+            kind=i.kind,
+            summary=short(i.text, 20) if not in_group or actions.is_public(i) else "",
+        )
+        for i in waiting[:LIST_LIMIT]
+    ]
+    return refuse(
+        texts.CLAIM_WHICH.format(count=len(waiting), items="\n".join(items), n=waiting[0].number)
+    )
 
 
 def _issue_for(ctx: Ctx, cmd: Command, reply_issue: Issue | None) -> Issue | Outcome:

@@ -295,3 +295,16 @@ ACT_SPLIT = "拆分事项"
 ACT_MERGE = "合并事项"
 # The digest's 办结率 with what it counts (storage.figures.closure_rate).
 DIGEST_CLOSURE_OF = "{rate}（本周新增、未撤回的{base}件中已办结{closed}件）"
+# Cadres' actions (issue 17): a reopened matter told to its reporter, a rating button pressed
+# while it is being redone, the previous owner of a reassigned matter, 认领 without a number.
+REPORTER_REOPENED_PUBLIC = (
+    "#{n} 重新办理（{reason}），负责人：{owner}，限 {due} 前办结。办结后再请{reporter}评价。"
+)
+REPORTER_REOPENED_PRIVATE = (
+    "您反映的 #{n}（{summary}）重新办理（{reason}），负责人：{owner}，限 {due} 前办结。"
+    "办结后再请您评价。"
+)
+RATING_REOPENED = "#{n} 正在重新办理，办结后再请您评价。"
+OWNER_REASSIGNED_AWAY = "{actor}把 #{n}（{summary}）改派给了{owner}，您不用再办。"
+CLAIM_WHICH = "您在本群有{count}件待认领，请写编号：\n{items}\n如：认领 {n}"
+CLAIM_WHICH_ITEM = "#{n}【{kind}】{summary}"

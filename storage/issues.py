@@ -394,6 +394,15 @@ def awaiting_rating(*, session: Session, reporter: str, closed_since: datetime) 
     ).first()
 
 
+def unclaimed_of(*, session: Session, person_id: int, group_id: int | None) -> list[Issue]:
+    """The person's issues nobody has claimed yet (待认领), of one group (None: all of them),
+    the earliest due first: what 认领 without a number may mean."""
+    query = select_models(Issue).where(Issue.owner_id == person_id, Issue.status == Status.OPEN)
+    if group_id is not None:
+        query = query.where(Issue.group_id == group_id)
+    return list(session.exec(query.order_by(col(Issue.due_at), col(Issue.number))).all())
+
+
 @cache
 def _open_counts_of(n: int) -> Any:
     """Open issues per owner for `n` people (uses ix_issue_owner_status). One statement per
@@ -594,5 +603,6 @@ __all__ = [
     "set_levels",
     "sweep_rows",
     "timeline",
+    "unclaimed_of",
     "write_events",
 ]
