@@ -4,9 +4,10 @@ the same `handlers.intake.receive` as every platform; the bot's messages are the
 the local platform's transport "delivers" (they stay in the database, which is what the page
 shows). The root registers that transport when the local platform is served.
 
-It speaks as anyone, so it is on only where no real platform is configured (see
-`admin.web.chat_enabled`), and only for a logged-in 书记 or 镇领导: a 书记 sees and speaks in
-their own village's groups, as its people, the 镇领导 everywhere."""
+It speaks for people, so it is on only where no real platform is configured and the admin
+listens on loopback (unless ADMIN_CHAT=true; see `admin.web.chat_enabled`), and only for a
+logged-in 书记 or 镇领导: a 书记 sees and speaks in their own village's groups, the 镇领导
+everywhere; each speaks as themself or as a test villager, never as another cadre."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def _enabled(request: Request) -> Runtime[Deps]:
 
 
 NOT_FOR_YOU = "模拟群聊能以任何人的身份说话，只给书记和镇领导用。"
-OTHER_VILLAGE = "只能在本村的群里、以本村的人说话。"
+OTHER_VILLAGE = "只能在本村的群里，以您自己或测试村民的身份说话，不能冒充别的干部。"
 
 
 def chat_viewer(request: Request, viewer: OptionalViewer) -> Viewer:
@@ -91,24 +92,27 @@ def local_groups(
     return [(g, key.split(":", 1)[1], village) for g, key, village in rows]
 
 
-def local_people(
-    session: Session, villages: tuple[int, ...] | None = None
-) -> list[tuple[str, str]]:
-    """(name on the local platform, role) of the grid people who have one (of these villages;
-    None: all)."""
-    rows = people.platform_people(session=session, platform=PLATFORM, village_ids=villages)
-    return [(key.split(":", 1)[1], role) for key, role in rows]
+def own_name(session: Session, viewer: Viewer) -> str:
+    """The name the viewer speaks as themself: their local account's, else their grid name."""
+    keys = people.person_keys(session=session, person_id=viewer.person_id)
+    local = next((k for k in keys if k.startswith(f"{PLATFORM}:")), None)
+    return local.split(":", 1)[1] if local else viewer.name
 
 
 def may_speak_as(session: Session, viewer: Viewer, name: str) -> bool:
-    """Whether this viewer may speak as (and read the private chat of) this name: a grid
-    person of their village, or a villager last seen in one of its groups (or never seen)."""
-    if viewer.villages is None:
+    """Whether this viewer may speak as (and read the private chat of) this name: themself, or
+    a test villager — a name no grid person has or goes by — last seen in one of the viewer's
+    villages' groups (or never seen). Never another cadre: what they say in the chat counts
+    as said by them (claims, closes, ratings)."""
+    if name == own_name(session, viewer):
         return True
     key = f"{PLATFORM}:{name}"
-    person = people.key_owner(session=session, key=key)
-    if person is not None:
-        return person.village_id in viewer.villages
+    if people.key_owner(session=session, key=key) is not None:
+        return False
+    if people.people_named(session=session, name=name):
+        return False
+    if viewer.villages is None:
+        return True
     seen = people.seen_village(session=session, sender=key)
     return seen is None or seen in viewer.villages
 
@@ -122,7 +126,7 @@ def _state(request: Request, session: Session, viewer: Viewer) -> dict[str, Any]
     chosen = request.query_params.get("group") or ""
     chat = next((c for _, c, _ in groups if c == chosen), groups[0][1] if groups else "")
     name = _name(request.query_params.get("as")) or next(
-        (n for n in VILLAGERS if may_speak_as(session, viewer, n)), viewer.name
+        (n for n in VILLAGERS if may_speak_as(session, viewer, n)), own_name(session, viewer)
     )
     if not may_speak_as(session, viewer, name):
         raise HTTPException(status_code=403, detail=OTHER_VILLAGE)
@@ -146,8 +150,8 @@ def chat_page(request: Request, viewer: ChatViewer) -> Response:
             request,
             "chat.html",
             viewer,
-            people=local_people(session, viewer.villages),
-            villagers=VILLAGERS,
+            me=own_name(session, viewer),
+            villagers=[n for n in VILLAGERS if may_speak_as(session, viewer, n)],
             here=urlencode({"group": state["chat"], "as": state["name"]}),
             **state,
             **_panes(session, state["chat"], state["name"]),

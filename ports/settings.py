@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +32,9 @@ class Settings(BaseSettings):
     admin_secure_cookie: bool | None = None
     # Proxies whose X-Forwarded-For / -Proto are believed (addresses or networks); empty: nobody's.
     admin_trusted_proxies: str = ""
-    admin_chat: bool | None = None  # 模拟群聊 page; default: on when no platform is configured
+    # 模拟群聊 page. Unset: on when no platform is configured and the admin listens on a
+    # loopback address only (see `_chat_off_when_reachable`); true/false forces it.
+    admin_chat: bool | None = None
 
     telegram_bot_token: str = ""
     telegram_base_url: str = ""
@@ -83,3 +87,23 @@ class Settings(BaseSettings):
     # fraction of a second may be sent once more after it restarts.
     outbox_synchronous_commit: bool = True
     daily_todo: bool = True
+
+    @model_validator(mode="after")
+    def _chat_off_when_reachable(self) -> Settings:
+        """The web chat speaks as cadres and villagers: an admin others can reach (any address
+        but loopback, as the container's 0.0.0.0) keeps it off unless ADMIN_CHAT=true says so,
+        so a fresh deployment is not open before a platform is configured."""
+        if self.admin_chat is None and not is_loopback(self.admin_host):
+            self.admin_chat = False
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    """Whether an address to listen on is reachable from this machine only."""
+    host = host.strip().strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost: may resolve to anything
+        return False

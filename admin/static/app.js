@@ -27,6 +27,24 @@
   function scrollDown() {
     panes.querySelectorAll(".messages").forEach(function (m) { m.scrollTop = m.scrollHeight; });
   }
+  // Each list is a live region (role=log): keep it and change only the messages that are new
+  // or changed, so a screen reader reads out those and not the whole conversation again.
+  function merge(list, fresh) {
+    var old = list.children, now = fresh.children, i;
+    for (i = 0; i < now.length; i++) {
+      var node = document.importNode(now[i], true);
+      if (i >= old.length) list.appendChild(node);
+      else if (old[i].outerHTML !== now[i].outerHTML) list.replaceChild(node, old[i]);
+    }
+    while (old.length > now.length) list.removeChild(list.lastElementChild);
+  }
+  function update(html) {
+    var doc = new DOMParser().parseFromString(html, "text/html");
+    var lists = panes.querySelectorAll(".messages");
+    var fresh = doc.querySelectorAll(".messages");
+    if (lists.length !== fresh.length) { panes.innerHTML = html; return; }
+    for (var i = 0; i < lists.length; i++) merge(lists[i], fresh[i]);
+  }
   scrollDown();
   setInterval(function () {
     if (busy()) return;
@@ -35,7 +53,7 @@
       .then(function (html) {
         if (html && !busy() && html !== panes.dataset.last) {
           panes.dataset.last = html;
-          panes.innerHTML = html;
+          update(html);
           scrollDown();
         }
       })

@@ -58,26 +58,64 @@ async def test_post_press_and_see_the_replies(client: httpx.AsyncClient, app: Ap
     page = (await client.get(r.headers["location"])).text
     assert "村口路灯坏了好几天了" in page and "已登记 #1" in page and "@张大爷" in page
     assert all(row.platform_message_id for row in sent(app))  # delivered at once
-    # 张姐's private view shows her notice with its buttons; she presses 认领.
-    mine = (await client.get(f"/chat?group={GROUP}&as=张姐")).text
-    private = mine[mine.index("张姐的私聊") :]
-    assert "新事项 #1" in private and ">认领</button>" in private
-    notice = next(m for m in sent(app) if m.private and m.recipient == "张姐")
-    await press(client, "张姐", notice.id or 0, "认领")
-    assert issue(app, 1).status == "claimed"
-    assert ("claimed", "张姐", "") in events(app, 1)
-    assert "已由张姐认领" in (await client.get(f"/chat?group={GROUP}&as=张姐")).text
-    # A villager pressing a cadre's button gets the handler's refusal shown.
-    await press(client, "王婶", notice.id or 0, "认领")
-    assert "只有网格员和村干部能认领" in (await client.get(f"/chat?group={GROUP}&as=王婶")).text
-    # Private posts and replies to the bot's messages.
+    # The 书记, as himself, presses 认领 under the bot's answer in the group.
     ack = next(m for m in sent(app) if not m.private and "#1" in m.text)
-    await post(client, "张姐", "已经联系电工了", reply_to=ack.platform_message_id or "")
-    assert events(app, 1)[-1][:2] == ("note", "张姐")
-    await post(client, "张姐", "办结 1 已换新灯泡", private="1")
+    mine = (await client.get(f"/chat?group={GROUP}&as=李书记")).text
+    assert ">认领</button>" in mine
+    await press(client, "李书记", ack.id or 0, "认领")
+    assert issue(app, 1).status == "claimed"
+    assert ("claimed", "李书记", "") in events(app, 1)
+    # A villager pressing a cadre's button gets the handler's refusal shown.
+    await press(client, "王婶", ack.id or 0, "认领")
+    page = (await client.get(f"/chat?group={GROUP}&as=王婶")).text
+    assert "只有网格员和村干部能认领" in page or "已由李书记认领" in page
+    # Private posts and replies to the bot's messages.
+    await post(client, "李书记", "已经联系电工了", reply_to=ack.platform_message_id or "")
+    assert events(app, 1)[-1][:2] == ("note", "李书记")
+    await post(client, "李书记", "办结 1 已换新灯泡", private="1")
     assert issue(app, 1).status == "closed"
     feed = (await client.get(f"/chat/feed?group={GROUP}&as=张大爷")).text
     assert "已换新灯泡" in feed and "<html" not in feed
+
+
+@sqlite_only
+async def test_a_cadre_speaks_as_themself_or_a_test_villager_never_as_another_cadre(
+    web: FastAPI, app: App
+) -> None:
+    li = await logged_in(web, "李书记")
+    try:
+        page = await li.get(f"/chat?group={GROUP}")
+        assert page.status_code == 200
+        # Offered: himself and the test villagers; no other cadre of the grid.
+        offered = re.findall(r'<option value="([^"]+)">', page.text.split('id="people"')[1])
+        assert "李书记" in offered and "张大爷" in offered
+        assert not {"张姐", "王哥", "陈镇长", "赵书记"} & set(offered)
+        before = _counts(app)
+        token = csrf_of(page.text)
+        for other in ("张姐", "王哥", "陈镇长"):
+            assert (await li.get(f"/chat?group={GROUP}&as={other}")).status_code == 403
+            assert (await li.get(f"/chat/feed?group={GROUP}&as={other}")).status_code == 403
+            as_other = {"csrf": token, "name": other, "group": GROUP, "text": "办结 1 好了"}
+            r = await li.post("/chat/post", data=as_other)
+            assert r.status_code == 403 and "不能冒充别的干部" in r.text
+            r = await li.post("/chat/post", data={**as_other, "private": "1"})
+            assert r.status_code == 403
+        assert _counts(app) == before
+        ok = {"csrf": token, "name": "李书记", "group": GROUP, "text": "大家好，我是李书记"}
+        assert (await li.post("/chat/post", data=ok)).status_code == 303
+        with Session(app.engine) as session:
+            last = session.exec(select(Inbound).order_by(Inbound.id.desc())).first()  # type: ignore[union-attr]
+        assert last is not None and last.sender == "local:李书记"
+    finally:
+        await li.aclose()
+    town = await logged_in(web, "陈镇长")  # the whole town, but still only as himself
+    try:
+        assert (await town.get(f"/chat?group={GROUP}&as=陈镇长")).status_code == 200
+        assert (await town.get(f"/chat?group={GROUP}&as=老赵")).status_code == 200
+        assert (await town.get(f"/chat?group={GROUP}&as=李书记")).status_code == 403
+        assert (await town.get(f"/chat?group={GROUP}&as=张姐")).status_code == 403
+    finally:
+        await town.aclose()
 
 
 @sqlite_only
@@ -171,7 +209,7 @@ async def test_a_secretary_chats_only_in_their_own_village(web: FastAPI, app: Ap
         await zhao.aclose()
     town = await logged_in(web, "陈镇长")
     try:
-        assert (await town.get(f"/chat?group={GROUP}&as=张姐")).status_code == 200
+        assert (await town.get(f"/chat?group={GROUP}&as=王婶")).status_code == 200
     finally:
         await town.aclose()
 
@@ -200,3 +238,34 @@ async def test_a_button_of_another_village_cannot_be_pressed(web: FastAPI, app: 
     finally:
         await zhao.aclose()
     assert issue(app, 1).status == "open"
+
+
+@sqlite_only
+@pytest.mark.parametrize(
+    ("host", "switch", "open_"),
+    [
+        ("0.0.0.0", None, False),  # the container: reachable by others, chat off
+        ("192.168.1.20", None, False),
+        ("0.0.0.0", True, True),  # ADMIN_CHAT=true: the operator says so
+        ("127.0.0.1", None, True),
+        ("::1", None, True),
+        ("localhost", None, True),
+    ],
+)
+async def test_chat_is_off_when_the_admin_listens_beyond_this_machine(
+    make_app: Callable[..., App], tmp_path: Path, host: str, switch: bool | None, open_: bool
+) -> None:
+    extra = {} if switch is None else {"admin_chat": switch}
+    app = make_app(admin_secret="x", data_dir=tmp_path, admin_host=host, **extra)
+    web = create_app(app)
+    assert ("local" in app.transports) is open_  # nothing serves the web chat's platform
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=web), base_url="http://testserver"
+    ) as client:
+        r = await client.get("/chat")
+        if open_:
+            assert r.status_code == 303 and r.headers["location"].startswith("/login")
+        else:
+            assert r.status_code == 404
+            assert "/chat" not in (await client.get("/login")).text  # not in the navigation
+    assert ("/chat" in welcome(app)) is open_
