@@ -17,8 +17,8 @@ from handlers import counting, texts
 from handlers.deps import Deps
 from handlers.outbox import to_chat, to_person, to_sender
 from handlers.privacy import short
-from handlers.routing import choose_owner, due_for, time_limit
-from storage import issues, people
+from handlers.routing import due_for, route
+from storage import issues, people, teams
 from storage.models import (
     ACTIVE_STATUSES,
     NOT_MATTER,
@@ -116,7 +116,11 @@ def in_grid_of(actor: Actor, issue: Issue) -> bool:
     return (
         p is not None
         and p.active
-        and (p.role == Role.TOWN_LEADER or p.village_id == issue.village_id)
+        and (
+            p.role == Role.TOWN_LEADER
+            or p.village_id == issue.village_id
+            or p.id == issue.owner_id  # a town mediator given the matter
+        )
     )
 
 
@@ -194,13 +198,16 @@ def create_issue(
     attachments: str = "[]",
     group_stub: bool = False,
 ) -> Issue:
-    owner = choose_owner(
+    routed = route(
         ctx.session,
         village_id=village_id,
         group_id=group_id,
         kind=kind,
         directory=ctx.deps.directory,
+        text=text,
+        reporter=reporter_key,
     )
+    owner = routed.owner
     ctx.keep.append(owner)
     values: dict[str, Any] = dict(
         number=issues.next_number(session=ctx.session),
@@ -216,7 +223,7 @@ def create_issue(
         created_at=ctx.now,
         clock_start=ctx.now,
         due_at=due_for(ctx.deps.grid, kind, ctx.now),
-        level=Level.VILLAGE if owner and owner.role == Role.SECRETARY else Level.GROUP,
+        level=routed.level,  # 组, or 村 (routing.route)
         reports=1,
         attachments=attachments,
         group_stub=group_stub and kind not in PRIVATE_KINDS,
@@ -460,14 +467,18 @@ def _person_id(actor: Actor) -> int | None:
 
 
 def assignable(ctx: Ctx, issue: Issue) -> list[Person]:
-    return people.village_people(session=ctx.session, village_id=issue.village_id)
+    """The village's people; for a 邻里事 also the town's mediators who serve the village."""
+    found = people.village_people(session=ctx.session, village_id=issue.village_id)
+    if issue.kind == Kind.NEIGHBOUR:
+        found += teams.mediators(session=ctx.session, village_id=issue.village_id)
+    return found
 
 
 def _restart(ctx: Ctx, issue: Issue) -> None:
     """A reopened matter goes back to its owner with a fresh time limit."""
     issue.status = Status.CLAIMED if issue.claimed_at else Status.OPEN
     issue.clock_start = ctx.now
-    issue.due_at = ctx.now + time_limit(ctx.deps.grid, issue.kind)
+    issue.due_at = due_for(ctx.deps.grid, issue.kind, ctx.now)
     issue.closed_at = None
     issue.settled_level = None
     # The old result is history (on the timeline), not what the matter stands at now.

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
-from storage import people
+from classifier import places
+from storage import people, teams
 from storage.models import Person
 
 TTL_SECONDS = 30.0  # another instance's /bind or grid reload is seen within this
@@ -19,6 +20,29 @@ class GroupInfo:
     id: int
     village_id: int
     name: str
+
+
+@dataclass(frozen=True)
+class TeamInfo:
+    """A villagers' group (组) as routing reads it."""
+
+    id: int
+    village_id: int
+    name: str
+    words: tuple[str, ...]  # its name and aliases, as a text may write them
+    numbers: frozenset[str]  # the 组 those words name as classifier.places reads them (三)
+    members: tuple[int, ...]  # person ids, file order
+
+    def named_in(self, text: str, named: set[str]) -> bool:
+        """Whether a text names this 组: one of its words, or a 组 read from the text
+        (`named`: 3组 = 三组 = 第三村民小组 = 三社) that its words name too."""
+        return bool(self.numbers & named) or any(w in text for w in self.words)
+
+
+def team_info(row: teams.TeamRow) -> TeamInfo:
+    words = (row.name, *row.aliases)
+    numbers = frozenset(n for w in words for n in places.groups(places.places(w)))
+    return TeamInfo(row.id, row.village_id, row.name, words, numbers, row.members)
 
 
 @dataclass
@@ -34,6 +58,8 @@ class GridCache:
     _keys: dict[int, list[str]] = field(default_factory=dict)
     _grid_keys: set[str] | None = None
     _pools: dict[tuple[int, int | None], list[Person]] = field(default_factory=dict)
+    _teams: dict[int, list[TeamInfo]] = field(default_factory=dict)
+    _residence: dict[str, int | None] = field(default_factory=dict)
     _loaded: float = 0.0
 
     def _fresh(self) -> None:
@@ -50,6 +76,8 @@ class GridCache:
         self._keys.clear()
         self._grid_keys = None
         self._pools.clear()
+        self._teams.clear()
+        self._residence.clear()
 
     def person(self, session: Session, key: str) -> Person | None:
         """The active grid person behind a platform id (a detached copy: read, never change)."""
@@ -109,6 +137,25 @@ class GridCache:
             self._pools[key] = [_copy(p) for p in found]
         return self._pools[key]
 
+    def teams(self, session: Session, village_id: int) -> list[TeamInfo]:
+        """The village's 组, file order."""
+        self._fresh()
+        if village_id not in self._teams:
+            rows = teams.village_teams(session=session, village_id=village_id)
+            self._teams[village_id] = [team_info(r) for r in rows]
+        return self._teams[village_id]
+
+    def residence(self, session: Session, sender: str) -> int | None:
+        """The 组 (team id) a villager said they live in, or a cadre set."""
+        self._fresh()
+        if sender not in self._residence:
+            self._residence[sender] = teams.residence(session=session, sender=sender)
+        return self._residence[sender]
+
+    def moved(self, sender: str, team_id: int) -> None:
+        """A residence just set here: known at once (other instances within `ttl`)."""
+        self._residence[sender] = team_id
+
 
 def _copy(person: Person) -> Person:
     """A copy outside any session: the session's own object may be changed by its caller."""
@@ -117,12 +164,15 @@ def _copy(person: Person) -> Person:
 
 def _pool(session: Session, *, village_id: int, group_id: int | None) -> list[Person]:
     """The group's owner pool in file order; for a private report, or a group with no
-    members listed, the village's people who take some kind."""
+    members listed, the village's people who take some kind and belong to no 组 (a 组's
+    people take its own matters, handlers.routing.route)."""
     if group_id is not None:
         rows = people.group_pool(session=session, group_id=group_id)
         if rows:
             return rows
-    return [p for p in people.village_people(session=session, village_id=village_id) if p.kinds]
+    in_teams = teams.members_in_teams(session=session).get(village_id, set())
+    village = people.village_people(session=session, village_id=village_id)
+    return [p for p in village if p.kinds and p.id not in in_teams]
 
 
 # The name it had; handlers/deps.py still uses it (bot/wechat.py and scheduler/ladder.py had

@@ -28,7 +28,7 @@ from classifier.base import (
     decide,
     public_kind,
 )
-from handlers import actions, commands, counting, texts, triage
+from handlers import actions, commands, counting, teams, texts, triage
 from handlers.actions import Actor, Ctx, Outcome
 from handlers.deps import Deps
 from handlers.directory import GroupInfo
@@ -295,6 +295,10 @@ def _decide(ctx: Ctx, row: Row, result: Handled) -> str:
         register_it, post_id, kind = card_answer
         outcome = triage.answer(ctx, actor, register_it=register_it, post_id=post_id, kind=kind)
         reply(ctx, row, outcome.text)
+        return "command"
+    home = teams.told_home(ctx, row.sender, group, text) if text else None  # "我是三组的"
+    if home is not None:
+        reply(ctx, row, home)
         return "command"
     cmd = parse_command(text) if text else None
     reply_issue = _replied_issue(ctx, row)  # read once: the prose rule and the command use it

@@ -308,3 +308,15 @@ RATING_REOPENED = "#{n} 正在重新办理，办结后再请您评价。"
 OWNER_REASSIGNED_AWAY = "{actor}把 #{n}（{summary}）改派给了{owner}，您不用再办。"
 CLAIM_WHICH = "您在本群有{count}件待认领，请写编号：\n{items}\n如：认领 {n}"
 CLAIM_WHICH_ITEM = "#{n}【{kind}】{summary}"
+# Villagers' groups (issue 18): where a villager lives ("我是三组的", 设组), the 组 → 村 rung.
+TEAM_HOME_OK = "记下了：您住{team}。以后您说的事先交给{team}的负责人（小事不出组）。"
+TEAM_UNKNOWN = "本村没有“{words}”，有：{teams}。"
+TEAM_SET_OK = "记下了：#{n} 的反映人{reporter}住{team}，以后他说的事先交给{team}。"
+ACT_SET_TEAM = "设组"
+OVERDUE_VILLAGE_POOL = (
+    "组里超期：#{n}【{kind}】{summary} 已超期（限 {due}），组里负责人：{owner}。请村里接手或协助。"
+)
+INVITED_MEDIATOR = "{actor}请您协助调解 #{n}【{kind}】{village}：{text}"
+INVITE_OK = "已请{name}协助调解 #{n}。"
+INVITE_NOT_NEIGHBOUR = "只有邻里事请调解员，#{n} 是{kind}。"
+INVITE_UNKNOWN = "没有服务{village}的调解员“{name}”，可请：{names}。"

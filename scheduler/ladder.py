@@ -5,9 +5,12 @@ L = due_at − clock_start:
   unclaimed   assigned + 4 h, while nobody has claimed it  → the owner
   reminder    clock_start + 75 % of L                       → the owner
   overdue     due_at                                        → the owner and the village 书记
+                                                              (a 组's matter: and the village pool)
   escalation  due_at + 100 % of L                           → the town's 镇领导, naming the village
-(no owner: the owner's messages go to the 书记). An issue's level rises to "village" at overdue
-and to "town" at escalation, each rise an "escalated" event.
+(no owner: the owner's messages go to the 书记). The ladder is 组 → 村 → 镇: an issue's level
+rises to "village" at overdue and to "town" at escalation, each rise an "escalated" event; a
+matter still at 组 level with one of its 组's people (handlers.routing) goes at overdue to the
+rung above, the village's owner pool and its 书记.
 
 Each stage is recorded as Reminder rows under a key made of the stage, the issue and the cycle,
 so it is sent once per cycle; when the sweep finds several stages of one issue due at once
@@ -29,7 +32,7 @@ from sqlmodel import Session
 from handlers import texts
 from handlers.privacy import short
 from scheduler.config import SchedulerConfig
-from storage import issues, schedule
+from storage import issues, schedule, teams
 from storage import people as grid_people
 from storage.models import Level, Role, Status
 
@@ -62,6 +65,8 @@ class GridSnapshot:
     secretaries: dict[int, list[Who]]  # by village, in file order
     leaders: list[Who]
     villages: dict[int, str]
+    pools: dict[int, list[Who]] = field(default_factory=dict)  # the village's owner pool (村)
+    in_teams: dict[int, set[int]] = field(default_factory=dict)  # by village: a 组's people
 
     @classmethod
     def load(cls, session: Session) -> GridSnapshot:
@@ -78,7 +83,13 @@ class GridSnapshot:
         villages = {
             v.id: v.name for v in grid_people.all_villages(session=session) if v.id is not None
         }
-        return cls(people, secretaries, leaders, villages)
+        pools = {
+            village_id: [people[i] for i in ids if i in people]
+            for village_id, ids in teams.village_pools(session=session).items()
+        }
+        return cls(
+            people, secretaries, leaders, villages, pools, teams.members_in_teams(session=session)
+        )
 
     def owner(self, owner_id: int | None) -> Who | None:
         return self.people.get(owner_id) if owner_id is not None else None
@@ -263,7 +274,13 @@ def _recipients(
     if stage.name == "overdue":
         out = [(owner, texts.OVERDUE_OWNER.format(**common))] if owner else []
         text = texts.OVERDUE_SECRETARY.format(owner=owner_name, **common)
-        return out + [(p, text) for p in secretaries if owner is None or p.id != owner.id]
+        out += [(p, text) for p in secretaries if owner is None or p.id != owner.id]
+        in_team = owner is not None and owner.id in d.in_teams.get(row.village_id, ())
+        if in_team and row.level == Level.GROUP.value:  # still at 组 level: the 村 rung above
+            told = {p.id for p, _ in out}
+            text = texts.OVERDUE_VILLAGE_POOL.format(owner=owner_name, **common)
+            out += [(p, text) for p in d.pools.get(row.village_id, []) if p.id not in told]
+        return out
     text = texts.ESCALATED_TOWN.format(
         village=d.villages.get(row.village_id, ""),
         late=span(now - row.due_at),

@@ -98,6 +98,11 @@ class Person(SQLModel, table=True):
     kinds: str = ""  # comma separated kinds this person takes as owner
     active: bool = True
     position: int = 0
+    # The title as the grid file writes it (主任, 组长, 镇党委书记…); `role` is its duty, what it
+    # means to the product (storage.grid.DUTIES). Empty: written before titles (migration 0015).
+    title: str = ""
+    # A town person (a mediator): the villages served, "|新联村|石桥村|"; empty: every village.
+    serves: str = ""
 
     def kind_list(self) -> list[str]:
         return [k for k in self.kinds.split(",") if k]
@@ -452,6 +457,39 @@ class LabeledExample(SQLModel, table=True):
     source: str
     created_at: datetime = Field(index=True)
     village_id: int | None = Field(default=None, foreign_key="village.id")
+
+
+# --- villagers' groups (组) ------------------------------------------------------------------
+
+
+class Team(SQLModel, table=True):
+    """A villagers' group (组/社) of a village: the first rung of the ladder (小事不出组)."""
+
+    __table_args__ = (UniqueConstraint("village_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    village_id: int = Field(foreign_key="village.id", index=True)
+    name: str  # 三组
+    aliases: str = ""  # "|3组|第三村民小组|三社|"
+    active: bool = True
+    position: int = 0
+
+
+class TeamMember(SQLModel, table=True):
+    """A 组's people (组长, ten-household members), in file order."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    position: int = 0
+
+
+class Residence(SQLModel, table=True):
+    """The 组 a villager lives in, as they told the bot ("我是三组的") or a cadre set it."""
+
+    sender: str = Field(primary_key=True)  # "platform:user id"
+    team_id: int = Field(foreign_key="team.id")
+    set_by: str  # the sender themself, or the cadre's name
+    at: datetime
 
 
 # The admin's own tables (sessions, failed log-ins) live beside it; imported here so that the

@@ -66,7 +66,8 @@ def test_demo_grid_loads() -> None:
         ),
         (('ids = ["local:张姐"]', 'ids = ["local:李书记"]'), "villages[0].people[1].ids"),
         (('members = ["张姐"]', 'members = ["王五"]'), "villages[0].groups[0].members"),
-        (('role = "网格员"', 'role = "村长大人"'), "villages[0].people[1].role"),
+        # A title may be anything (村长大人 is a cadre, with a warning); a duty may not.
+        (('role = "网格员"', 'role = "网格员"\nduty = "村长大人"'), "villages[0].people[1].duty"),
         (('村里事 = "7d"', '村里事 = "七天"'), "deadlines.村里事"),
         (('quiet_hours = "21:00-07:30"', 'quiet_hours = "晚上"'), "quiet_hours"),
     ],
