@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bot.asr import transcriber
 from classifier.base import Classifier, KeywordClassifier
 from classifier.duplicates import TextDuplicates
 from handlers.clock import Clock, SystemClock
 from handlers.deps import Deps
+from ports.asr import SpeechToText
 from ports.doors import Door, PlatformLimits, Transport, opened
 from ports.settings import Settings
 from scheduler.sender import Sender, SenderConfig
@@ -75,6 +77,8 @@ class App:
     # status["telegram"] = {"mode": "polling", "state": "connected", "at": datetime},
     # status["wechat"] = {"state": "scan", "qr": url}, status["jobs"] = {name: {"last_run": …}}.
     status: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Speech to text for the doors' voice messages (bot.asr); None: off (ASR_* unset).
+    asr: SpeechToText | None = None
 
     def sender(self) -> Sender:
         """A sender for `transports` (`shuoshi run` runs one; scripts and the web chat flush
@@ -124,6 +128,7 @@ def build(
     deps = Deps(grid=grid, clock=clock, classifier=classifier)  # with its directory cache
     deps.duplicates = TextDuplicates.for_classifier(getattr(classifier, "local", classifier))
     app = App(settings=settings, engine=engine, grid=grid, clock=clock, deps=deps)
+    app.asr = transcriber(settings)
     if serves_local(settings) if local is None else local:
         from bot.local import LIMITS, PLATFORM, LocalTransport
 
@@ -140,6 +145,7 @@ def telegram_door(app: App, web: FastAPI | None = None) -> TelegramDoor:
     from bot.telegram import TelegramDoor, mount_webhook
 
     door = TelegramDoor(app)
+    door.asr = app.asr
     if door.webhook_url:
         if web is None:
             raise ValueError("TELEGRAM_WEBHOOK_URL needs the admin app to mount the route on")
@@ -151,7 +157,9 @@ def wechat_door(app: App, options: ClientOptions | None = None) -> WechatBot:
     """The WeChat door, through the Wechaty gateway (`options`: the settings' by default)."""
     from bot.wechat import WechatBot
 
-    return WechatBot(app, options)
+    door = WechatBot(app, options)
+    door.asr = app.asr
+    return door
 
 
 def build_doors(app: App, web: FastAPI | None = None) -> list[Door]:

@@ -30,7 +30,7 @@ import os
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
@@ -74,6 +74,8 @@ from handlers.deps import Deps
 from handlers.edits import receive_edit
 from handlers.intake import Handled, receive, receive_many
 from handlers.outbox import to_chat
+from handlers.voice import hear, wants_words
+from ports.asr import SpeechToText
 from ports.doors import (
     DatabaseWork,
     Door,
@@ -83,7 +85,7 @@ from ports.doors import (
     TransientError,
     at_most,
 )
-from ports.messages import Attachment, Incoming
+from ports.messages import Attachment, Incoming, Voice
 from ports.runtime import Runtime
 from ports.settings import Settings
 from scheduler.wake import SenderWaker
@@ -264,6 +266,7 @@ class TelegramDoor(Door):
     root (bot.app.telegram_door), which mounts the webhook route and builds the sender."""
 
     platform = PLATFORM
+    asr: SpeechToText | None = None  # speech to text for voice messages: the root's, when on
 
     def __init__(self, app: Runtime[Deps]) -> None:
         settings = app.settings
@@ -593,7 +596,7 @@ class TelegramDoor(Door):
         replied = message.reply_to_message
         if replied is not None and replied.forum_topic_created is not None:
             replied = None  # in a forum topic every message "replies" to the topic's start
-        return Incoming(
+        msg = Incoming(
             platform=PLATFORM,
             chat=str(message.chat.id),
             sender=str(user.id),
@@ -606,6 +609,7 @@ class TelegramDoor(Door):
             attachments=await self._attachments(message),
             chat_title=message.chat.title or "",
         )
+        return await self._hear(msg)
 
     async def _attachments(self, message: Message) -> tuple[Attachment, ...]:
         found: list[Attachment] = []
@@ -650,6 +654,16 @@ class TelegramDoor(Door):
         except (TelegramError, OSError) as exc:
             log.warning("could not download %s (%s); keeping its file id", media.file_id, exc)
             return None
+
+    # ---------------------------------------------------------------- voice
+
+    async def _hear(self, msg: Incoming) -> Incoming:
+        """A voice message with its words (handlers.voice), when speech to text is on: the
+        sound is the file just downloaded, as Telegram keeps it (OGG/Opus for a voice note)."""
+        if not wants_words(self.asr, msg):
+            return msg
+        sound = await asyncio.to_thread(voice_of, msg)
+        return await hear(self.asr, replace(msg, voice=sound)) if sound else msg
 
     # ---------------------------------------------------------------- after recording
 
@@ -772,6 +786,26 @@ class TelegramDoor(Door):
         """Connection state for the admin's status page (`app.status["telegram"]`: state,
         mode, bot, privacy_mode, error, last_update, at)."""
         self.app.status.setdefault(PLATFORM, {}).update(fields, at=self.app.clock.now())
+
+
+# What the endpoint knows by extension (OpenAI's list); Telegram names voice notes .oga.
+SOUND_TYPES = {".ogg": "audio/ogg", ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".wav": "audio/wav"}
+
+
+def voice_of(msg: Incoming) -> Voice | None:
+    """The sound of the message's downloaded voice file, named as the endpoint expects."""
+    path = next((a.path for a in msg.attachments if a.kind == "voice" and a.path), None)
+    if path is None:
+        return None
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        log.warning("voice file %s unreadable: %s", path, exc)
+        return None
+    suffix = Path(path).suffix.lower()
+    if suffix in (".oga", ".opus", ""):
+        suffix = ".ogg"
+    return Voice(data, "voice" + suffix, SOUND_TYPES.get(suffix, "application/octet-stream"))
 
 
 def _queue_privacy_notice(engine: Engine, deps: Deps, now: datetime, chat_key: str) -> None:

@@ -23,16 +23,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import io
 import json
 import logging
 import re
 import time
+import wave
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
+import pysilk
 
 from bot.wechat_client import (
     DIRTY,
@@ -61,6 +64,8 @@ from bot.wechaty_pb.wechaty.puppet import (
 )
 from handlers.deps import Deps
 from handlers.intake import Handled, receive_many
+from handlers.voice import hear, wants_words
+from ports.asr import SpeechToText
 from ports.doors import (
     DatabaseWork,
     Door,
@@ -70,7 +75,7 @@ from ports.doors import (
     TransientError,
     at_most,
 )
-from ports.messages import Attachment, Incoming
+from ports.messages import Attachment, Incoming, Voice
 from ports.runtime import Runtime
 from ports.settings import Settings
 from scheduler.wake import SenderWaker
@@ -386,6 +391,7 @@ class WechatBot(Door):
     once."""
 
     platform = PLATFORM
+    asr: SpeechToText | None = None  # speech to text for voice messages: the root's, when on
 
     def __init__(
         self,
@@ -563,7 +569,7 @@ class WechatBot(Door):
         async with self._fetching:
             for attempt in range(4):
                 try:
-                    return await self._read(message_id)
+                    return await self._hear(await self._read(message_id))
                 except (grpc.aio.AioRpcError, NotConnected) as exc:
                     if not is_transient(exc) or attempt == 3:
                         log.warning("WeChat: message %s lost: %s", message_id, describe(exc))
@@ -668,6 +674,15 @@ class WechatBot(Door):
         path.write_bytes(data)
         return path
 
+    # --- voice -----------------------------------------------------------------------------
+    async def _hear(self, msg: Incoming | None) -> Incoming | None:
+        """A voice message with its words (handlers.voice), when speech to text is on: the
+        sound is the file just saved, WeChat's SILK decoded to WAV (`voice_of`)."""
+        if msg is None or not wants_words(self.asr, msg):
+            return msg
+        sound = await asyncio.to_thread(voice_of, msg)
+        return await hear(self.asr, replace(msg, voice=sound)) if sound else msg
+
     # --- rooms and the grid -----------------------------------------------------------------
     async def _room_in_grid(self, room_id: str, topic: str) -> bool:
         hit = self._rooms.get(room_id)
@@ -709,6 +724,51 @@ class WechatBot(Door):
         (self._can_send if ready else self._cannot_send).set()
         (self._cannot_send if ready else self._can_send).clear()
         self.app.status[PLATFORM] = status_view(status)
+
+
+SILK_MAGIC = b"#!SILK_V3"  # after one 0x02 byte in WeChat's own files
+SILK_RATE = 16_000  # Hz: what speech-to-text models listen at
+# Other puppets hand out voice already converted (wechat4u: MP3); those go as they are.
+SOUND_TYPES = {".mp3": "audio/mpeg", ".wav": "audio/wav", ".ogg": "audio/ogg", ".m4a": "audio/mp4"}
+
+
+def voice_of(msg: Incoming) -> Voice | None:
+    """The sound of the message's saved voice file as the endpoint can read it: SILK decoded
+    to 16 kHz mono WAV; None when unreadable or undecodable (the message then goes on
+    without words, 待分类)."""
+    path = next((a.path for a in msg.attachments if a.kind == "voice" and a.path), None)
+    if path is None:
+        return None
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        log.warning("WeChat: voice file %s unreadable: %s", path, exc)
+        return None
+    if data[:16].lstrip(b"\x02").startswith(SILK_MAGIC):
+        try:
+            return Voice(silk_to_wav(data), "voice.wav", "audio/wav")
+        except Exception as exc:  # pysilk.SilkError and whatever a broken file brings
+            log.warning("WeChat: voice file %s is not SILK it can decode: %s", path, exc)
+            return None
+    suffix = Path(path).suffix.lower()
+    if suffix not in SOUND_TYPES:
+        log.info("WeChat: voice file %s of a kind speech to text may not read", path)
+    return Voice(data, "voice" + suffix, SOUND_TYPES.get(suffix, "application/octet-stream"))
+
+
+def silk_to_wav(data: bytes) -> bytes:
+    """WeChat's SILK v3 (with or without Tencent's leading byte) as 16-bit mono WAV."""
+    pcm = io.BytesIO()
+    pysilk.decode(io.BytesIO(data), pcm, SILK_RATE)
+    if not pcm.getvalue():
+        raise ValueError("no sound in it")
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(SILK_RATE)
+        wav.writeframes(pcm.getvalue())
+    return out.getvalue()
 
 
 def status_view(status: ConnectionStatus) -> dict[str, Any]:

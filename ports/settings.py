@@ -52,6 +52,17 @@ class Settings(BaseSettings):
     llm_api_key: str = ""
     llm_model: str = ""
 
+    # Speech to text for voice messages (语音转写), off unless ASR_BASE_URL and ASR_MODEL are set:
+    # an OpenAI-compatible server (`POST {ASR_BASE_URL}/audio/transcriptions`, e.g. a local
+    # whisper or SenseVoice at http://127.0.0.1:9000/v1). A voice message's words are then
+    # classified like a typed post; without them (off, a failure, slower than the timeout) the
+    # message is registered 待分类 for its owner to hear.
+    asr_base_url: str = ""
+    asr_api_key: str = ""
+    asr_model: str = ""
+    asr_language: str = "zh"  # a hint for the endpoint; empty: let it guess
+    asr_timeout_seconds: float = 15.0  # the door waits at most this long for the words
+
     # Outbox sender (scheduler/sender.py). Tries before a message is left "failed" for
     # `shuoshi outbox --retry ID`; 429s, 5xx and timeouts each count one.
     outbox_max_tries: int = 8

@@ -36,6 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "bot.wechaty_pb",
             "bot.wechaty_pb.*",
             "bot.local",
+            "bot.asr",  # speech to text over HTTP, handed to the doors by the root
         ),
     ),
     ("ops", ("ops", "ops.*")),
