@@ -16,7 +16,7 @@ from fastapi import Path as InPath
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlmodel import Session
 
-from admin import charts, export
+from admin import charts, export, readiness, status_view
 from admin.auth import (
     LoginLimits,
     Viewer,
@@ -656,6 +656,9 @@ def status_page(request: Request, viewer: PageViewer, session: SessionDep, app: 
         inbox_counts=inbox.counts(session),
         inbox_rows=inbox.unhandled(session, limit=20),
         database=database,
+        groups=status_view.groups(app, session, viewer.villages),
+        problems=status_view.problems(app, readiness.check(app)[1]),
+        minutes_ago=status_view.minutes_ago,
     )
 
 
