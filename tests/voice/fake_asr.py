@@ -47,10 +47,10 @@ def ogg_opus(pitch: float) -> bytes:
     return out.getvalue()
 
 
-def silk(pitch: float) -> bytes:
-    """A second of `pitch` as SILK v3 with Tencent's leading byte, as WeChat keeps voice."""
+def silk(pitch: float, seconds: float = 1.0) -> bytes:
+    """`pitch` as SILK v3 with Tencent's leading byte, as WeChat keeps voice."""
     out = io.BytesIO()
-    pysilk.encode(io.BytesIO(pcm(pitch, 24_000).tobytes()), out, 24_000, 24_000)
+    pysilk.encode(io.BytesIO(pcm(pitch, 24_000, seconds).tobytes()), out, 24_000, 24_000)
     return out.getvalue()
 
 
@@ -117,7 +117,8 @@ class FakeASR:
                 file: tuple[str, str, bytes] | None = None
                 for part in form.iter_parts():
                     name = part.get_param("name", header="content-disposition")
-                    payload = part.get_payload(decode=True) or b""
+                    decoded = part.get_payload(decode=True)
+                    payload = decoded if isinstance(decoded, bytes) else b""
                     if name == "file":
                         file = (part.get_filename() or "", part.get_content_type(), payload)
                     elif isinstance(name, str):
