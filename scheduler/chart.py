@@ -10,6 +10,7 @@ import logging
 import warnings
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from handlers import texts
 from scheduler.digest import Figures
@@ -50,31 +51,64 @@ def cjk_family() -> str | None:
     return None
 
 
-def bar_chart(path: Path, *, title: str, labels: list[str], series: dict[str, list[int]]) -> Path:
+# Read on a phone (the picture shown across a 390 px screen) and on paper: every text at least
+# 12 px there. The picture has a fixed width, so its text keeps that size however many bars
+# there are: more villages make it taller, never wider (a wider one would be shrunk to fit).
+PHONE_WIDTH_PX = 390
+MIN_TEXT_PX = 12
+WIDTH_IN = 5.0
+DPI = 120
+TEXT_PT = MIN_TEXT_PX * WIDTH_IN * 72 / PHONE_WIDTH_PX  # 11.1 pt: 12 px at 390 px wide
+TITLE_PT = TEXT_PT * 1.25
+
+
+def text_px_on_phone(points: float) -> float:
+    """How tall a text of `points` shows when the picture fills a phone's width."""
+    return points * DPI / 72 * PHONE_WIDTH_PX / (WIDTH_IN * DPI)
+
+
+def draw(*, title: str, labels: list[str], series: dict[str, list[int]]) -> Any:
+    """The chart as a matplotlib Figure: one row per label, a bar per series, its count at the
+    bar's end; labels on the left, where long Chinese names have room."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
 
     family = cjk_family()
     font = {"family": family} if family else {}
+    rows = max(1, len(labels))
+    fig = Figure(
+        figsize=(WIDTH_IN, 1.3 + rows * (0.26 * len(series) + 0.2)), dpi=DPI, layout="constrained"
+    )
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    height = 0.8 / max(1, len(series))
+    peak = max([1, *(v for values in series.values() for v in values)])
+    for n, (name, values) in enumerate(series.items()):
+        ys = [i + (n - (len(series) - 1) / 2) * height for i in range(len(labels))]
+        bars = ax.barh(ys, values, height, label=name)
+        ax.bar_label(bars, padding=3, fontsize=TEXT_PT)
+    ax.set_yticks(range(len(labels)), labels, fontdict=font, fontsize=TEXT_PT)
+    ax.invert_yaxis()  # the first label and series on top, as the legend reads
+    ax.set_xlim(0, peak * 1.15)  # room for the count after the longest bar
+    ax.xaxis.set_visible(False)  # each bar carries its count
+    ax.spines[["top", "right", "bottom"]].set_visible(False)
+    fig.suptitle(title, fontproperties={**font, "size": TITLE_PT})
+    ax.legend(
+        prop={**font, "size": TEXT_PT},
+        loc="lower left",
+        bbox_to_anchor=(0, 1.0),
+        ncol=len(series),
+        frameon=False,
+        borderaxespad=0.2,
+    )
+    return fig
+
+
+def bar_chart(path: Path, *, title: str, labels: list[str], series: dict[str, list[int]]) -> Path:
     with warnings.catch_warnings():
         # Without a CJK font matplotlib warns for every missing glyph; the boxes are the fallback.
         warnings.simplefilter("ignore", UserWarning)
-        fig = Figure(figsize=(max(4.0, 1.2 * len(labels) + 2), 3.6), dpi=110)
-        FigureCanvasAgg(fig)
-        ax = fig.subplots()
-        width = 0.8 / max(1, len(series))
-        for n, (name, values) in enumerate(series.items()):
-            xs = [i + (n - (len(series) - 1) / 2) * width for i in range(len(labels))]
-            bars = ax.bar(xs, values, width, label=name)
-            ax.bar_label(bars, fontsize=8)
-        ax.set_xticks(range(len(labels)), labels, fontdict=font)
-        ax.set_ylabel(texts.CHART_COUNT, fontdict=font)
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # matters come whole
-        ax.set_title(title, fontdict=font)
-        ax.legend(prop={**font, "size": 8})
-        ax.spines[["top", "right"]].set_visible(False)
-        fig.tight_layout()
+        fig = draw(title=title, labels=labels, series=series)
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, format="png")
     return path
