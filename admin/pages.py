@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,6 +29,7 @@ from admin.security import address_key, client_address
 from admin.web import (
     FIRST_DAY,
     LAST_DAY,
+    LIST_PER_PAGE,
     MAX_ID,
     AppDep,
     Csrf,
@@ -35,6 +37,7 @@ from admin.web import (
     PageViewer,
     SessionDep,
     chat_enabled,
+    clean,
     csrf_token,
     flash,
     get_app,
@@ -54,7 +57,7 @@ from handlers.parsing import parse_due
 from handlers.privacy import mask
 from handlers.register import dismiss_post, post_village, reads_post, register_post
 from handlers.texts import ADMIN_RELAY, MERGE_NEEDS_NUMBER
-from storage import figures, inbox, issues, outbox, people, posts, schedule
+from storage import canned, figures, inbox, issues, outbox, people, posts, schedule
 from storage.db import current_revision, head_revision
 from storage.models import KINDS, ChatGroup, Inbound, Issue, Kind, Person, Role, Village
 
@@ -155,11 +158,42 @@ def _query_with(request: Request, **changes: object) -> str:
     return urlencode(params)
 
 
+# The list's own query keys: none of them set means the person opened the list as it comes.
+LIST_KEYS = ("village", "group", "kind", "status", "owner", "overdue", "from", "to", "q", "sort")
+
+
+def list_view(params: Any, viewer: Viewer) -> str:
+    """ "mine" (我的待办: their own matters still in hand) or "all". A cadre who is not a
+    leader opens on their own to-do; 书记 and 镇领导, who supervise, on everything."""
+    chosen = params.get("view")
+    if chosen in ("mine", "all"):
+        return str(chosen)
+    if any(params.get(key) for key in LIST_KEYS):
+        return "all"
+    return "all" if viewer.role in (Role.SECRETARY, Role.TOWN_LEADER) else "mine"
+
+
+def time_left(due_at: datetime, status: str, now: datetime) -> str:
+    """剩余 2天 / 剩余 5小时 / 超期 3天 for a matter in hand; nothing for a finished one."""
+    if status not in ("open", "claimed"):
+        return ""
+    late = issues.days_late(due_at, status, now)
+    if late:
+        return f"超期 {late}天"
+    left = due_at - now
+    if left >= timedelta(days=1):
+        return f"剩余 {left.days}天"
+    return f"剩余 {max(1, int(left.total_seconds() // 3600))}小时"
+
+
 @router.get("/issues")
 def issue_list(request: Request, viewer: PageViewer, session: SessionDep, app: AppDep) -> Response:
     now = app.clock.now()
     f = read_filter(request.query_params, viewer, app.clock.tz)
-    page, per_page = page_args(request.query_params)
+    view = list_view(request.query_params, viewer)
+    if view == "mine":
+        f = replace(f, owner_id=viewer.person_id, status=issues.ACTIVE)
+    page, per_page = page_args(request.query_params, default=LIST_PER_PAGE)
     counts = issues.count_issues(session=session, f=f, now=now)
     offset = (page - 1) * per_page
     rows = issues.list_issues(
@@ -176,12 +210,28 @@ def issue_list(request: Request, viewer: PageViewer, session: SessionDep, app: A
         page=page,
         pages=pages,
         per_page=per_page,
+        view=view,
         days_late=lambda row: issues.days_late(row.due_at, row.status, now),
+        time_left=lambda row: time_left(row.due_at, row.status, now),
         reads=lambda row: reads(viewer, row),
+        may_claim=lambda row: row.status == "open" and _in_grid(viewer, row.village_id),
+        leader=viewer.role in (Role.SECRETARY, Role.TOWN_LEADER),
+        filtered=any(request.query_params.get(key) for key in LIST_KEYS),
         query_with=lambda **kw: _query_with(request, **kw),
-        export_query=_query_with(request, page=None),
+        # The ledger of what is shown: 我的待办 is an owner and a status filter.
+        export_query=_query_with(
+            request,
+            page=None,
+            view=None,
+            **({"owner": viewer.person_id, "status": "active"} if view == "mine" else {}),
+        ),
         **_choices(session, viewer),
     )
+
+
+def _in_grid(viewer: Viewer, village_id: int) -> bool:
+    """Whether this viewer may claim a matter of that village (handlers.actions.in_grid_of)."""
+    return viewer.role == Role.TOWN_LEADER or viewer.village_id == village_id
 
 
 # --- 事项详情 and its actions ------------------------------------------------------------------
@@ -237,7 +287,11 @@ def issue_detail(
         people=people.people(session=session, village_ids=(issue.village_id,)),
         kinds=KINDS,
         in_progress=issue.status in ("open", "claimed"),
+        can_claim=issue.status == "open" and actions.in_grid_of(actor, issue),
         can_assign=actions.is_leader_of(actor, issue),
+        canned_close=canned.replies(session=session, village_id=issue.village_id, purpose="close"),
+        canned_note=canned.replies(session=session, village_id=issue.village_id, purpose="note"),
+        keeps_canned=_keeps_canned(viewer, issue.village_id),
         can_finish=actions.can_finish(actor, issue),
         can_split=readable and actions.can_finish(actor, issue),
         due_value=issue.due_at.astimezone(app.clock.tz).strftime("%Y-%m-%dT%H:%M"),
@@ -263,30 +317,65 @@ def _act(
     change: Callable[[Ctx, Issue, Actor], Outcome],
     *,
     relay: bool = False,
+    back: str | None = None,
 ) -> Response:
     """Run one handler action as this viewer; commit when it succeeded. With `relay`, the
-    owner hears of it when someone else made the change (the handler tells nobody)."""
+    owner hears of it when someone else made the change (the handler tells nobody). Then back
+    to the issue's page (or to `back`)."""
     app = get_app(request)
     issue = visible_issue(session, viewer, number)
     ctx = Ctx(session, app.deps, app.clock.now())
     actor = viewer.actor(session)
     outcome = change(ctx, issue, actor)
     if outcome.ok:
-        owner = actions.owner_of(ctx, issue)
-        if relay and owner is not None and owner.id != viewer.person_id:
-            to_person(
-                session,
-                owner,
-                ADMIN_RELAY.format(actor=actor.label, text=outcome.text),
-                now=ctx.now,
-                issue_id=issue.id,
-                category="notice",
-            )
+        if relay:
+            _relay(ctx, issue, viewer, actor, outcome)
         session.commit()
     else:
         session.rollback()
     flash(request, outcome.text, outcome.ok)
-    return RedirectResponse(f"/issues/{number}", status_code=303)
+    return RedirectResponse(back or f"/issues/{number}", status_code=303)
+
+
+def _relay(ctx: Ctx, issue: Issue, viewer: Viewer, actor: Actor, outcome: Outcome) -> None:
+    """The owner hears of a change someone else made in the admin (the handler tells nobody)."""
+    owner = actions.owner_of(ctx, issue)
+    if owner is not None and owner.id != viewer.person_id:
+        to_person(
+            ctx.session,
+            owner,
+            ADMIN_RELAY.format(actor=actor.label, text=outcome.text),
+            now=ctx.now,
+            issue_id=issue.id,
+            category="notice",
+        )
+
+
+def _list_url(value: str) -> str | None:
+    """Where a form on the list sends the person back: the list as they had it filtered."""
+    value = value.strip()[:2000]
+    if value == "/issues" or value.startswith("/issues?"):
+        return value
+    return None
+
+
+@router.post("/issues/{number}/claim", dependencies=[Csrf])
+def issue_claim(
+    number: IssueNumber,
+    request: Request,
+    viewer: PageViewer,
+    session: SessionDep,
+    back: Annotated[str, Form()] = "",
+) -> Response:
+    """认领, on the issue page or in a row of the list (back to the list as it was)."""
+    return _act(
+        request,
+        session,
+        viewer,
+        number,
+        lambda c, i, a: actions.claim(c, i, a),
+        back=_list_url(back),
+    )
 
 
 @router.post("/issues/{number}/assign", dependencies=[Csrf])
@@ -346,8 +435,23 @@ def issue_note(
     viewer: PageViewer,
     session: SessionDep,
     text: Annotated[str, Form()] = "",
+    canned_id: Annotated[str, Form(alias="canned")] = "",
 ) -> Response:
-    return _act(request, session, viewer, number, lambda c, i, a: actions.add_note(c, i, a, text))
+    def change(ctx: Ctx, issue: Issue, actor: Actor) -> Outcome:
+        said = _with_canned(ctx.session, issue, "note", text, canned_id)
+        return actions.add_note(ctx, issue, actor, said)
+
+    return _act(request, session, viewer, number, change)
+
+
+def _with_canned(session: Session, issue: Issue, purpose: str, typed: str, chosen: str) -> str:
+    """What was typed, or else the canned reply picked (of the issue's village, for this)."""
+    if typed.strip():
+        return typed
+    reply = canned.get_reply(session=session, reply_id=read_int(chosen) or 0)
+    if reply is None or reply.village_id != issue.village_id or reply.purpose != purpose:
+        return typed
+    return reply.text
 
 
 @router.post("/issues/{number}/close", dependencies=[Csrf])
@@ -357,15 +461,84 @@ def issue_close(
     viewer: PageViewer,
     session: SessionDep,
     result: Annotated[str, Form()] = "",
+    canned_id: Annotated[str, Form(alias="canned")] = "",
 ) -> Response:
-    return _act(
-        request,
-        session,
-        viewer,
-        number,
-        lambda c, i, a: actions.close(c, i, a, result),
-        relay=True,
-    )
+    def change(ctx: Ctx, issue: Issue, actor: Actor) -> Outcome:
+        said = _with_canned(ctx.session, issue, "close", result, canned_id)
+        return actions.close(ctx, issue, actor, said)
+
+    return _act(request, session, viewer, number, change, relay=True)
+
+
+# --- bulk actions (书记 and 镇领导, from the list) ---------------------------------------------
+
+BULK_ACTIONS = ("assign", "due", "close")
+BULK_MAX = 200
+
+
+@router.post("/issues/bulk", dependencies=[Csrf])
+def issue_bulk(
+    request: Request,
+    viewer: PageViewer,
+    session: SessionDep,
+    action: Annotated[str, Form()] = "",
+    numbers: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies the default)
+    person: Annotated[str, Form()] = "",
+    due: Annotated[str, Form()] = "",
+    result: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
+) -> Response:
+    """指派 / 改限期 / 办结 (with one result) for the matters ticked in the list: each through
+    the same handler action as one at a time; what is refused for one is said, the others
+    done."""
+    to = _list_url(back) or "/issues"
+    if viewer.role not in (Role.SECRETARY, Role.TOWN_LEADER):
+        flash(request, "批量办理只给书记和镇领导用。", False)
+        return RedirectResponse(to, status_code=303)
+    chosen = sorted({n for n in (read_number(v) for v in numbers[:BULK_MAX]) if n is not None})
+    if action not in BULK_ACTIONS or not chosen:
+        flash(request, "请先勾选事项，再选择批量操作。", False)
+        return RedirectResponse(to, status_code=303)
+    app = get_app(request)
+    ctx = Ctx(session, app.deps, app.clock.now())
+    actor = viewer.actor(session)
+    target = session.get(Person, read_int(person) or 0) if action == "assign" else None
+    when = _parse_due(due, ctx.now, app.clock.tz) if action == "due" else None
+    done: list[int] = []
+    refused: list[str] = []
+    for number in chosen:
+        issue = issues.get_issue(session=session, number=number)
+        if issue is None or not viewer.sees(issue.village_id):
+            refused.append(f"没有 #{number} 这件事，或它不归您管。")
+            continue
+        if action == "assign":
+            if target is None or not target.active or target.village_id != issue.village_id:
+                outcome = actions.refuse(f"#{number}：请从本村网格里选人。")
+            else:
+                outcome = actions.assign(ctx, issue, actor, target)
+        elif action == "due":
+            if when is None:
+                outcome = actions.refuse("看不懂这个期限，请选日期时间。")
+            else:
+                outcome = actions.set_due(ctx, issue, actor, when)
+        else:
+            outcome = actions.close(ctx, issue, actor, result)
+        if outcome.ok:
+            if action != "assign":
+                _relay(ctx, issue, viewer, actor, outcome)
+            done.append(number)
+        else:
+            refused.append(outcome.text)
+    # A refusal changes nothing (the handler refuses before it changes), so what was done is
+    # kept whatever was refused.
+    session.commit()
+    parts = []
+    if done:
+        parts.append(f"已办 {len(done)} 件：" + " ".join(f"#{n}" for n in done) + "。")
+    if refused:
+        parts.append(f"未办 {len(refused)} 件：" + "；".join(dict.fromkeys(refused)))
+    flash(request, "".join(parts), not refused)
+    return RedirectResponse(to, status_code=303)
 
 
 @router.post("/issues/{number}/reopen", dependencies=[Csrf])
@@ -424,6 +597,77 @@ def issue_merge(
         return merging.merge_issues(ctx, issue, target, actor)
 
     return _act(request, session, viewer, number, change)
+
+
+# --- 常用回复: a village's canned replies, kept by its 书记 -------------------------------------
+
+CANNED_PURPOSES = {"close": "办结结果", "note": "进展"}
+
+
+def _keeps_canned(viewer: Viewer, village_id: int | None) -> bool:
+    return (
+        viewer.role == Role.SECRETARY and village_id is not None and viewer.village_id == village_id
+    )
+
+
+def _canned_village(viewer: Viewer) -> int:
+    if viewer.role != Role.SECRETARY or viewer.village_id is None:
+        raise HTTPException(status_code=403, detail="常用回复由本村书记维护。")
+    return viewer.village_id
+
+
+@router.get("/canned")
+def canned_page(request: Request, viewer: PageViewer, session: SessionDep) -> Response:
+    village_id = _canned_village(viewer)
+    rows = canned.replies(session=session, village_id=village_id)
+    return render(
+        request,
+        "canned.html",
+        viewer,
+        village=session.get(Village, village_id),
+        purposes=CANNED_PURPOSES,
+        by_purpose={p: [r for r in rows if r.purpose == p] for p in CANNED_PURPOSES},
+        max_text=canned.MAX_TEXT,
+    )
+
+
+@router.post("/canned", dependencies=[Csrf])
+def canned_add(
+    request: Request,
+    viewer: PageViewer,
+    session: SessionDep,
+    app: AppDep,
+    purpose: Annotated[str, Form()] = "",
+    text: Annotated[str, Form()] = "",
+) -> Response:
+    village_id = _canned_village(viewer)
+    said = " ".join(clean(text).split())
+    if purpose not in CANNED_PURPOSES or not said:
+        flash(request, "请选用途并写上回复内容。", False)
+    elif len(said) > canned.MAX_TEXT:
+        flash(request, f"常用回复请写在{canned.MAX_TEXT}字以内。", False)
+    elif len(canned.replies(session=session, village_id=village_id)) >= canned.MAX_PER_VILLAGE:
+        flash(request, f"常用回复最多{canned.MAX_PER_VILLAGE}条，请先删掉不用的。", False)
+    else:
+        canned.add_reply(
+            session=session, village_id=village_id, purpose=purpose, text=said, now=app.clock.now()
+        )
+        session.commit()
+        flash(request, f"已添加常用回复：{said}")
+    return RedirectResponse("/canned", status_code=303)
+
+
+@router.post("/canned/{reply_id}/delete", dependencies=[Csrf])
+def canned_delete(
+    reply_id: PostId, request: Request, viewer: PageViewer, session: SessionDep
+) -> Response:
+    village_id = _canned_village(viewer)
+    reply = canned.get_reply(session=session, reply_id=reply_id)
+    if reply is not None and reply.village_id == village_id:
+        canned.delete_reply(session=session, reply=reply)
+        session.commit()
+        flash(request, f"已删除常用回复：{reply.text}")
+    return RedirectResponse("/canned", status_code=303)
 
 
 @router.get("/issues/{number}/attachments/{index}")

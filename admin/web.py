@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).parent
 PER_PAGE = 50
+LIST_PER_PAGE = 20  # the issue list: 20 cards fill a phone screen a few times, not dozens
 MAX_PER_PAGE = 200
 MAX_PAGE = 100_000
 # Ids and issue numbers are 32-bit integers in the database: a larger number names nothing.
@@ -254,9 +255,9 @@ def read_filter(params: Any, viewer: Viewer, tz: Any) -> IssueFilter:
     )
 
 
-def page_args(params: Any) -> tuple[int, int]:
+def page_args(params: Any, default: int = PER_PAGE) -> tuple[int, int]:
     page = min(MAX_PAGE, max(1, read_int(params.get("page")) or 1))
-    per_page = min(MAX_PER_PAGE, max(1, read_int(params.get("per_page")) or PER_PAGE))
+    per_page = min(MAX_PER_PAGE, max(1, read_int(params.get("per_page")) or default))
     return page, per_page
 
 

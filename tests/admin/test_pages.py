@@ -43,8 +43,10 @@ async def test_every_action_is_the_chat_code_path(
     assert r.status_code == 303 and r.headers["location"] == page
     assert events(app, 1)[-1] == ("assigned", "李书记", "王哥")
     told = outbox(app, mark)
-    assert len(told) == 1 and told[0].recipient == "王哥" and told[0].private
+    assert len(told) == 2 and told[0].recipient == "王哥" and told[0].private
     assert "李书记把 #1" in told[0].text and "路灯" in told[0].text
+    # The one who had it is told it is no longer theirs.
+    assert told[1].recipient == "张姐" and told[1].private and "王哥" in told[1].text
     assert "已指派给王哥" in (await client.get(page)).text  # the handler's own answer
 
     mark = last_outbox_id(app)
