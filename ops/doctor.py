@@ -58,6 +58,7 @@ class Doctor:
             self.check_settings,
             self.check_grid,
             self.check_data_dir,
+            self.check_cjk_font,
             self.check_database,
             self.check_telegram,
             self.check_wechat,
@@ -145,6 +146,24 @@ class Doctor:
             self.add("warn", "磁盘空间", detail, "不到 5 GB 了，早做打算（附件按月增长）")
         else:
             self.add("ok", "磁盘空间", detail)
+
+    def check_cjk_font(self) -> None:
+        """The weekly digest's chart draws Chinese with a CJK font matplotlib can find; without
+        one every character is a box. A problem, but not one to keep the bot from starting:
+        only a reminder under --quick (the systemd unit's check before each start)."""
+        from scheduler.chart import CJK_PACKAGE, find_cjk_family
+
+        family = find_cjk_family()
+        if family:
+            self.add("ok", "中文字体", f"周报图表用 {family}")
+            return
+        self.add(
+            "warn" if self.quick else "fail",
+            "中文字体",
+            "找不到中文字体：周报图表里的汉字会显示成方框",
+            f"安装 {CJK_PACKAGE}（Debian/Ubuntu：sudo apt-get install {CJK_PACKAGE}；"
+            "容器镜像已自带），装好后重启机器人",
+        )
 
     def check_database(self) -> None:
         from sqlalchemy.engine import make_url

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 CJK_FAMILIES = (
     "Noto Sans CJK SC",
+    "Noto Sans CJK JP",  # fonts-noto-cjk: the first face of its .ttc, Chinese glyphs too
     "Noto Sans SC",
     "Source Han Sans SC",
     "WenQuanYi Micro Hei",
@@ -31,8 +32,11 @@ CJK_FAMILIES = (
 CJK_FILE_HINTS = ("notosanscjk", "notosanssc", "sourcehansans", "wqy", "simhei", "msyh", "uming")
 
 
-@cache
-def cjk_family() -> str | None:
+CJK_PACKAGE = "fonts-noto-cjk"  # the Debian package the image installs (deploy/Dockerfile)
+
+
+def find_cjk_family() -> str | None:
+    """The first CJK font family matplotlib can draw with, or None (`shuoshi doctor` asks)."""
     from matplotlib import font_manager
 
     known = {f.name for f in font_manager.fontManager.ttflist}
@@ -44,11 +48,18 @@ def cjk_family() -> str | None:
         if any(hint in Path(path).name.lower().replace("-", "") for hint in CJK_FILE_HINTS):
             try:
                 font_manager.fontManager.addfont(path)
-                return font_manager.FontProperties(fname=path).get_name()
+                return str(font_manager.FontProperties(fname=path).get_name())
             except Exception:  # an unreadable font file: try the next
                 continue
-    log.warning("no CJK font found: digest charts will show boxes (install fonts-noto-cjk)")
     return None
+
+
+@cache
+def cjk_family() -> str | None:
+    family = find_cjk_family()
+    if family is None:
+        log.warning("no CJK font found: digest charts will show boxes (install %s)", CJK_PACKAGE)
+    return family
 
 
 # Read on a phone (the picture shown across a 390 px screen) and on paper: every text at least

@@ -17,6 +17,22 @@ from tests.ops.util import ThreadedBotApi
 TOKEN = "123456:" + "A" * 35
 
 
+def fonts(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+    """The fonts matplotlib knows, as if these were all the machine had."""
+    from matplotlib import font_manager
+
+    entries = [font_manager.FontEntry(fname=f"/fonts/{n}.otf", name=n) for n in names]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", entries)
+    monkeypatch.setattr(font_manager, "findSystemFonts", lambda *a, **k: [])
+
+
+@pytest.fixture(autouse=True)
+def cjk_font(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CJK font as the container image has it, whatever this machine has: the other checks
+    are the subject of the other tests."""
+    fonts(monkeypatch, "DejaVu Sans", "Noto Sans CJK SC")
+
+
 @pytest.fixture
 def bot_api() -> Iterator[ThreadedBotApi]:
     fake = ThreadedBotApi()
@@ -50,7 +66,24 @@ def test_all_good(database_url: str, tmp_path: Path, bot_api: ThreadedBotApi) ->
     assert "token 有效：@shuoshi_test_bot" in out
     assert "隐私模式开着" in out  # the fake answers can_read_all_group_messages=false
     assert "正在使用演示网格" in out
+    assert "✔ 中文字体" in out and "Noto Sans CJK SC" in out
     assert "一切正常" not in out and "没有问题" in out
+
+
+def test_missing_cjk_font_is_a_problem_with_its_fix(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a CJK font the digest's chart shows boxes for every character."""
+    fonts(monkeypatch, "DejaVu Sans")
+    settings = Settings(database_url=database_url, grid_file=DEMO_GRID, data_dir=tmp_path)
+    code, out = check(settings)
+    assert code == 1
+    line = next(x for x in out.splitlines() if "中文字体" in x)
+    assert line.strip().startswith("✘") and "方框" in line
+    assert "apt-get install fonts-noto-cjk" in out
+    # Before each start (--quick) it is a reminder: the bot still runs, its charts show boxes.
+    code, out = check(settings, quick=True)
+    assert code == 0 and "! 中文字体" in out
 
 
 def test_problems_and_what_to_do(tmp_path: Path, bot_api: ThreadedBotApi) -> None:
