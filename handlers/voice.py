@@ -21,7 +21,7 @@ import logging
 from dataclasses import replace
 
 from ports.asr import SpeechError, SpeechToText
-from ports.messages import Incoming
+from ports.messages import MAX_TRANSCRIPT, Incoming
 
 log = logging.getLogger(__name__)
 VOICE = "voice"
@@ -55,6 +55,7 @@ async def hear(asr: SpeechToText | None, msg: Incoming) -> Incoming:
         return as_it_was
     if not words:
         return as_it_was
+    words = words[:MAX_TRANSCRIPT]  # text and attachment alike
     attachments = tuple(
         replace(a, transcript=words) if a.kind == VOICE else a for a in msg.attachments
     )

@@ -87,7 +87,7 @@ class Call:
 @dataclass
 class FakeASR:
     """The server; `mode`: "ok", "error" (HTTP 500), "slow" (answers only when the test ends,
-    long after any timeout) or "garbage" (200 without JSON)."""
+    long after any timeout), "garbage" (200 without JSON) or "long" (the words 500 times)."""
 
     mode: str = "ok"
     calls: list[Call] = field(default_factory=list)
@@ -144,6 +144,8 @@ class FakeASR:
                 text = heard(file[0], file[2])
                 if text is None:
                     return self._answer(400, {"error": f"Invalid file format: {file[0]}"})
+                if fake.mode == "long":  # an endpoint gone astray, repeating itself
+                    text = text * 500
                 return self._answer(200, {"text": text})
 
             def _answer(self, status: int, body: Any) -> None:

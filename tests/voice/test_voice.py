@@ -20,7 +20,7 @@ from bot.wechat import silk_to_wav
 from bot.wechat import voice_of as wechat_voice_of
 from handlers.voice import hear, wants_words
 from ports.asr import SpeechError
-from ports.messages import Attachment, Incoming, Voice
+from ports.messages import MAX_TRANSCRIPT, Attachment, Incoming, Voice
 from ports.settings import Settings
 from tests.voice.fake_asr import SAID, FakeASR, loudest_pitch, ogg_opus, silk
 
@@ -137,3 +137,15 @@ async def test_wechat_silk_becomes_wav_the_endpoint_hears(asr: FakeASR, tmp_path
     # A file that only claims to be SILK is no sound: nothing to send.
     path.write_bytes(b"\x02#!SILK_V3\x10\x00" + b"\x33" * 16 + b"\x05\x00")
     assert wechat_voice_of(voice_message(path)) is None
+
+
+async def test_an_endless_transcript_is_cut_alike_in_the_text_and_the_attachment(
+    asr: FakeASR, tmp_path: Path
+) -> None:
+    asr.mode = "long"
+    path = tmp_path / "v.oga"
+    path.write_bytes(ogg_opus(350))
+    client = OpenAITranscriber(asr.base_url, "whisper-1")
+    heard = await hear(client, voice_message(path, voice=Voice(path.read_bytes())))
+    [kept] = json.loads(heard.attachments_json())
+    assert heard.text == kept["transcript"] == (SAID[350] * 500)[:MAX_TRANSCRIPT]
