@@ -263,6 +263,7 @@ def _deadline(value: Any, key: str) -> tuple[bool, timedelta]:
 
 
 _BARE_KEY = re.compile(r"^(\s*)([^\s\"'#\[=][^=\"']*?)(\s*=)", re.M)
+_HEADER = re.compile(r"^(\s*\[\[?)([^\]\"'#]+)(\]\]?)", re.M)
 
 
 def _quote_unicode_keys(text: str) -> str:
@@ -275,7 +276,14 @@ def _quote_unicode_keys(text: str) -> str:
             return m.group(0)
         return f'{m.group(1)}"{key}"{m.group(3)}'
 
-    return _BARE_KEY.sub(fix, text)
+    def fix_header(m: re.Match[str]) -> str:  # [kinds.邻里事] → [kinds."邻里事"]
+        parts = [
+            part if part.isascii() or part.startswith(('"', "'")) else f'"{part}"'
+            for part in (x.strip() for x in m.group(2).split("."))
+        ]
+        return f"{m.group(1)}{'.'.join(parts)}{m.group(3)}"
+
+    return _HEADER.sub(fix_header, _BARE_KEY.sub(fix, text))
 
 
 def parse_grid(text: str) -> Grid:
@@ -386,8 +394,8 @@ def parse_grid(text: str) -> Grid:
     village_names = {v.name for v in villages}
     for person in town_people:
         for served in person.serves:
-            if served not in village_names:
-                raise GridError(f"{person.key}.villages", f"'{served}' 不是网格里的村")
+            if served not in village_names:  # a village taken out of the file: not fatal
+                warnings.append(f"{person.key}.villages: '{served}' 不是网格里的村，已忽略")
     known = {"timezone", "quiet_hours", "deadlines", "town", "villages", "kinds"}
     extra = {k: v for k, v in raw.items() if k not in known}
     return Grid(

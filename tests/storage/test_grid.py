@@ -94,9 +94,10 @@ def test_sync_is_idempotent_and_deactivates_instead_of_deleting(database_url: st
             session.commit()
     with Session(engine) as session:
         assert len(session.exec(select(Village)).all()) == 2
-        assert len(session.exec(select(Person)).all()) == 6
-        assert len(session.exec(select(PersonId)).all()) == 7
-        assert len(session.exec(select(GroupMember)).all()) == 3  # 2 named + 刘叔 by default
+        assert len(session.exec(select(Person)).all()) == 9
+        assert len(session.exec(select(PersonId)).all()) == 10
+        # 2 named + 刘叔 by default (三组's 孙组长 and 周大姐 take its matters, not the pool's)
+        assert len(session.exec(select(GroupMember)).all()) == 3
     smaller = DEMO_GRID.read_text(encoding="utf-8").split('[[villages]]\nname = "石桥村"')[0]
     smaller = smaller.replace('members = ["张姐", "王哥"]', 'members = ["张姐"]')
     with Session(engine) as session:
