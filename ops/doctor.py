@@ -109,6 +109,8 @@ class Doctor:
             return
         villages = len(getattr(grid, "villages", []) or [])
         self.add("ok", "网格文件", f"{path}（{villages} 个村，时区 {grid.timezone}）")
+        for warning in grid.warnings:  # loads all the same (an unknown title, no 书记…)
+            self.add("warn", "网格文件", warning, "按提示改网格文件；不改也能运行")
         if path.resolve() == DEMO_GRID.resolve() or path.name == "grid.demo.toml":
             self.add(
                 "warn",

@@ -222,3 +222,20 @@ def test_same_day_deadline_in_either_place() -> None:
     assert grid.same_day == {"邻里事"}
     with pytest.raises(GridError, match=r"kinds\.邻里事\.deadline"):
         parse_grid(TEAMS + '[kinds.邻里事]\ndeadline = "明早"\n')
+
+
+def test_doctor_warns_of_an_unknown_title(tmp_path: Path) -> None:
+    import io
+
+    from ops.doctor import Doctor, report
+    from ports.settings import Settings
+
+    path = tmp_path / "grid.toml"
+    path.write_text(village_file({"村长大人": Role.CADRE}), encoding="utf-8")
+    settings = Settings(grid_file=path, database_url=f"sqlite:///{tmp_path / 'x.db'}")  # type: ignore[call-arg]
+    doctor = Doctor(settings, timeout=1)
+    doctor.check_grid()
+    assert [f.level for f in doctor.findings] == ["ok", "warn"]  # loads; a warning, no refusal
+    out = io.StringIO()
+    assert report(doctor.findings, out) == 0
+    assert "村长大人" in out.getvalue() and "村干部" in out.getvalue()
