@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 GATEWAY := deploy/wechaty-gateway
 
-.PHONY: run test lint types pytest deps test-deps gateway-deps browser clean
+.PHONY: run shell test lint types pytest deps test-deps gateway-deps browser clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -17,7 +17,14 @@ $(STAMP): pyproject.toml
 deps: $(STAMP)
 
 run: deps
+	@echo "另开一个终端，在这里运行 make shell，就可以直接用 shuoshi 命令（如 shuoshi set-password 李书记）"
 	$(BIN)/shuoshi run
+
+# A shell with .venv/bin first on PATH: `shuoshi …` as the README and the messages write it.
+shell:
+	@test -x $(BIN)/shuoshi || { echo "还没有安装：先运行 make run（或 make deps）"; exit 2; }
+	@echo "已进入说事的环境：可以直接运行 shuoshi …（shuoshi --help 看全部命令），exit 退出。"
+	@PATH="$(CURDIR)/$(BIN):$$PATH" VIRTUAL_ENV="$(CURDIR)/$(VENV)" $${SHELL:-/bin/sh} -i
 
 # Node packages for the WeChat gateway tests (Node 20 is on the machines).
 gateway-deps:

@@ -9,7 +9,7 @@ import secrets
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -23,56 +23,101 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shuoshi")
 
+# argparse's own words, in Chinese: an operator reads the errors as well as the help.
+_ERRORS = (
+    ("the following arguments are required: ", "缺少参数："),
+    ("one of the arguments ", "这几个参数要有一个："),
+    (" is required", ""),
+    ("unrecognized arguments: ", "不认识的参数："),
+    ("invalid choice: ", "没有这个选项："),
+    ("expected one argument", "后面要跟一个值"),
+    ("invalid int value: ", "不是整数："),
+    ("invalid float value: ", "不是数字："),
+    ("not allowed with argument ", "不能和这个参数一起用："),
+    ("choose from ", "可选："),
+    ("argument ", "参数 "),
+)
+
+
+class _Formatter(argparse.HelpFormatter):
+    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, "用法：" if prefix is None else prefix)
+
+
+class Parser(argparse.ArgumentParser):
+    """`shuoshi` and each subcommand's parser, Chinese first: the usage line, the section
+    titles, -h and the errors (the subcommands' parsers are of this class too)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("add_help", False)
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+        self._positionals.title = "参数"
+        self._optionals.title = "选项"
+        self.add_argument("-h", "--help", action="help", help="显示本帮助并退出")
+
+    def error(self, message: str) -> NoReturn:
+        for english, chinese in _ERRORS:
+            message = message.replace(english, chinese)
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}：{message}\n")
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="shuoshi", description="说事：村里说事群的事项登记与跟进")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="start the bot (embedded default without platform credentials)")
-    chat = sub.add_parser("chat", help="run a scenario script, or a REPL, on the local platform")
-    chat.add_argument("--script", type=Path, help="script file (default: read lines from stdin)")
-    chat.add_argument("--db", help="database URL (default: a fresh temporary SQLite file)")
+    parser = Parser(prog="shuoshi", description="说事：村里说事群的事项登记与跟进")
+    sub = parser.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="命令",
+        title="命令",
+        description="每个命令的用法：shuoshi 命令 --help。用 make run 安装的，先 make shell。",
+    )
+    sub.add_parser("run", help="启动机器人（后台、定时任务、已配置的平台；没配平台时用本地平台）")
+    chat = sub.add_parser("chat", help="在本地平台上跑一段场景脚本，或逐行输入对话")
+    chat.add_argument("--script", type=Path, help="脚本文件（默认从标准输入逐行读）")
+    chat.add_argument("--db", help="数据库 URL（默认用一个临时的 SQLite 文件）")
     sub.add_parser(
         "classify",
-        help='decide JSON lines {"text": …} from stdin as a group post: decision (registered, '
-        "triage, chatter), matter, kind, shown_in_group",
+        help='从标准输入读 JSON 行 {"text": …}，按群消息判断：decision（registered 登记、'
+        "triage 请人判断、chatter 闲聊）、matter、kind、shown_in_group",
     )
-    train = sub.add_parser("train", help="retrain the classifier with the deployment's fixes")
-    train.add_argument("--posts", type=Path, help="labeled posts folder (default: data/posts)")
-    train.add_argument("--out", type=Path, help="model file (default: DATA_DIR/model.npz)")
-    evaluate = sub.add_parser("eval", help="per-label precision/recall/F1 on a labeled file")
-    evaluate.add_argument("file", type=Path, help='JSON lines {"text": …, "label": …}')
-    db = sub.add_parser("db", help="database migrations")
-    db.add_argument("action", choices=["upgrade", "current", "copy"])
-    db.add_argument("--to", help="copy: the database URL to copy all data to (PostgreSQL)")
-    db.add_argument("--force", action="store_true", help="copy: empty the target first")
-    bind = sub.add_parser("bind-code", help="print a one-time code a cadre sends as /bind CODE")
-    bind.add_argument("name")
-    bind.add_argument("--village", help="when the name exists in several villages")
-    pw = sub.add_parser("set-password", help="set a grid person's admin log-in password")
-    pw.add_argument("name")
-    pw.add_argument("--village", help="when the name exists in several villages")
-    pw.add_argument("--stdin", action="store_true", help="read the password from standard input")
-    tok = sub.add_parser("api-token", help="print a new API token for a grid person (shown once)")
-    tok.add_argument("name")
-    tok.add_argument("--village", help="when the name exists in several villages")
-    tok.add_argument("--label", default="", help="what the token is for, e.g. 县平台")
-    digest = sub.add_parser(
-        "digest", help="print the weekly digest (周报) of a village or the town"
+    train = sub.add_parser("train", help="用数据集和本地的纠正重新训练分类模型")
+    train.add_argument("--posts", type=Path, help="标注好的帖子目录（默认 data/posts）")
+    train.add_argument("--out", type=Path, help="模型文件（默认 DATA_DIR/model.npz）")
+    evaluate = sub.add_parser("eval", help="在标注文件上评估分类：每类的精确率、召回率、F1")
+    evaluate.add_argument("file", type=Path, help='JSON 行文件 {"text": …, "label": …}')
+    db = sub.add_parser("db", help="数据库结构升级、查看版本、复制到 PostgreSQL")
+    db.add_argument(
+        "action",
+        choices=["upgrade", "current", "copy"],
+        help="upgrade 升级到最新，current 显示当前版本，copy 复制全部数据到另一个库",
     )
+    db.add_argument("--to", help="copy：目标数据库 URL（PostgreSQL）")
+    db.add_argument("--force", action="store_true", help="copy：先清空目标库")
+    bind = sub.add_parser("bind-code", help="打印一次性绑定码，干部私聊机器人发“绑定 绑定码”")
+    bind.add_argument("name", help="网格里的姓名")
+    bind.add_argument("--village", help="几个村有同名的人时，写村名")
+    pw = sub.add_parser("set-password", help="设置网格里一个人的后台登录密码")
+    pw.add_argument("name", help="网格里的姓名")
+    pw.add_argument("--village", help="几个村有同名的人时，写村名")
+    pw.add_argument("--stdin", action="store_true", help="从标准输入读密码（没有终端时用）")
+    tok = sub.add_parser("api-token", help="为网格里一个人生成程序用的 API 令牌（只显示一次）")
+    tok.add_argument("name", help="网格里的姓名")
+    tok.add_argument("--village", help="几个村有同名的人时，写村名")
+    tok.add_argument("--label", default="", help="令牌的用途，如 县平台")
+    digest = sub.add_parser("digest", help="打印一个村或全镇任意一周的汇总（周报）")
     where = digest.add_mutually_exclusive_group(required=True)
-    where.add_argument("--village", help="village name as in the grid file")
-    where.add_argument("--town", action="store_true", help="the villages side by side")
-    digest.add_argument("--week", help="ISO week such as 2026-W48 (default: last week)")
-    digest.add_argument("--png", type=Path, help="also draw the chart into this PNG file")
-    inbox_cmd = sub.add_parser(
-        "inbox", help="list received messages whose handling failed (waiting or set aside)"
-    )
+    where.add_argument("--village", help="村名，与网格文件一致")
+    where.add_argument("--town", action="store_true", help="全镇：各村并列")
+    digest.add_argument("--week", help="ISO 周，如 2026-W48（默认上周）")
+    digest.add_argument("--png", type=Path, help="同时把图表画到这个 PNG 文件")
+    inbox_cmd = sub.add_parser("inbox", help="列出处理出错的收到的消息（等待重试、已搁置）")
     inbox_cmd.add_argument(
-        "--retry", metavar="ID|all", action="append", help="handle a set-aside message again"
+        "--retry", metavar="ID|all", action="append", help="把搁置的消息重新处理（编号或 all）"
     )
-    outbox = sub.add_parser("outbox", help="list pending and failed outgoing messages")
-    outbox.add_argument("--failed", action="store_true", help="only the failed ones")
-    outbox.add_argument("--retry", type=int, action="append", metavar="ID", help="send again")
+    outbox = sub.add_parser("outbox", help="列出待发和发送失败的消息")
+    outbox.add_argument("--failed", action="store_true", help="只看发送失败的")
+    outbox.add_argument("--retry", type=int, action="append", metavar="ID", help="重新发送这一条")
     ops.add_parsers(sub)
     args = parser.parse_args(argv)
     try:
@@ -381,6 +426,18 @@ def _grid_person(app: App, name: str, village: str | None) -> Person | None:
     return people[0]
 
 
+def _has_terminal() -> bool:
+    """Can a password be typed here without showing it? getpass reads the controlling
+    terminal (/dev/tty), else standard input when that is a terminal."""
+    import os
+
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+        return True
+    except OSError:
+        return sys.stdin is not None and sys.stdin.isatty()
+
+
 def cmd_set_password(settings: Settings, args: argparse.Namespace) -> int:
     import getpass
 
@@ -389,6 +446,15 @@ def cmd_set_password(settings: Settings, args: argparse.Namespace) -> int:
     from admin.auth import MIN_PASSWORD, set_password
     from bot.app import build
 
+    if not args.stdin and not _has_terminal():
+        # getpass would fall back to reading standard input and, finding nothing there, end
+        # in a traceback (EOFError): say what to do instead, before anything else is printed.
+        print(
+            "没有终端可以输入密码：请在终端里运行，或用 --stdin 从标准输入读"
+            f"（如 echo 新密码 | shuoshi set-password {args.name} --stdin）",
+            file=sys.stderr,
+        )
+        return 2
     app = build(settings)
     try:
         person = _grid_person(app, args.name, args.village)
@@ -396,9 +462,17 @@ def cmd_set_password(settings: Settings, args: argparse.Namespace) -> int:
             return 2
         if args.stdin:
             password = sys.stdin.readline().rstrip("\n")
+            if not password:
+                print("标准输入里没有密码，密码没有改。", file=sys.stderr)
+                return 2
         else:
-            password = getpass.getpass(f"{person.name} 的新密码：")
-            if getpass.getpass("再输一遍：") != password:
+            try:
+                password = getpass.getpass(f"{person.name} 的新密码：")
+                again = getpass.getpass("再输一遍：")
+            except (EOFError, KeyboardInterrupt):
+                print("\n没有输入完，密码没有改。", file=sys.stderr)
+                return 2
+            if again != password:
                 print("两次输入不一样，密码没有改。", file=sys.stderr)
                 return 2
         if len(password) < MIN_PASSWORD:

@@ -576,14 +576,16 @@ def cmd_db_copy(settings: Settings, args: argparse.Namespace) -> int:
 
 def add_parsers(sub: Any) -> None:
     """The subcommands of this module, on the `shuoshi` parser (bot/cli.py)."""
-    doctor = sub.add_parser("doctor", help="check the configuration and say what to fix")
-    doctor.add_argument("--quick", action="store_true", help="no network calls to the platforms")
-    doctor.add_argument("--timeout", type=float, default=5.0, help="seconds per network check")
-    backup = sub.add_parser("backup", help="database and data folder into one .tar.gz")
-    backup.add_argument("file")
-    restore = sub.add_parser("restore", help="put a backup back (stop the bot first)")
-    restore.add_argument("file")
-    restore.add_argument("--force", action="store_true", help="replace an existing database")
+    doctor = sub.add_parser(
+        "doctor", help="自检：配置、网格、数据目录、中文字体、数据库、平台连接，说明怎么修"
+    )
+    doctor.add_argument("--quick", action="store_true", help="不连各平台（每次启动前的快速检查）")
+    doctor.add_argument("--timeout", type=float, default=5.0, help="每项网络检查最多等几秒")
+    backup = sub.add_parser("backup", help="把数据库和数据目录备份成一个 .tar.gz 文件")
+    backup.add_argument("file", help="备份文件")
+    restore = sub.add_parser("restore", help="从备份恢复（先停掉机器人）")
+    restore.add_argument("file", help="备份文件")
+    restore.add_argument("--force", action="store_true", help="覆盖已有的数据库")
 
 
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {

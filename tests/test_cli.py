@@ -136,3 +136,123 @@ def test_run_does_not_let_uvicorn_believe_forwarded_headers(
     with pytest.raises(Stop):
         bot.serve.serve(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", data_dir=tmp_path))
     assert seen["proxy_headers"] is False
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    import os
+
+    return os.environ | {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "DATA_DIR": str(tmp_path),
+    }
+
+
+def test_set_password_without_a_terminal_says_what_to_do(tmp_path: Path) -> None:
+    """No controlling terminal (a new session: cron, `docker exec` without -t, a CI job) and
+    nothing on standard input: one Chinese line that says what works, no traceback."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "set-password", "李书记"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(tmp_path),
+        start_new_session=True,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "没有终端" in lines[0] and "--stdin" in lines[0]
+    # --stdin with nothing there: refused, nothing changed.
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "set-password", "李书记", "--stdin"],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(tmp_path),
+        start_new_session=True,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "标准输入里没有密码" in result.stderr
+    # What the message suggests works.
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "set-password", "李书记", "--stdin"],
+        input="pass-word-1\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(tmp_path),
+        start_new_session=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "已为李书记" in result.stdout
+
+
+def _has_chinese(text: str | None) -> bool:
+    return any("\u4e00" <= c <= "\u9fff" for c in text or "")
+
+
+def test_help_is_chinese_first(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`shuoshi --help` and every command's help: the usage line, the sections, every command
+    and every option explained in Chinese."""
+    import argparse
+
+    from bot import cli
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("用法：shuoshi") and "选项" in out and "显示本帮助并退出" in out
+    assert "usage:" not in out and "show this help" not in out
+
+    # Every parser as main builds it: each command, each argument, has Chinese help.
+    built: list[argparse.ArgumentParser] = []
+
+    def parse_args(self: argparse.ArgumentParser, *a: object, **k: object) -> None:
+        built.append(self)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(cli.Parser, "parse_args", parse_args)
+    with pytest.raises(SystemExit):
+        cli.main([])
+    (top,) = built
+    commands = next(a for a in top._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(commands.choices) == set(cli.COMMANDS)
+    for listed in commands._choices_actions:
+        assert _has_chinese(listed.help), listed.dest
+    for name, parser in commands.choices.items():
+        for action in parser._actions:
+            assert _has_chinese(action.help), (name, action.dest)
+        assert parser.format_usage().startswith(f"用法：shuoshi {name}")
+
+    monkeypatch.undo()
+    with pytest.raises(SystemExit) as done:
+        cli.main(["digest"])
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert "这几个参数要有一个" in err and "usage:" not in err
+
+
+def test_make_shell_puts_shuoshi_on_the_path() -> None:
+    """The README and the messages say `shuoshi …`; after `make run` that works in `make shell`."""
+    import os
+    import shutil
+
+    if os.environ.get("CI") != "true" and (
+        shutil.which("make") is None or not Path(".venv/bin/shuoshi").exists()
+    ):
+        pytest.skip("needs make and the .venv that `make run` creates")
+    result = subprocess.run(
+        ["make", "-s", "shell"],
+        input="command -v shuoshi\nexit\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ | {"SHELL": "/bin/sh"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert str(Path(".venv/bin/shuoshi").resolve()) in result.stdout
