@@ -23,7 +23,9 @@ from tests.telegram.conftest import (
     VILLAGER,
     WANG,
     ZHANG,
+    admin_server,
     door_running,
+    free_socket,
     rows,
     until,
 )
@@ -39,11 +41,10 @@ def asr() -> Iterator[FakeASR]:
         yield fake
 
 
-@pytest_asyncio.fixture
-async def door(
-    make_app: Callable[..., App], server: FakeBotApi, asr: FakeASR, tmp_path: Path
-) -> AsyncIterator[TelegramDoor]:
-    app = make_app(
+def voice_app(
+    make_app: Callable[..., App], server: FakeBotApi, asr: FakeASR, tmp_path: Path, **more: object
+) -> App:
+    return make_app(
         grid=GRID,
         data_dir=tmp_path / "data",
         telegram_bot_token=TOKEN,
@@ -56,8 +57,15 @@ async def door(
         asr_model="whisper-1",
         asr_api_key="sk-test",
         asr_timeout_seconds=1.0,
+        **more,
     )
-    async with door_running(app) as running_door:
+
+
+@pytest_asyncio.fixture
+async def door(
+    make_app: Callable[..., App], server: FakeBotApi, asr: FakeASR, tmp_path: Path
+) -> AsyncIterator[TelegramDoor]:
+    async with door_running(voice_app(make_app, server, asr, tmp_path)) as running_door:
         yield running_door
 
 
@@ -123,3 +131,17 @@ async def test_without_words_a_voice_message_is_unsorted_as_before(
     [kept] = json.loads(voice.attachments)
     assert "transcript" not in kept and Path(kept["path"]).read_bytes() == sound
     assert len(asr.calls) == 1
+
+
+async def test_a_voice_message_pushed_to_the_webhook_is_heard_too(
+    make_app: Callable[..., App], server: FakeBotApi, asr: FakeASR, tmp_path: Path
+) -> None:
+    sock = free_socket()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/telegram/webhook"
+    app = voice_app(make_app, server, asr, tmp_path, telegram_webhook_url=url)
+    async with admin_server(app, sock) as web, door_running(app, web):
+        server.post_voice(GROUP, VILLAGER, ogg_opus(350), first_name="张大爷")
+        [ack] = await server.wait_sent(1, chat_id=GROUP)
+        assert "村里事" in ack.plain_text and "路灯" in ack.plain_text
+        assert [d.status for d in server.webhook_deliveries] == [200]
+    assert (issue(app, 1).kind, issue(app, 1).text) == ("村里事", SAID[350])
