@@ -7,16 +7,21 @@ town's mediator."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
+from admin.export import csv_rows
 from bot.app import App
 from ports.settings import DEMO_GRID
 from scheduler.digest import Week, village_figures
+from storage.figures import stats
+from storage.issues import IssueFilter
 from storage.models import Issue, Level, Person, Village
 from tests.conftest import Chat
 
@@ -78,6 +83,20 @@ def test_a_matter_of_a_team_climbs_the_ladder_and_is_counted_where_it_was_settle
     # Counted in the week each was settled, the way the practice counts 组 / 村 / 镇.
     assert levels(app, date(2026, 11, 23)) == {"group": 1, "village": 1, "town": 0}
     assert levels(app, date(2026, 12, 7)) == {"group": 0, "village": 0, "town": 1}
+    # The admin's figures (统计) and the ledger (台账) count the same.
+    tz = ZoneInfo("Asia/Shanghai")
+    with Session(app.engine) as session:
+        figures = stats(
+            session=session,
+            start=datetime(2026, 11, 23, tzinfo=tz),
+            weeks=3,
+            villages=None,
+            now=app.clock.now(),
+        )
+    assert figures.total.levels == {"group": 1, "village": 1, "town": 1}
+    ledger = b"".join(csv_rows(app, IssueFilter())).decode("utf-8-sig")
+    rows = {r["编号"]: r["办结层级"] for r in csv.DictReader(io.StringIO(ledger))}
+    assert rows == {"1": "镇", "2": "组", "3": "村"}
 
 
 def test_a_villager_says_once_where_they_live(chat: Chat) -> None:
