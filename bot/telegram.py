@@ -54,6 +54,7 @@ from telegram import (
     Update,
     User,
 )
+from telegram import PollAnswer as TelegramPollAnswer  # votes.PollAnswer is the neutral one
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import (
     BadRequest,
@@ -68,7 +69,7 @@ from telegram.error import (
 from telegram.ext import Application, ApplicationBuilder
 from telegram.helpers import mention_html
 
-from handlers import registry, texts
+from handlers import registry, texts, votes
 from handlers.buttons import button_state
 from handlers.deps import Deps
 from handlers.edits import receive_edit
@@ -95,7 +96,7 @@ from storage.models import Outbox
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
-ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member", "poll_answer"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
 POLL_TIMEOUT = timedelta(seconds=30)  # long poll
@@ -137,6 +138,7 @@ class TelegramTransport:
     it has one."""
 
     platform = PLATFORM
+    polls: PollBook | None = None  # the door's, for votes sent as native polls (议事)
 
     def __init__(self, bot: Bot, names: Callable[[str, int], Awaitable[str | None]]) -> None:
         self.bot = bot
@@ -157,6 +159,10 @@ class TelegramTransport:
             raise TransientError(f"Telegram: {exc}") from exc
 
     async def _send(self, row: Outbox) -> str:
+        if row.category in (votes.CATEGORY, votes.RESULT_CATEGORY):
+            poll = await self._send_vote(row)
+            if poll is not None:
+                return poll
         chat_id = int(row.chat)
         text = html.escape(_cut(row.text, TEXT_LIMIT))
         if row.mention and not row.private:
@@ -187,6 +193,65 @@ class TelegramTransport:
             link_preview_options=LinkPreviewOptions(is_disabled=True),
         )
         return str(sent.message_id)
+
+    async def _send_vote(self, row: Outbox) -> str | None:
+        """议事 on Telegram: a vote goes out as a native, non-anonymous poll (its answers come
+        back as poll_answer updates); before its result, the poll is stopped and the result
+        answers it. None: send the row as text (no poll book, or the vote is over)."""
+        vote_id = votes.vote_of_row(row.dedupe_key)
+        if self.polls is None or vote_id is None:
+            return None
+        chat_id = int(row.chat)
+        if row.category == votes.RESULT_CATEGORY:
+            message_id = await self.polls.message(vote_id, row.chat)
+            if message_id is not None:
+                try:
+                    await self.bot.stop_poll(chat_id, int(message_id))
+                except BadRequest as exc:  # stopped already (this row tried before)
+                    log.info("stopPoll %s in %s: %s", message_id, row.chat, exc)
+                row.reply_to = row.reply_to or message_id
+            return None
+        form = await self.polls.form(vote_id)
+        if form is None:
+            return None
+        question, choices = form
+        # Non-anonymous (answers name who voted), changeable (the last one counts), only the
+        # group's members may answer.
+        sent = await self.bot.send_poll(
+            chat_id,
+            question,
+            choices,
+            is_anonymous=False,
+            allows_revoting=True,
+            members_only=True,
+        )
+        assert sent.poll is not None
+        await self.polls.sent(vote_id, row.chat, sent.poll.id, str(sent.message_id))
+        return str(sent.message_id)
+
+
+class PollBook:
+    """What the Telegram door keeps of its native polls (议事), in the database: what a vote
+    shows as a poll, the poll ids that poll answers name, the message to stop at the end."""
+
+    def __init__(self, engine: Engine, db: DatabaseWork, tz: Any) -> None:
+        self.engine, self.db, self.tz = engine, db, tz
+
+    async def form(self, vote_id: int) -> tuple[str, list[str]] | None:
+        return await self.db(votes.poll_form, self.engine, vote_id=vote_id, tz=self.tz)
+
+    async def sent(self, vote_id: int, chat: str, poll_id: str, message_id: str) -> None:
+        await self.db(
+            votes.record_poll,
+            self.engine,
+            vote_id=vote_id,
+            chat=chat,
+            poll_id=poll_id,
+            message_id=message_id,
+        )
+
+    async def message(self, vote_id: int, chat: str) -> str | None:
+        return await self.db(votes.poll_message, self.engine, vote_id=vote_id, chat=chat)
 
 
 BUTTONS_PER_ROW = 2  # a phone shows two labels side by side without cutting them
@@ -300,6 +365,7 @@ class TelegramDoor(Door):
         self._offset = 0
         self._waker = SenderWaker(self._wake_sender, WAKE_EVERY)
         self.db = DatabaseWork()
+        self.transport.polls = PollBook(self.engine, self.db, app.clock.tz)
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await self.db(fn, *args, **kwargs)
@@ -522,6 +588,8 @@ class TelegramDoor(Door):
                 return await self._accept_edit(update.edited_message)
             if update.my_chat_member is not None:
                 return self._accept_membership(update.my_chat_member)
+            if update.poll_answer is not None:
+                return await self._accept_poll_answer(update.poll_answer)
             return None  # channel posts, edited channel posts, anything else
 
     async def _accept_message(self, message: Message) -> Accepted | None:
@@ -563,6 +631,24 @@ class TelegramDoor(Door):
         )
         handled = await self._db(receive, self.engine, self.deps, msg)
         return Accepted(pressed.chat.id, handled, query=query)
+
+    async def _accept_poll_answer(self, answer: TelegramPollAnswer) -> Accepted | None:
+        """议事: an answer to a vote's poll, handed to handlers.votes as a neutral PollAnswer
+        (the poll names no chat; the vote it belongs to is found by its id)."""
+        user = answer.user
+        if user is None or user.is_bot:
+            return None  # an anonymous poll's answer: the bot sends none
+        self._remember(user)
+        ballot = votes.PollAnswer(
+            platform=PLATFORM,
+            poll_id=answer.poll_id,
+            voter=f"{PLATFORM}:{user.id}",
+            voter_name=user.full_name,
+            options=tuple(answer.option_ids),
+            at=self.app.clock.now(),
+        )
+        await self._db(votes.receive_answer, self.engine, self.deps, ballot)
+        return None
 
     def _accept_membership(self, change: ChatMemberUpdated) -> Accepted | None:
         """The bot added to a group: the moment to say whether it can read the group."""

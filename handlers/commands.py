@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from handlers import actions, texts
+from handlers import actions, teams, texts, visits, votes
 from handlers.actions import Actor, Ctx, Outcome, refuse
 from handlers.directory import GroupInfo
 from handlers.parsing import Command, parse_due, parse_kind
@@ -300,6 +300,8 @@ PLAIN: dict[str, Callable[[Ctx, Asked], Outcome]] = {
 }
 ON_ISSUE: dict[str, Callable[[Ctx, Issue, Asked], Outcome]] = {
     "status": _status,
+    "team": lambda ctx, issue, a: teams.set_home(ctx, issue, a.actor, a.cmd.args),
+    "invite": lambda ctx, issue, a: teams.invite(ctx, issue, a.actor, a.cmd.args),
     "claim": lambda ctx, issue, a: actions.claim(ctx, issue, a.actor),
     "close": lambda ctx, issue, a: actions.close(ctx, issue, a.actor, a.cmd.args),
     "note": lambda ctx, issue, a: actions.add_note(ctx, issue, a.actor, a.cmd.args),
@@ -309,3 +311,6 @@ ON_ISSUE: dict[str, Callable[[Ctx, Issue, Asked], Outcome]] = {
     "reopen": lambda ctx, issue, a: actions.reopen(ctx, issue, a.actor, a.cmd.args),
     "withdraw": lambda ctx, issue, a: actions.withdraw(ctx, issue, a.actor),
 }
+# 议事 and 回访 (issue 19).
+ON_ISSUE["vote"] = lambda ctx, issue, a: votes.start(ctx, issue, a.actor, a.cmd.args)
+ON_ISSUE["visit"] = lambda ctx, issue, a: visits.record(ctx, issue, a.actor, a.cmd.args)

@@ -229,6 +229,46 @@ COMMANDS: tuple[CommandSpec, ...] = (
         help=(Section.FIRST_USE,),
         menu=(Menu("private", 20, "干部绑定：/bind 绑定码"),),
     ),
+    # 组 and mediators (issue 18): where a matter's reporter lives; a town mediator asked to help.
+    CommandSpec(
+        "team",
+        slash=("team",),
+        keywords=("设组",),
+        arg=Arg.NUMBER,
+        who=GRID,
+        example="设组 12 三组",
+        help=(Section.GRID,),
+    ),
+    CommandSpec(
+        "invite",
+        slash=("invite",),
+        keywords=("邀请",),
+        arg=Arg.NUMBER,
+        who=FINISHERS,
+        example="邀请 12 吴律师",
+        help=(Section.GRID,),
+    ),
+    # 议事 and 回访 (issue 19): a vote of the group on a 村里事; the owner's visit after closing.
+    CommandSpec(
+        "vote",
+        slash=("vote",),
+        keywords=("议事",),
+        arg=Arg.NUMBER,
+        who=LEADERS,
+        example="议事 12 修村口路每户出工两天 同意/不同意/弃权 3天",
+        help=(Section.GRID,),
+        menu=(Menu("group", 85, "议事（书记）：/vote 12 议题 同意/不同意/弃权 3天"),),
+    ),
+    CommandSpec(
+        "visit",
+        slash=("visit",),
+        keywords=("回访",),
+        arg=Arg.NUMBER,
+        who=FINISHERS,
+        example="回访 12 已上门，没再吵",
+        help=(Section.GRID,),
+        menu=(Menu("private", 75, "记回访：/visit 12 已上门，没再吵"),),
+    ),
 )
 BY_NAME = {c.name: c for c in COMMANDS}
 

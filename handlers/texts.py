@@ -293,8 +293,6 @@ OWNER_MERGED_INTO = "{actor}把 #{a}（{summary}）并入了 #{b}，现共{count
 OWNER_MERGED_AWAY = "{actor}把 #{a} 并入了 #{b}（负责人：{owner}），#{a} 不用再单独办。"
 ACT_SPLIT = "拆分事项"
 ACT_MERGE = "合并事项"
-# The digest's 办结率 with what it counts (storage.figures.closure_rate).
-DIGEST_CLOSURE_OF = "{rate}（本周新增、未撤回的{base}件中已办结{closed}件）"
 # Cadres' actions (issue 17): a reopened matter told to its reporter, a rating button pressed
 # while it is being redone, the previous owner of a reassigned matter, 认领 without a number.
 REPORTER_REOPENED_PUBLIC = (
@@ -308,6 +306,78 @@ RATING_REOPENED = "#{n} 正在重新办理，办结后再请您评价。"
 OWNER_REASSIGNED_AWAY = "{actor}把 #{n}（{summary}）改派给了{owner}，您不用再办。"
 CLAIM_WHICH = "您在本群有{count}件待认领，请写编号：\n{items}\n如：认领 {n}"
 CLAIM_WHICH_ITEM = "#{n}【{kind}】{summary}"
+# The digest's 办结率 with what it counts (storage.figures.closure_rate).
+DIGEST_CLOSURE_OF = "{rate}（本周新增、未撤回的{base}件中已办结{closed}件）"
+# 议事 (issue 19): a vote on a 村里事, put to its group; its result at the deadline.
+ACT_VOTE = "发起议事"
+VOTE_KINDS_ONLY = "议事只用于村里事，#{n} 是{kind}。"
+VOTE_NOT_ACTIVE = "#{n} {status}，不能再发起议事。"
+VOTE_NO_GROUP = "#{n} 不是在群里反映的，不知道在哪个群议事。"
+VOTE_BAD = "请写清议题、选项和期限，如：议事 {n} 修村口路每户出工两天 同意/不同意/弃权 3天"
+VOTE_TOO_MANY = "选项最多 {limit} 个，每个不超过 {chars} 个字。"
+VOTE_ALREADY = "{group}已有一项议事（#{n}）没结束，{due} 结束后再发起。"
+VOTE_DUE_BAD = "议事期限要在 1 小时到 30 天之间，如：3天、明天、12月1日。"
+VOTE_OPENED = "已在{group}发起议事 #{n}，{due} 结束。"
+VOTE_OPEN = (
+    "【议事】#{n} {question}\n{items}\n请直接回复选项的字或编号（如“{first}”或“1”），"
+    "每人一票，以最后一次为准；{due} 结束。"
+)
+VOTE_POLL_QUESTION = "【议事】#{n} {question}（{due} 结束）"
+VOTE_ITEM = "{i}. {choice}"
+VOTE_COUNTED = "{name}的票已记下：{choice}。"
+VOTE_RESULT = "【议事结果】#{n} {question}\n{items}\n共{voters}人投票{turnout}。"
+VOTE_RESULT_ITEM = "{choice}：{count}票"
+VOTE_TURNOUT = "，本群已知{members}人，参与率{rate}"
+VOTE_EVENT_OPENED = "{question}（{choices}，{due} 结束）"
+VOTE_EVENT_RESULT = "{items}；共{voters}人投票{turnout}"
+# 回访 (issue 19): the owner visits a closed 户里事 or 邻里事 and records it.
+ACT_VISIT = "记回访"
+VISIT_KINDS_ONLY = "回访只用于户里事和邻里事，#{n} 是{kind}。"
+VISIT_NOT_YET = "#{n} 还没办结，办结后再回访。"
+VISIT_NEEDS_TEXT = "请写上回访情况，如：回访 {n} 已上门，没再吵"
+VISIT_OK = "#{n} 的回访已记下。"
+VISIT_DUE = (
+    "该回访了：#{n}【{kind}】{summary}（{when}办结，结果：{result}）。上门后回复“回访 {n} 情况”。"
+)
+VISIT_DUE_UNSATISFIED = (
+    "反映人对 #{n}【{kind}】的办理不满意，请明天上门回访，回访后回复“回访 {n} 情况”。"
+)
+VISIT_TODO_HEADER = "待回访（{count}件）："
+VISIT_TODO_ITEM = "#{n}【{kind}】{summary}，应于 {due} 回访"
+VISIT_DONE_HEADER = "昨天完成回访（{count}件）："
+VISIT_DONE_ITEM = "#{n} {name}：{note}"
+DIGEST_VOTES = "本周议事{count}项：{items}"
+DIGEST_VOTE_ITEM = "#{n} {question}（{top}，{voters}人投票）"
+DIGEST_VISITS = "回访：本周完成{done}件，到期未回访{due}件。"
+# 说事码 (issue 19, part 1): the village's QR poster, its phone page and tracking page.
+QR_ORIGIN = "说事码"
+QR_ANONYMOUS = "扫码村民"
+QR_TEAM_TEXT = "{team}：{text}"
+QR_PHONE_TEXT = "{text}（联系电话 {phone}）"
+QR_CONTACT_NOTE = "{name} {phone}"
+QR_POSTER_TITLE = "{village}说事码"
+QR_POSTER_STEPS = (
+    "1. 用微信或手机相机扫一扫下面的码",
+    "2. 写几句话、拍照或者按住录音，说说是什么事",
+    "3. 点“提交”，记下编号，村里会办好并告诉您",
+)
+QR_POSTER_DUTY = "值班干部：{names}"
+QR_POSTER_GROUP = "（{group}）"
+QR_VILLAGE_UNKNOWN = "没有这个村的说事码，请重新扫码，或者直接找村干部。"
+QR_OFF = "{village}的说事码暂停使用了，请在村里的说事群说，或者直接找村干部。"
+QR_EMPTY = "请写几句话，或者拍张照片、录段语音，再提交。"
+QR_TOO_LONG = "文字太长了（最多{limit}个字），请说主要的事。"
+QR_TOO_MANY_PHOTOS = "照片最多{limit}张。"
+QR_PHOTO_TOO_BIG = "照片太大了（每张最多{mb}MB），请重新拍一张。"
+QR_VOICE_TOO_BIG = "录音太长了（最多{mb}MB），请说短一点。"
+QR_BAD_PHOTO = "“{name}”不是照片（只收 JPG、PNG、WebP、HEIC）。"
+QR_BAD_VOICE = "录音文件打不开（只收常见的手机录音格式）。"
+QR_BAD_PHONE = "电话号码不对，请写手机号或座机号，也可以不写。"
+QR_LIMIT_ADDRESS = "这台手机（网络）提交得太多了，请过一会儿再试，急事请直接打电话给村干部。"
+QR_LIMIT_PHONE = "这个电话号码今天已经反映了{count}件事，请明天再来，急事请直接打电话给村干部。"
+QR_RESULT_PRIVATE = "已办结。{kind}的结果不在网页上公开，负责人会当面或打电话告诉您。"
+QR_KEPT = "已收到，村干部会看到。这条没有登记成事项；如果是要办的事，请写清楚是什么事、在哪里。"
+QR_WAITING = "已收到，正在登记，请稍后刷新。"
 # Villagers' groups (issue 18): where a villager lives ("我是三组的", 设组), the 组 → 村 rung.
 TEAM_HOME_OK = "记下了：您住{team}。以后您说的事先交给{team}的负责人（小事不出组）。"
 TEAM_UNKNOWN = "本村没有“{words}”，有：{teams}。"
@@ -320,3 +390,8 @@ INVITED_MEDIATOR = "{actor}请您协助调解 #{n}【{kind}】{village}：{text}
 INVITE_OK = "已请{name}协助调解 #{n}。"
 INVITE_NOT_NEIGHBOUR = "只有邻里事请调解员，#{n} 是{kind}。"
 INVITE_UNKNOWN = "没有服务{village}的调解员“{name}”，可请：{names}。"
+ACT_INVITE = "邀请调解员"
+INVITE_NOTE = "邀请{name}协助调解"
+NO_MEDIATOR = "（镇里还没有服务本村的调解员）"
+QR_ORIGIN_GROUP = "群里"
+QR_ORIGIN_PRIVATE = "私聊"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +25,7 @@ from sqlmodel import Session
 from handlers import triage
 from handlers.clock import Clock, FakeClock
 from handlers.deps import Deps
+from handlers.visits import default_delays, delays
 from ports.runtime import Runtime
 from scheduler import periodic
 from scheduler.config import SchedulerConfig, scheduler_config
@@ -63,18 +64,28 @@ class Scheduler:
         *,
         town: str = "",
         charts: Path | None = None,
+        visits_after: dict[str, timedelta] | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
         self.cfg = cfg
         self.town = town
         self.charts = charts
+        # 回访: days after closing, per kind (`[visits]` of the grid file).
+        self.visits_after = visits_after or default_delays()
 
     @classmethod
     def for_app(cls, app: Runtime[object], *, charts: bool = True) -> Scheduler:
         cfg = scheduler_config(app.grid, daily_todo=app.settings.daily_todo)
         folder = Path(app.settings.data_dir) / "charts" if cfg.digest_chart and charts else None
-        return cls(app.engine, app.clock, cfg, town=app.grid.town_name, charts=folder)
+        return cls(
+            app.engine,
+            app.clock,
+            cfg,
+            town=app.grid.town_name,
+            charts=folder,
+            visits_after=delays(app.grid),
+        )
 
     def now(self) -> datetime:
         return self.clock.now().astimezone(self.clock.tz)
@@ -90,6 +101,10 @@ class Scheduler:
             self.engine, now=now, cfg=self.cfg, town=self.town, charts=self.charts
         )
         quiet = self.cfg.in_quiet(now)
+        # 议事 and 回访 (issue 19): votes whose deadline came, visits planned and fallen due.
+        result.messages += periodic.votes_and_visits(
+            self.engine, now=now, after=self.visits_after, quiet=quiet
+        )
         with Session(self.engine) as session:
             directory = GridSnapshot.load(session)
         for _ in range(MAX_BATCHES):
@@ -151,6 +166,8 @@ class Scheduler:
                 moments.append(retry)
         if (daily := periodic.next_moment(now, self.cfg)) is not None:
             moments.append(daily)
+        if (voted := periodic.votes_and_visits_moment(self.engine, now)) is not None:
+            moments.append(voted)
         later = [m for m in moments if m > now]
         return min(later, default=None)
 

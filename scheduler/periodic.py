@@ -9,6 +9,7 @@ digest is still sent within its week, a missed to-do within 12 hours.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -19,12 +20,16 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from handlers import texts, triage
+from handlers import texts, triage, visits, votes
 from handlers.privacy import short
 from scheduler import digest
 from scheduler.config import SchedulerConfig
 from scheduler.ladder import GridSnapshot
+from scheduler.notices import settle
 from storage import issues, people, posts, schedule
+from storage import visits as visit_rows
+from storage import votes as vote_rows
+from storage.db import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +169,7 @@ def todo(session: Session, *, now: datetime, due: datetime, period: str) -> int:
             )
         )
     out += _unanswered_cards(session, now=now, due=due, period=period)
+    out += _visits_todo(session, now=now, due=due, period=period)
     schedule.owe(session=session, rows=out)
     return len(out)
 
@@ -237,7 +243,9 @@ def weekly(
             from scheduler.chart import village_chart
 
             image = str(village_chart(f, charts / f"{period}-village{village.id}.png"))
-        text = digest.village_text(f)
+        text = digest.village_text(f) + _votes_and_visits_digest(
+            session, village_id=village.id, week=week, now=now
+        )
         for p in secretaries:
             out.append(
                 schedule.reminder_row(
@@ -271,3 +279,134 @@ def weekly(
             )
     schedule.owe(session=session, rows=out)
     return len(out)
+
+
+# --- 议事 and 回访 (issue 19) -------------------------------------------------------------------
+
+
+def votes_and_visits(
+    engine: Any, *, now: datetime, after: dict[str, timedelta], quiet: bool
+) -> int:
+    """Every sweep: the votes whose deadline has come are counted and announced
+    (handlers.votes.close_due); visits are planned from the matters closed or rated 不满意
+    since the last sweep, and the owners of those fallen due are told (handlers.visits). The
+    number of messages queued for people (results go to the groups)."""
+    with session_scope(engine) as session:
+        closed = votes.close_due(session, now=now)
+        visits.plan(session, now=now, after=after)
+        owed = visits.reminders(session, now=now)
+        told = settle(session, now=now, owed=owed, quiet=quiet) if owed else 0
+    return told + closed
+
+
+def votes_and_visits_moment(engine: Any, now: datetime) -> datetime | None:
+    """The next vote deadline or visit falling due after now (scripts' clocks stop there)."""
+    with Session(engine) as session:
+        moments = [
+            m
+            for m in (
+                vote_rows.next_deadline(session=session, after=now),
+                visit_rows.next_due(session=session, after=now),
+            )
+            if m is not None
+        ]
+    return min((m if m.tzinfo else m.replace(tzinfo=now.tzinfo) for m in moments), default=None)
+
+
+def _visits_todo(
+    session: Session, *, now: datetime, due: datetime, period: str
+) -> list[dict[str, Any]]:
+    """The daily to-do's 回访: each owner's visits due by the end of today; each 书记 the visits
+    done yesterday in the village."""
+    directory = GridSnapshot.load(session)
+    today = datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
+    by_owner: dict[int, list[Any]] = defaultdict(list)
+    for visit, issue in visit_rows.due(session=session, now=today + timedelta(days=1)):
+        if issue.owner_id is not None and directory.owner(issue.owner_id) is not None:
+            by_owner[issue.owner_id].append((visit, issue))
+    out: list[dict[str, Any]] = []
+    for owner_id, items in by_owner.items():
+        lines = [texts.VISIT_TODO_HEADER.format(count=len(items))]
+        lines += [
+            texts.VISIT_TODO_ITEM.format(
+                n=issue.number,
+                kind=issue.kind,
+                summary=short(issue.text, 20),
+                due=texts.when(_local(visit.due_at, now), now.tzinfo),
+            )
+            for visit, issue in items[:TODO_LIMIT]
+        ]
+        out.append(
+            schedule.reminder_row(
+                key=f"todo-visit:{period}>{owner_id}",
+                person_id=owner_id,
+                stage="todo",
+                due_at=due,
+                created_at=now,
+                text="\n".join(lines),
+            )
+        )
+    done: dict[int, list[Any]] = defaultdict(list)
+    for visit, issue in visit_rows.done_between(
+        session=session, start=today - timedelta(days=1), end=today
+    ):
+        done[issue.village_id].append((visit, issue))
+    for village_id, items in done.items():
+        lines = [texts.VISIT_DONE_HEADER.format(count=len(items))]
+        lines += [
+            texts.VISIT_DONE_ITEM.format(
+                n=issue.number, name=visit.done_by or "", note=short(visit.note or "", 30)
+            )
+            for visit, issue in items[:TODO_LIMIT]
+        ]
+        for who in directory.secretaries.get(village_id, []):
+            out.append(
+                schedule.reminder_row(
+                    key=f"todo-visited:{period}>{who.id}",
+                    person_id=who.id,
+                    stage="todo",
+                    due_at=due,
+                    created_at=now,
+                    text="\n".join(lines),
+                )
+            )
+    return out
+
+
+def _local(at: datetime, now: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=now.tzinfo)
+
+
+def _votes_and_visits_digest(
+    session: Session, *, village_id: int, week: digest.Week, now: datetime
+) -> str:
+    """The weekly digest's lines on the week's votes and visits (empty when there were none)."""
+    lines: list[str] = []
+    closed = vote_rows.closed_between(
+        session=session, village_id=village_id, start=week.start, end=week.end
+    )
+    if closed:
+        items = []
+        for vote, number in closed:
+            result = json.loads(vote.result or "{}")
+            counts = result.get("counts") or []
+            choices = vote_rows.choices_of(vote)
+            top = max(range(len(counts)), key=lambda i: counts[i]) if counts else 0
+            items.append(
+                texts.DIGEST_VOTE_ITEM.format(
+                    n=number,
+                    question=short(vote.question, 20),
+                    top=texts.VOTE_RESULT_ITEM.format(
+                        choice=choices[top], count=counts[top] if counts else 0
+                    ),
+                    voters=result.get("voters", 0),
+                )
+            )
+        lines.append(texts.DIGEST_VOTES.format(count=len(closed), items="；".join(items)))
+    done = visit_rows.done_between(
+        session=session, start=week.start, end=week.end, village_id=village_id
+    )
+    pending = visit_rows.counts(session=session, now=now, village_id=village_id)
+    if done or pending["due"]:
+        lines.append(texts.DIGEST_VISITS.format(done=len(done), due=pending["due"]))
+    return "".join("\n" + line for line in lines)

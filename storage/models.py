@@ -492,6 +492,68 @@ class Residence(SQLModel, table=True):
     at: datetime
 
 
+# --- 议事 and 回访 (issue 19) -------------------------------------------------------------------
+
+
+class Vote(SQLModel, table=True):
+    """议事: a question about a 村里事 put to its group by a 书记, open until `closes_at`;
+    `closed_at` and `result` (JSON counts) once the result was posted."""
+
+    __table_args__ = (Index("ix_vote_open", "closed_at", "closes_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: int = Field(foreign_key="issue.id", index=True)
+    group_id: int = Field(foreign_key="chatgroup.id")
+    question: str = Field(sa_column=Column(Text, nullable=False))
+    choices: str  # JSON list of the choices' words, in order
+    opened_by: str  # the 书记's name
+    opened_at: datetime
+    closes_at: datetime
+    closed_at: datetime | None = None
+    result: str | None = None  # JSON {"counts": [...], "voters": n, "members": m}
+
+
+class Ballot(SQLModel, table=True):
+    """One person's vote: one row per voter, the last choice counts."""
+
+    __table_args__ = (UniqueConstraint("vote_id", "voter"),)
+    id: int | None = Field(default=None, primary_key=True)
+    vote_id: int = Field(foreign_key="vote.id")
+    voter: str  # "platform:user id"
+    voter_name: str = ""
+    choice: int  # index into Vote.choices
+    at: datetime
+
+
+class VotePoll(SQLModel, table=True):
+    """A vote sent as a Telegram native poll: its poll id (what poll_answer updates name) and
+    the message to stop at the deadline."""
+
+    poll_id: str = Field(primary_key=True)
+    vote_id: int = Field(foreign_key="vote.id", index=True)
+    chat: str  # the Telegram chat id
+    message_id: str
+
+
+class Visit(SQLModel, table=True):
+    """回访: the owner's visit after a 户里事 or 邻里事 was closed, due N days later (the next
+    day after a 不满意 rating); done when the owner records it."""
+
+    __table_args__ = (Index("ix_visit_pending", "done_at", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: int = Field(foreign_key="issue.id", index=True)
+    source_event: int = Field(unique=True)  # the "closed" (or "rated") event it follows
+    reason: str  # closed, unsatisfied
+    due_at: datetime
+    created_at: datetime
+    reminded_at: datetime | None = None  # the owner was told it is due (again if moved earlier)
+    done_at: datetime | None = None
+    done_by: str | None = None
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
 # The admin's own tables (sessions, failed log-ins) live beside it; imported here so that the
 # metadata every migration and test compares against knows them.
-import storage.admin_tables  # noqa: E402, F401
+import storage.admin_tables  # noqa: E402
+
+# The 说事码's tables (issue 19) live beside it, like the admin's.
+import storage.report_tables  # noqa: E402, F401

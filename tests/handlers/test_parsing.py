@@ -145,6 +145,8 @@ def test_help_is_derived_from_the_registry_word_for_word() -> None:
         "网格员和村干部可用（编号可省略，直接回复我关于那件事的消息即可）：\n"
         "认领 12｜办结 12 已修好｜进展 12 已联系施工队｜限期 12 3天｜改类 12 邻里事\n"
         "指派 12 张姐（书记、镇领导）｜重办 12｜查询 12｜我的｜列表\n"
+        "议事 12 修村口路每户出工两天 同意/不同意/弃权 3天（书记、镇领导）"
+        "｜回访 12 已上门，没再吵\n"
         "反映人可用：撤回 12｜查询 12｜我的。办结后回复 满意 / 基本满意 / 不满意。\n"
         "干部第一次用请私聊我：绑定 绑定码"
     )
@@ -163,6 +165,7 @@ def test_telegram_menus_are_derived_from_the_registry() -> None:
         ("due", "改限期：/due 12 3天"),
         ("tag", "改类别：/tag 12 邻里事"),
         ("assign", "指派（书记）：/assign 12 张姐"),
+        ("vote", "议事（书记）：/vote 12 议题 同意/不同意/弃权 3天"),
         ("reopen", "重办：/reopen 12"),
         ("withdraw", "撤回自己反映的事：/withdraw 12"),
         ("mine", "我的事项"),
@@ -177,6 +180,7 @@ def test_telegram_menus_are_derived_from_the_registry() -> None:
         ("claim", "认领：/claim 12"),
         ("close", "办结：/close 12 已修好"),
         ("note", "记进展：/note 12 已联系施工队"),
+        ("visit", "记回访：/visit 12 已上门，没再吵"),
         ("list", "我们村未办结的村里事"),
         ("help", "怎么用"),
     ]

@@ -64,6 +64,10 @@ ASKED: dict[str, tuple[str, Status]] = {
     "reopen": ("重办 1", Status.CLOSED),
     "withdraw": ("撤回 1", Status.CLAIMED),
     "status": ("查询 1", Status.CLAIMED),
+    "team": ("设组 1 三组", Status.CLAIMED),
+    "invite": ("邀请 1 吴律师", Status.CLAIMED),
+    "vote": ("议事 1 修村口路每户出工两天 同意/不同意/弃权 3天", Status.CLAIMED),
+    "visit": ("回访 1 已上门看过", Status.CLOSED),
 }
 
 

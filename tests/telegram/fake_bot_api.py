@@ -618,6 +618,11 @@ class FakeBotApi:
             "close": self._true,
             "logout": self._true,
         }
+        # Native polls (issue 19, 议事): sendPoll, stopPoll, and poll_answer updates.
+        self._methods.update({"sendpoll": self._send_poll, "stoppoll": self._stop_poll})
+        self.polls: dict[str, JSONDict] = {}  # poll id → the poll as Telegram shows it
+        self._poll_votes: dict[str, dict[int, list[int]]] = {}
+        self._poll_seq = itertools.count(5_000_000_000_000_000_001)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -1245,6 +1250,77 @@ class FakeBotApi:
             "data": data,
         }
         return self.queue_update({"callback_query": query})
+
+    def answer_poll(
+        self, poll_id: str, user_id: int, option_ids: list[int], *, first_name: str | None = None
+    ) -> JSONDict:
+        """Queue a ``poll_answer``: the user chose ``option_ids`` in a non-anonymous poll the
+        bot sent (an empty list: the vote taken back). The poll's counts follow, as Telegram
+        keeps them."""
+        poll = self.polls.get(poll_id)
+        if poll is not None and not poll["is_closed"]:
+            before = self._poll_votes.setdefault(poll_id, {}).get(user_id, [])
+            for i in before:
+                poll["options"][i]["voter_count"] -= 1
+            for i in option_ids:
+                poll["options"][i]["voter_count"] += 1
+            self._poll_votes[poll_id][user_id] = list(option_ids)
+            poll["total_voter_count"] = sum(1 for v in self._poll_votes[poll_id].values() if v)
+        answer = {
+            "poll_id": poll_id,
+            "user": self.user(user_id, first_name=first_name),
+            "option_ids": list(option_ids),
+            "option_persistent_ids": [str(i) for i in option_ids],
+        }
+        return self.queue_update({"poll_answer": answer})
+
+    async def _send_poll(self, call: ApiCall) -> JSONDict:
+        params = call.params
+        chat_id = self._chat_id(params)
+        question = str(params.get("question") or "")
+        if not question.strip():
+            raise _bad_request("poll question must be non-empty")
+        if _u16len(question) > 300:
+            raise _bad_request("poll question length must not exceed 300")
+        options = self._json(params, "options")
+        if not isinstance(options, list) or not 2 <= len(options) <= 12:
+            raise _bad_request("poll must have 2-12 options")
+        texts = [str(o.get("text") if isinstance(o, dict) else o) for o in options]
+        if any(not t.strip() or _u16len(t) > 100 for t in texts):
+            raise _bad_request("poll options length must not exceed 100")
+        poll = {
+            "id": str(next(self._poll_seq)),
+            "question": question,
+            "options": [
+                {"text": t, "voter_count": 0, "persistent_id": str(i)} for i, t in enumerate(texts)
+            ],
+            "total_voter_count": 0,
+            "is_closed": False,
+            "is_anonymous": bool(params.get("is_anonymous", True)),
+            "type": str(params.get("type") or "regular"),
+            "allows_multiple_answers": bool(params.get("allows_multiple_answers", False)),
+            "allows_revoting": bool(params.get("allows_revoting", True)),
+            "members_only": bool(params.get("members_only", False)),
+        }
+        self.polls[poll["id"]] = poll
+        message = self._bot_message(call, chat_id)
+        message["poll"] = poll
+        self._record_sent(call, message, None)
+        return message
+
+    async def _stop_poll(self, call: ApiCall) -> JSONDict:
+        params = call.params
+        chat_id = self._chat_id(params)
+        message_id = self._int(params, "message_id")
+        message = self.messages.get((chat_id, message_id or 0))
+        if message is None or "poll" not in message:
+            raise _bad_request("message with poll to stop not found")
+        poll = self.polls[message["poll"]["id"]]
+        if poll["is_closed"]:
+            raise _bad_request("poll has already been closed")
+        poll["is_closed"] = True
+        message["poll"] = poll
+        return copy.deepcopy(poll)
 
     def _as_user(self, value: int | Mapping[str, Any]) -> JSONDict:
         if isinstance(value, Mapping):
