@@ -37,7 +37,7 @@ from classifier.places import (
     places,
     without_places,
 )
-from storage import issues
+from storage import issues, records
 from storage.models import Issue
 
 WINDOW = timedelta(days=14)
@@ -325,7 +325,7 @@ class TextDuplicates:
             score = similarity(self._report(issue_id, issue_text), new, self.weight)
             if score >= best_score:
                 best, best_score = issue_id, score
-        return session.get(Issue, best) if best is not None else None
+        return records.by_id(session, Issue, best) if best is not None else None
 
     def _report(self, issue_id: int | None, text: str) -> Report:
         """An issue's text never changes after registration, so its features are cached. The

@@ -25,7 +25,7 @@ from handlers.deps import Deps
 from handlers.intake import inbound_values
 from handlers.registration import actor_of, reply
 from ports.messages import Incoming
-from storage import inbox
+from storage import inbox, records
 from storage.models import Inbound, Issue
 
 UNDECIDED = ("new", "unsure", "chatter")  # kept posts an edit may still change
@@ -43,7 +43,7 @@ def receive_edit(engine: Engine, deps: Deps, msg: Incoming, *, edited_id: str) -
     with Session(engine, expire_on_commit=False) as session:
         edit = Inbound(**inbound_values(msg))
         edit.reply_to, edit.status = edited_id, "edit"
-        session.add(edit)
+        records.keep(session, edit)
         try:
             session.flush()
         except IntegrityError:
@@ -67,11 +67,11 @@ def _apply(ctx: Ctx, edit: Inbound) -> Edited:
     text = edit.text.strip()
     if original.status in UNDECIDED:
         original.text = edit.text
-        ctx.session.add(original)
+        records.keep(ctx.session, original)
         return Edited("updated")
     if original.status != "matter" or original.issue_id is None or not text:
         return Edited("ignored")
-    issue = ctx.session.get(Issue, original.issue_id)
+    issue = records.by_id(ctx.session, Issue, original.issue_id)
     if issue is None or text == original.text.strip():
         return Edited("ignored")
     outcome = actions.add_note(ctx, issue, actor_of(ctx, edit), text)

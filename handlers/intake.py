@@ -28,7 +28,7 @@ from classifier.base import (
     decide,
     public_kind,
 )
-from handlers import actions, commands, counting, teams, texts, triage
+from handlers import actions, commands, counting, teams, texts, triage, votes
 from handlers.actions import Actor, Ctx, Outcome
 from handlers.deps import Deps
 from handlers.directory import GroupInfo
@@ -58,7 +58,7 @@ from handlers.registration import (
 )
 from handlers.routing import choose_owner
 from ports.messages import Incoming
-from storage import inbox, issues, outbox, people, writes
+from storage import inbox, issues, outbox, people, records, writes
 from storage.db import session_scope
 from storage.models import (
     Inbound,
@@ -275,7 +275,7 @@ def _replied_issue(ctx: Ctx, row: Row) -> Issue | None:
     )
     if sent is None or sent.issue_id is None:
         return None
-    return ctx.session.get(Issue, sent.issue_id)
+    return records.by_id(ctx.session, Issue, sent.issue_id)
 
 
 def _decide(ctx: Ctx, row: Row, result: Handled) -> str:
@@ -290,6 +290,11 @@ def _decide(ctx: Ctx, row: Row, result: Handled) -> str:
     if group is not None:
         remember_seen(ctx, row.sender, group.id)
     text = row.text.strip()
+    # 议事: while the group's vote is open, a post that is exactly a choice is a ballot (open
+    # votes are kept in memory: a group without one costs a dictionary lookup).
+    vote = votes.open_vote(ctx, group.id) if group is not None and text else None
+    if vote is not None and (voted := votes.by_keyword(ctx, row, vote, text)):
+        return voted
     card_answer = triage.parse_answer(text) if text else None
     if card_answer is not None:
         register_it, post_id, kind = card_answer
@@ -308,7 +313,7 @@ def _decide(ctx: Ctx, row: Row, result: Handled) -> str:
     # private answer (which village): a villager's group post answers none, so most posts
     # need not ask.
     might_answer = text and cmd is None and (row.private or actor.person is not None)
-    pending = ctx.session.get(Pending, row.sender) if might_answer else None
+    pending = records.by_id(ctx.session, Pending, row.sender) if might_answer else None
     if pending is not None:
         answered = _answer_pending(ctx, row, actor, pending, text)
         if answered:
@@ -412,8 +417,8 @@ def _post(ctx: Ctx, row: Row, actor: Actor, group: GroupInfo | None, text: str) 
 
 def _answer_pending(ctx: Ctx, row: Row, actor: Actor, pending: Pending, text: str) -> str | None:
     if pending.action == "close_result" and pending.issue_id is not None:
-        ctx.session.delete(pending)
-        issue = ctx.session.get(Issue, pending.issue_id)
+        records.drop(ctx.session, pending)
+        issue = records.by_id(ctx.session, Issue, pending.issue_id)
         if issue is None:
             return None
         outcome = actions.close(ctx, issue, actor, text)
@@ -421,7 +426,9 @@ def _answer_pending(ctx: Ctx, row: Row, actor: Actor, pending: Pending, text: st
         return "command"
     if pending.action == "choose_village" and row.private:
         village = people.village_by_name(session=ctx.session, name=text.strip())
-        original = ctx.session.get(Inbound, pending.inbound_id) if pending.inbound_id else None
+        original = (
+            records.by_id(ctx.session, Inbound, pending.inbound_id) if pending.inbound_id else None
+        )
         if village is None or original is None:
             reply(
                 ctx,
@@ -429,7 +436,7 @@ def _answer_pending(ctx: Ctx, row: Row, actor: Actor, pending: Pending, text: st
                 texts.VILLAGE_UNKNOWN.format(text=short(text, 10), names=village_names(ctx)),
             )
             return "chatter"
-        ctx.session.delete(pending)
+        records.drop(ctx.session, pending)
         group = people.first_group(session=ctx.session, village_id=village.id or 0)
         if group is not None:
             remember_seen(ctx, row.sender, group.id or 0)
@@ -448,7 +455,7 @@ def _answer_pending(ctx: Ctx, row: Row, actor: Actor, pending: Pending, text: st
             attachments=original.attachments,
         )
         original.status, original.issue_id = "matter", issue.id
-        ctx.session.add(original)
+        records.keep(ctx.session, original)
         acknowledge(ctx, row, issue, "")
         return "command"
     return None
@@ -510,8 +517,9 @@ def _button(ctx: Ctx, row: Row, actor: Actor, result: Handled) -> str:
                 )
             )
         if outcome.ok:
-            ctx.session.merge(
-                Pending(sender=row.sender, action="close_result", issue_id=issue.id, at=ctx.now)
+            records.put(
+                ctx.session,
+                Pending(sender=row.sender, action="close_result", issue_id=issue.id, at=ctx.now),
             )
             reply(ctx, row, outcome.text, issue_id=issue.id)
     elif press.action == "rate" and press.choice in (1, 2, 3):

@@ -24,7 +24,7 @@ from handlers.actions import Actor, Ctx, Outcome, refuse
 from handlers.outbox import to_chat, to_person, to_sender
 from handlers.parsing import explicit_tag, report_body, strip_tag
 from handlers.privacy import short
-from storage import inbox, issues, posts
+from storage import inbox, issues, posts, records
 from storage.models import ACTIVE_STATUSES, KINDS, Inbound, Issue, Kind, Person, Status
 
 # The inbox statuses of a post that stands for a report of an issue: the post that registered
@@ -71,9 +71,9 @@ def split_report(ctx: Ctx, issue: Issue, inbound_id: int, actor: Actor) -> Outco
         group_stub=issue.group_stub,
     )
     row.status, row.issue_id = "matter", new.id
-    ctx.session.add(row)
+    records.keep(ctx.session, row)
     issue.reports = max(1, issue.reports - 1)
-    ctx.session.add(issue)
+    records.keep(ctx.session, issue)
     name = row.sender_name or texts.SOME_VILLAGER
     actions.event(
         ctx, issue, "split", actor.label, texts.SPLIT_EVENT_OLD.format(name=name, n=new.number)
@@ -162,14 +162,14 @@ def merge_issues(ctx: Ctx, source: Issue, number: int, actor: Actor) -> Outcome:
         return r
     posts = _posts_of(ctx, source)
     target.reports += source.reports
-    ctx.session.add(target)
+    records.keep(ctx.session, target)
     source.status = Status.CLOSED
     source.closed_at = ctx.now
     source.result = texts.MERGED_RESULT.format(n=target.number)
-    ctx.session.add(source)
+    records.keep(ctx.session, source)
     for row in posts:
         row.status, row.issue_id = LINKED, target.id
-        ctx.session.add(row)
+        records.keep(ctx.session, row)
     actions.events(
         ctx,
         source,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from handlers import registration, texts
 from handlers.actions import Actor, Ctx, Outcome, event, refuse
 from handlers.directory import GroupInfo
-from storage import inbox, people
+from storage import inbox, people, records
 from storage.models import KINDS, NOT_MATTER, Inbound, Issue, Kind, Pending, Role
 
 
@@ -96,16 +96,16 @@ def register_post(
         first = people.first_group(session=ctx.session, village_id=village)
         if first is not None and first.id is not None:
             registration.remember_seen(ctx, row.sender, first.id)
-    pending = ctx.session.get(Pending, row.sender)
+    pending = records.by_id(ctx.session, Pending, row.sender)
     if pending is not None and pending.inbound_id == row.id:
-        ctx.session.delete(pending)
+        records.drop(ctx.session, pending)
     status = registration.register(ctx, row, group, Kind(kind), row.text.strip())
     if status == "unsure" or row.issue_id is None:  # the intake could not place it after all
         return refuse(texts.POST_NEED_VILLAGE)
-    issue = ctx.session.get(Issue, row.issue_id)
+    issue = records.by_id(ctx.session, Issue, row.issue_id)
     assert issue is not None
     row.status = "registered" if status == "matter" else status
-    ctx.session.add(row)
+    records.keep(ctx.session, row)
     remember_label(ctx, text=row.text, label=kind, actor=actor, village_id=village)
     if status == "matter":
         event(ctx, issue, "registered", actor.label)
@@ -115,7 +115,7 @@ def register_post(
 
 def guessed_kind(ctx: Ctx, inbound_id: int) -> str:
     """The kind the bot guessed for a kept post (stored as its label), else 村里事."""
-    row = ctx.session.get(Inbound, inbound_id)
+    row = records.by_id(ctx.session, Inbound, inbound_id)
     label = row.label if row is not None else None
     return label if label in KINDS else Kind.VILLAGE
 
@@ -133,7 +133,7 @@ def dismiss_post(ctx: Ctx, inbound_id: int, actor: Actor) -> Outcome:
     if r := _private_refusal(actor, row, known):
         return r
     row.status = "chatter"
-    ctx.session.add(row)
+    records.keep(ctx.session, row)
     remember_label(ctx, text=row.text, label=NOT_MATTER, actor=actor, village_id=village)
     return Outcome(True, texts.POST_DISMISSED)
 

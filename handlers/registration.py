@@ -18,7 +18,7 @@ from handlers.actions import Actor, Ctx
 from handlers.directory import GroupInfo
 from handlers.outbox import enqueue, to_person
 from handlers.privacy import short
-from storage import people, writes
+from storage import people, records, writes
 from storage.models import (
     KINDS,
     ChatGroup,
@@ -117,13 +117,14 @@ def register(
 ) -> str:
     village_id = group.village_id if group else village_of_private(ctx, row)
     if village_id is None:
-        ctx.session.merge(
+        records.put(
+            ctx.session,
             Pending(
                 sender=row.sender,
                 action="choose_village",
                 inbound_id=recorded_id(ctx, row),
                 at=ctx.now,
-            )
+            ),
         )
         reply(ctx, row, texts.ASK_VILLAGE.format(names=village_names(ctx)))
         return "unsure"
@@ -198,9 +199,9 @@ def duplicate(ctx: Ctx, row: Row, issue: Issue, text: str) -> str:
 
 def village_of_private(ctx: Ctx, row: Row) -> int | None:
     # Read anew: remember_seen writes with Core, past any copy the session holds.
-    seen = ctx.session.get(Seen, row.sender, populate_existing=True)
+    seen = records.by_id(ctx.session, Seen, row.sender, fresh=True)
     if seen is not None:
-        group = ctx.session.get(ChatGroup, seen.group_id)
+        group = records.by_id(ctx.session, ChatGroup, seen.group_id)
         if group is not None and group.active:
             return group.village_id
     person = actor_of(ctx, row).person
