@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 from swagger_ui_bundle import swagger_ui_path
 
-from admin import api, pages, readiness, simchat
+from admin import api, pages, readiness, report, simchat
 from admin.auth import LoginLimits, load_secret
 from admin.security import AdminOptions, SecureCookies, admin_options
 from admin.web import HERE, LoginRequired, chat_enabled, make_templates
@@ -85,6 +85,7 @@ def create_app(
     web.include_router(simchat.router)
     web.include_router(api.router)
     web.include_router(api.open311)
+    report.mount(web, app)  # 说事码: the phone page, tracking page, posters
 
     @web.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:

@@ -118,6 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     outbox = sub.add_parser("outbox", help="列出待发和发送失败的消息")
     outbox.add_argument("--failed", action="store_true", help="只看发送失败的")
     outbox.add_argument("--retry", type=int, action="append", metavar="ID", help="重新发送这一条")
+    qr = sub.add_parser("qrcode", help="制作村里的说事码海报（A4，PDF 或 PNG）")
+    qr.add_argument("--village", required=True, help="村名，与网格文件一致")
+    qr.add_argument("--group", default="", help="只为本村的这个群制作（可不填）")
+    qr.add_argument("--out", type=Path, required=True, help="输出文件：.pdf 或 .png")
+    qr.add_argument("--url", default="", help="后台的公网地址（默认 ADMIN_PUBLIC_URL）")
     ops.add_parsers(sub)
     args = parser.parse_args(argv)
     try:
@@ -507,6 +512,41 @@ def cmd_api_token(settings: Settings, args: argparse.Namespace) -> int:
         app.engine.dispose()
 
 
+def cmd_qrcode(settings: Settings, args: argparse.Namespace) -> int:
+    """The 说事码 poster of a village (admin/poster.py): its QR code opens the phone page at
+    the admin's public address."""
+    from sqlmodel import Session
+
+    from admin.poster import FORMATS, poster_of, render
+    from bot.app import build
+
+    fmt = args.out.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        print("输出文件要以 .pdf 或 .png 结尾", file=sys.stderr)
+        return 2
+    base = args.url or settings.admin_public_url
+    if not base:
+        host = "127.0.0.1" if settings.admin_host in ("0.0.0.0", "::", "") else settings.admin_host
+        base = f"http://{host}:{settings.admin_port}"
+        print(
+            f"提示：没有设置 ADMIN_PUBLIC_URL，码里的地址是 {base}，村民的手机多半打不开。",
+            file=sys.stderr,
+        )
+    app = build(settings)
+    try:
+        with Session(app.engine) as session:
+            poster = poster_of(session, base, args.village, args.group)
+    finally:
+        app.engine.dispose()
+    if poster is None:
+        where = f"“{args.village}”" + (f"的群“{args.group}”" if args.group else "")
+        print(f"网格里没有{where}", file=sys.stderr)
+        return 2
+    args.out.write_bytes(render(poster, fmt))
+    print(f"{args.out}：{poster.url}")
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "chat": cmd_chat,
@@ -520,6 +560,7 @@ COMMANDS = {
     "inbox": cmd_inbox,
     "outbox": cmd_outbox,
     "digest": cmd_digest,
+    "qrcode": cmd_qrcode,
     **ops.COMMANDS,
 }
 
