@@ -8,10 +8,21 @@ import re
 
 from classifier import places
 from handlers import texts
-from handlers.actions import Actor, Ctx, Outcome, in_grid_of, refuse
+from handlers.actions import (
+    Actor,
+    Ctx,
+    Outcome,
+    can_finish,
+    event,
+    grid_refusal,
+    owner_name,
+    refuse,
+    village_name,
+)
 from handlers.directory import GroupInfo, TeamInfo
+from handlers.outbox import to_person
 from storage import people, teams
-from storage.models import Issue
+from storage.models import Issue, Kind
 
 # "我是三组的", "我家住在三社", "俺是上坝组的人": a whole message, nothing else in it (a
 # villager's "我是三组的，路灯坏了" is a post, and its 组 routes it all the same).
@@ -63,8 +74,8 @@ def told_home(ctx: Ctx, sender: str, group: GroupInfo | None, text: str) -> str 
 
 def set_home(ctx: Ctx, issue: Issue, actor: Actor, words: str) -> Outcome:
     """设组 12 三组: the reporter of #12 lives in 三组 (a cadre of the village says so)."""
-    if not in_grid_of(actor, issue) or actor.person is None:
-        return refuse(texts.NOT_GRID.format(action=texts.ACT_SET_TEAM))
+    if r := grid_refusal(ctx, actor, issue, texts.ACT_SET_TEAM):
+        return r
     found = ctx.deps.directory.teams(ctx.session, issue.village_id)
     team = _named(found, words.strip()) if words.strip() else None
     if team is None:
@@ -84,3 +95,44 @@ def set_home(ctx: Ctx, issue: Issue, actor: Actor, words: str) -> Outcome:
             n=issue.number, reporter=issue.reporter_name or texts.SOME_VILLAGER, team=team.name
         ),
     )
+
+
+def invite(ctx: Ctx, issue: Issue, actor: Actor, name: str) -> Outcome:
+    """邀请 12 吴律师: a town mediator who serves the village and takes 邻里事 is sent the
+    matter to help settle it (指尖上的移动调解室); the owner keeps it. Noted on its timeline."""
+    if r := grid_refusal(ctx, actor, issue, texts.ACT_INVITE):
+        return r
+    if not can_finish(actor, issue):
+        return refuse(
+            texts.ONLY_OWNER.format(
+                n=issue.number, owner=owner_name(ctx, issue), action=texts.ACT_INVITE
+            )
+        )
+    if issue.kind != Kind.NEIGHBOUR:
+        return refuse(texts.INVITE_NOT_NEIGHBOUR.format(n=issue.number, kind=issue.kind))
+    found = teams.mediators(session=ctx.session, village_id=issue.village_id, kind=issue.kind)
+    name = name.strip().lstrip("@")
+    match = next((p for p in found if p.name == name), None)
+    village = village_name(ctx, issue.village_id)
+    if match is None:
+        return refuse(
+            texts.INVITE_UNKNOWN.format(
+                village=village,
+                name=name or "？",
+                names="、".join(p.name for p in found) or texts.NO_MEDIATOR,
+            )
+        )
+    to_person(
+        ctx.session,
+        match,
+        texts.INVITED_MEDIATOR.format(
+            actor=actor.label, n=issue.number, kind=issue.kind, village=village, text=issue.text
+        ),
+        now=ctx.now,
+        directory=ctx.deps.directory,
+        prefer_platform=ctx.platform,
+        issue_id=issue.id,
+        category="notice",
+    )
+    event(ctx, issue, "note", actor.label, texts.INVITE_NOTE.format(name=match.name))
+    return Outcome(True, texts.INVITE_OK.format(name=match.name, n=issue.number))

@@ -107,7 +107,7 @@ def village_pools(*, session: Session) -> dict[int, list[int]]:
 
 def mediators(*, session: Session, village_id: int, kind: str | None = None) -> list[Person]:
     """The town's mediators who serve this village (all villages when they list none) and,
-    when `kind` is given, take that kind; grid order."""
+    when `kind` is given, take that kind (or list no kinds); grid order."""
     village = session.get(Village, village_id)
     name = village.name if village is not None else ""
     found = session.exec(
@@ -118,5 +118,6 @@ def mediators(*, session: Session, village_id: int, kind: str | None = None) -> 
     return [
         p
         for p in found
-        if (not p.serves or f"|{name}|" in p.serves) and (kind is None or kind in p.kind_list())
+        if (not p.serves or f"|{name}|" in p.serves)
+        and (kind is None or not p.kinds or kind in p.kind_list())
     ]

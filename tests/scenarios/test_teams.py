@@ -157,3 +157,23 @@ def test_a_same_day_deadline_is_before_the_quiet_hours(
     # Raised inside the quiet hours: due when they next begin.
     out = "\n".join(chat.bot_lines("@at 2026-11-23 22:30\n老刘: #邻里事 隔壁的狗半夜一直叫"))
     assert "11月24日 21:00" in out
+
+
+def test_a_cadre_sets_where_a_reporter_lives_and_invites_a_mediator(chat: Chat) -> None:
+    app = chat.app
+    chat.say("@in 石桥村说事群")
+    chat.say("老马: #户里事 我家屋顶漏雨")  # 组 unknown: the village pool
+    assert owner(app, 1) == "刘叔"
+    assert "三组" in "\n".join(chat.bot_lines("刘叔: 设组 1 3组"))
+    chat.say("老马: #户里事 我家电表不走了")  # now known as 三组's
+    assert owner(app, 2) == "周大姐"
+    assert "三组" in "\n".join(chat.bot_lines("刘叔: 设组 1 九组"))  # names the ones there are
+    # A 邻里事's owner asks the town's mediator to help: he gets the matter privately.
+    chat.say("老马: #邻里事 隔壁的牛吃了我家的菜")
+    assert owner(app, 3) == "孙组长"
+    out = chat.bot_lines("孙组长: 邀请 3 吴律师")
+    assert any("吴律师 (私聊)" in line and "牛吃了" in line for line in out)
+    assert owner(app, 3) == "孙组长"  # the owner keeps it
+    # Not for a 户里事; not a stranger's name.
+    assert "邻里事" in "\n".join(chat.bot_lines("刘叔: 邀请 1 吴律师"))
+    assert "吴律师" in "\n".join(chat.bot_lines("孙组长: 邀请 3 张律师"))
