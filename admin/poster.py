@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 import segno
@@ -67,7 +68,7 @@ def render(poster: Poster, fmt: str) -> bytes:
     from matplotlib.figure import Figure
 
     family = cjk_family()
-    font = {"family": family} if family else {}
+    font: dict[str, Any] = {"family": family} if family else {}
     fig = Figure(figsize=A4_INCHES)
     FigureCanvasAgg(fig)
     fig.text(0.5, 0.92, texts.QR_POSTER_TITLE.format(village=poster.village), ha="center",

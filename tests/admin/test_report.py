@@ -12,8 +12,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-import pytest
 import pypdfium2
+import pytest
 import zxingcpp
 from fastapi import FastAPI
 from PIL import Image
@@ -254,7 +254,8 @@ async def test_chatter_is_kept_not_registered(app: App, web: FastAPI) -> None:
 async def test_tracking_page_shows_no_more_than_the_group_reads(
     app: App, web: FastAPI, chat: Chat
 ) -> None:
-    await say(chat, "李大妈: #邻里事 隔壁老刘家的水往我家院子里排，电话13900001111")  # #1, someone else's
+    # #1: someone else's.
+    await say(chat, "李大妈: #邻里事 隔壁老刘家的水往我家院子里排，电话13900001111")
     async with phone_client(web) as phone:
         private = await send(phone, "#户里事 我家老人一个人住，房子漏雨没人修")  # #2
         public = await send(phone, "说事 村口的路灯坏了，晚上看不见路")  # #3
