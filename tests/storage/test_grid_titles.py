@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from storage.grid import DUTIES, GridError, load_grid, parse_grid, sync_grid
 from storage.models import Person, Role, Team, TeamMember
@@ -174,7 +174,7 @@ def test_teams_titles_and_mediators_are_synced(database_url: str) -> None:
         assert people["吴律师"].role == Role.MEDIATOR and people["吴律师"].serves == "|上坝村|"
         team = session.exec(select(Team)).one()
         assert team.name == "三组" and "三社" in team.aliases
-        members = session.exec(select(TeamMember).order_by(TeamMember.position)).all()
+        members = session.exec(select(TeamMember).order_by(col(TeamMember.position))).all()
         assert [m.person_id for m in members] == [people["孙组长"].id, people["周大姐"].id]
         # The village pool (members not listed): who takes some kind and is in no 组.
         from storage.models import ChatGroup
