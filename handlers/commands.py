@@ -48,7 +48,9 @@ def run(
     on_issue = ON_ISSUE.get(cmd.name)
     if on_issue is None:  # "unknown": a slash command nobody declared
         return refuse(texts.UNKNOWN_COMMAND.format(word=cmd.word))
-    if cmd.name == "claim" and cmd.number is None and reply_issue is None:
+    # Only a bare 认领: words after it that are no number ("认领 12345678901234567890") are a
+    # mistyped number, to be refused, not a request for the one waiting.
+    if cmd.name == "claim" and cmd.number is None and not cmd.args and reply_issue is None:
         return _claim_unnumbered(ctx, asked)
     issue = _issue_for(ctx, cmd, reply_issue)
     if isinstance(issue, Outcome):

@@ -60,7 +60,7 @@ def test_redelivered_message_makes_one_issue_and_one_reply(app) -> None:  # type
         ("张大爷: 办结 1 修好了", "只有网格员"),
         ("张大爷: 撤回 2", "只有反映人"),
         ("张姐: 认领 12345678901234567890", "编号"),
-        ("张姐: /claim@OtherBot", "编号"),
+        ("张大爷: /claim@OtherBot", "编号"),  # no matter waits for him: nothing to mean
     ],
 )
 def test_refusals_leave_state_unchanged(seeded: Chat, line: str, expect: str) -> None:
