@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 from swagger_ui_bundle import swagger_ui_path
 
-from admin import api, pages, readiness, report, simchat
+from admin import api, pages, readiness, report, simchat, votes
 from admin.auth import LoginLimits, load_secret
 from admin.security import AdminOptions, SecureCookies, admin_options
 from admin.web import HERE, LoginRequired, chat_enabled, make_templates
@@ -82,6 +82,7 @@ def create_app(
         )
 
     web.include_router(pages.router)
+    web.include_router(votes.router)  # 议事 and 回访 forms on the issue page
     web.include_router(simchat.router)
     web.include_router(api.router)
     web.include_router(api.open311)

@@ -31,3 +31,5 @@ INBOUND = {
     "chatter": "不是事项",
 }
 MEDIA = {"photo": "图片", "voice": "语音", "video": "视频", "document": "文件", "location": "位置"}
+# 议事 and 回访 (issue 19).
+EVENT.update({"vote": "议事", "vote_result": "议事结果", "visit": "回访"})

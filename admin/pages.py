@@ -17,7 +17,7 @@ from fastapi import Path as InPath
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlmodel import Session
 
-from admin import charts, export, readiness, status_view
+from admin import charts, export, readiness, status_view, votes_view
 from admin.auth import (
     LoginLimits,
     Viewer,
@@ -295,6 +295,7 @@ def issue_detail(
         can_finish=actions.can_finish(actor, issue),
         can_split=readable and actions.can_finish(actor, issue),
         due_value=issue.due_at.astimezone(app.clock.tz).strftime("%Y-%m-%dT%H:%M"),
+        **votes_view.issue_extras(session, issue, now=now, tz=app.clock.tz),  # 议事, 回访
     )
 
 
