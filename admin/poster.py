@@ -81,7 +81,7 @@ def render(poster: Poster, fmt: str) -> bytes:
     qr = segno.make(poster.url, error="m")
     rows = [list(row) for row in qr.matrix_iter(scale=1, border=4)]
     n = len(rows)
-    size, left, bottom = 0.6, 0.2, 0.33
+    size, left, bottom = 0.6, 0.2, 0.37
     height = size * A4_INCHES[0] / A4_INCHES[1]  # square on the page
     ax = fig.add_axes((left, bottom, size, height))
     ax.set_xlim(0, n)
@@ -98,10 +98,10 @@ def render(poster: Poster, fmt: str) -> bytes:
     )
     fig.text(0.5, bottom - 0.012, poster.url, ha="center", va="top", fontsize=9, color="#444")
     for i, line in enumerate(texts.QR_POSTER_STEPS):
-        fig.text(0.12, 0.26 - i * 0.045, line, ha="left", va="center", fontsize=20, **font)
+        fig.text(0.1, 0.31 - i * 0.045, line, ha="left", va="center", fontsize=20, **font)
     if poster.duty:
         duty = texts.QR_POSTER_DUTY.format(names="、".join(poster.duty))
-        fig.text(0.5, 0.08, duty, ha="center", va="center", fontsize=18, **font)
+        fig.text(0.5, 0.13, duty, ha="center", va="center", fontsize=18, **font)
     out = io.BytesIO()
     with warnings.catch_warnings():
         # Without a CJK font every missing glyph warns; the boxes are the fallback (the code

@@ -357,8 +357,8 @@ QR_PHONE_TEXT = "{text}（联系电话 {phone}）"
 QR_CONTACT_NOTE = "{name} {phone}"
 QR_POSTER_TITLE = "{village}说事码"
 QR_POSTER_STEPS = (
-    "1. 用微信或手机相机扫一扫下面的码",
-    "2. 写几句话、拍照或者按住录音，说说是什么事",
+    "1. 用微信或手机相机扫一扫上面的码",
+    "2. 写几句话，或者拍张照片、录段语音，说说是什么事",
     "3. 点“提交”，记下编号，村里会办好并告诉您",
 )
 QR_POSTER_DUTY = "值班干部：{names}"
