@@ -46,8 +46,14 @@ def groups(*, session: Session, village_ids: tuple[int, ...] | None = None) -> l
 
 
 def people(*, session: Session, village_ids: tuple[int, ...] | None = None) -> list[Row[Any]]:
-    """Active grid people (id, name, role, village_id)."""
-    query = sa_select(col(Person.id), col(Person.name), col(Person.role), col(Person.village_id))
+    """Active grid people (id, name, role, village_id, title: as the grid file writes it)."""
+    query = sa_select(
+        col(Person.id),
+        col(Person.name),
+        col(Person.role),
+        col(Person.village_id),
+        col(Person.title),
+    )
     query = query.where(col(Person.active))
     if village_ids is not None:
         query = query.where(col(Person.village_id).in_(village_ids))
