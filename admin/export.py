@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -18,7 +19,11 @@ from starlette.responses import StreamingResponse
 
 from admin import xlsx
 from admin.labels import LEVEL, STATUS
+from handlers import votes
 from handlers.privacy import mask
+from handlers.texts import VISIT_TODO_ITEM_DUE, VOTE_EVENT_RESULT, when
+from storage import visits as visit_rows
+from storage import votes as vote_rows
 from storage.issues import IssueFilter, days_late, iter_issues
 
 if TYPE_CHECKING:
@@ -101,8 +106,14 @@ def _rows(app: App, f: IssueFilter, reads: Reads) -> Iterator[list[Any]]:
     """Ledger rows as the database hands them over (a server-side cursor where there is one)."""
     now = app.clock.now()
     with Session(app.engine) as session:
+        voted, visited = votes_and_visits(session, app.clock.tz)
         for row in iter_issues(session=session, f=f, now=now):
-            yield values(row, now, reads(row))
+            readable = reads(row)
+            yield [
+                *values(row, now, readable),
+                voted.get(row.id, "") if readable else "",
+                _masked(visited.get(row.id, "")) if readable else "",
+            ]
 
 
 def xlsx_chunks(app: App, f: IssueFilter, reads: Reads = _everything) -> Iterator[bytes]:
@@ -148,4 +159,32 @@ def csv_response(app: App, f: IssueFilter, reads: Reads) -> StreamingResponse:
         csv_rows(app, f, reads),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": disposition(app.clock.now(), "csv")},
+    )
+
+
+# --- 议事 and 回访 (issue 19): two columns after the others --------------------------------------
+COLUMNS += [("议事结果", 40), ("回访", 40)]
+
+
+def votes_and_visits(session: Session, tz: Any) -> tuple[dict[int, str], dict[int, str]]:
+    """Each issue's vote results and visits as the ledger shows them, read once per export
+    (votes and visits are few: a handful per village and year)."""
+    voted: dict[int, list[str]] = {}
+    for vote in vote_rows.closed_votes(session=session):
+        items, turnout = votes.result_lines(vote, json.loads(vote.result or "{}"))
+        voters = json.loads(vote.result or "{}").get("voters", 0)
+        line = f"{vote.question}：{items}；" + VOTE_EVENT_RESULT.format(
+            items="", voters=voters, turnout=turnout
+        ).removeprefix("；")
+        voted.setdefault(vote.issue_id, []).append(line)
+    visited: dict[int, list[str]] = {}
+    for visit in visit_rows.all_visits(session=session):
+        if visit.done_at is not None:
+            line = f"{when(visit.done_at, tz)} {visit.done_by or ''}：{visit.note or ''}"
+        else:
+            line = VISIT_TODO_ITEM_DUE.format(due=when(visit.due_at, tz))
+        visited.setdefault(visit.issue_id, []).append(line)
+    return (
+        {k: "\n".join(v) for k, v in voted.items()},
+        {k: "\n".join(v) for k, v in visited.items()},
     )

@@ -213,3 +213,8 @@ def mark_reminded(*, session: Session, visit: Visit, at: datetime) -> None:
 def mark_done(*, session: Session, visit: Visit, at: datetime, by: str, note: str) -> None:
     visit.done_at, visit.done_by, visit.note = at, by, note
     session.add(visit)
+
+
+def all_visits(*, session: Session) -> list[Visit]:
+    """Every visit (the ledger's 回访 column: one per closed 户里事 or 邻里事 at most)."""
+    return list(session.exec(select_models(Visit).order_by(col(Visit.id))))

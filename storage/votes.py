@@ -224,3 +224,12 @@ def results_by_issue(*, session: Session, issue_ids: Sequence[int]) -> dict[int,
     ):
         out.setdefault(vote.issue_id, []).append(vote)
     return out
+
+
+def closed_votes(*, session: Session) -> list[Vote]:
+    """Every closed vote (the ledger's 议事结果 column: a few per village and year)."""
+    return list(
+        session.exec(
+            select_models(Vote).where(col(Vote.closed_at).is_not(None)).order_by(col(Vote.id))
+        )
+    )

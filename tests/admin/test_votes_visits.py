@@ -4,6 +4,9 @@ the 议事 command), the page shows its result and the timeline says 议事结�
 
 from __future__ import annotations
 
+import csv
+import io
+
 import httpx
 import pytest
 
@@ -56,3 +59,26 @@ async def test_the_owner_records_a_visit_from_the_issue_page(
     assert events(app, 1)[-1] == ("visit", "张姐", "已上门，屋顶不漏了")
     shown = (await client.get(page)).text
     assert "已完成 1 件" in shown and "已上门，屋顶不漏了" in shown
+
+
+async def test_the_ledger_has_the_vote_result_and_the_visit(
+    client: httpx.AsyncClient, chat: Chat
+) -> None:
+    await say(
+        chat,
+        "张大爷: #村里事 村口的路坑坑洼洼\n"
+        "李书记: 议事 1 修村口路 同意/不同意 1天\n"
+        "张大爷: 同意\n"
+        "李大妈: #户里事 我家屋顶漏雨\n"
+        "张姐: 认领 2\n"
+        "张姐: 办结 2 已帮忙补好屋顶\n"
+        "张姐: 回访 2 已上门，电话13812345678",
+    )
+    await say(chat, "@wait 1d 1h")
+    await login(client, "李书记")
+    r = await client.get("/export.csv?sort=old")
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    header = rows[0]
+    vote_col, visit_col = header.index("议事结果"), header.index("回访")
+    assert "修村口路" in rows[1][vote_col] and "同意：1票" in rows[1][vote_col]
+    assert "已上门" in rows[2][visit_col] and "138****5678" in rows[2][visit_col]
