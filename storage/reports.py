@@ -7,19 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from storage.models import ChatGroup, Inbound, Issue
+from storage.models import ChatGroup, Inbound, Issue, Team
 from storage.report_tables import QrReport, QrVillage
 
 REPORT_MESSAGE = "report"  # the inbox message id of a report (its chat is the report's token)
-
-# The villagers' groups (组) of the grid, when the grid lists them (issue 18 adds the table):
-# read as a plain table so that the page works whether or not this database has it yet.
-_TEAM = sa.table(
-    "team", sa.column("village_id"), sa.column("name"), sa.column("active"), sa.column("position")
-)
 
 
 def add_report(*, session: Session, values: dict[str, Any]) -> QrReport:
@@ -67,17 +60,14 @@ def switched_off(*, session: Session) -> set[int]:
 
 
 def team_names(*, session: Session, village_id: int) -> list[str]:
-    """The village's 组 in grid order; [] when the grid lists none (or this database has no
-    table of them): the page then asks for the 组 as free text."""
-    conn = session.connection()
-    if not sa.inspect(conn).has_table("team"):
-        return []
-    rows = conn.execute(
-        sa.select(_TEAM.c.name)
-        .where(_TEAM.c.village_id == village_id, _TEAM.c.active.is_(True))
-        .order_by(_TEAM.c.position)
+    """The village's 组 in grid order; [] when the grid lists none: the page then asks for the
+    组 as free text."""
+    rows = session.exec(
+        select(Team.name)
+        .where(Team.village_id == village_id, col(Team.active))
+        .order_by(col(Team.position))
     )
-    return [str(name) for (name,) in rows]
+    return list(rows.all())
 
 
 def group_named(*, session: Session, village_id: int, name: str) -> ChatGroup | None:

@@ -360,3 +360,24 @@ async def test_secretary_switches_the_code_off_and_on(app: App, web: FastAPI) ->
         assert (await send(phone, "说事 村口路灯坏了")).status_code == 303
     assert rows(app, Issue) == 2
     await secretary.aclose()
+
+
+@pytest.mark.asyncio
+async def test_the_page_offers_the_villages_teams_and_routes_by_them(
+    app: App, web: FastAPI
+) -> None:
+    """石桥村's grid lists its 组: the page offers them; a report of 三组 goes to 三组's people
+    as a group post naming 三组 would. 新联村 lists none: the 组 is typed."""
+    async with phone_client(web) as phone:
+        page = (await phone.get(f"/s/{quote('石桥村')}")).text
+        assert '<select id="team"' in page and "三组</option>" in page
+        assert '<input type="text" id="team"' in (await phone.get(PAGE)).text
+        sent = await send(
+            phone, "路灯坏了，晚上看不见路", page=f"/s/{quote('石桥村')}", team="三组"
+        )
+        assert sent.status_code == 303
+    issue = issue_of(app, 1)
+    assert issue.village_id == _village_id(app, "石桥村") and issue.text.startswith("三组：")
+    with Session(app.engine) as session:
+        owner = session.get(Person, issue.owner_id)
+    assert owner is not None and owner.name == "孙组长"
