@@ -32,7 +32,7 @@ from admin.web import (
     reads,
 )
 from handlers.privacy import mask, short
-from storage import figures, issues, people
+from storage import figures, issues, people, records
 from storage.models import ChatGroup, Kind, Person, Status, Village
 
 router = APIRouter(prefix="/api", tags=["事项"])
@@ -187,10 +187,10 @@ def api_issue(
     now = app.clock.now()
     show = (lambda s: s) if may_see_full(viewer, issue) else mask
     readable = reads(viewer, issue)
-    owner = session.get(Person, issue.owner_id) if issue.owner_id else None
+    owner = records.by_id(session, Person, issue.owner_id) if issue.owner_id else None
     events = issues.timeline(session=session, issue_id=issue.id or 0) if readable else []
-    village = session.get(Village, issue.village_id)
-    group = session.get(ChatGroup, issue.group_id) if issue.group_id else None
+    village = records.by_id(session, Village, issue.village_id)
+    group = records.by_id(session, ChatGroup, issue.group_id) if issue.group_id else None
     return IssueDetail(
         number=issue.number,
         kind=issue.kind,

@@ -18,7 +18,7 @@ from handlers.deps import Deps
 from handlers.outbox import to_chat, to_person, to_sender
 from handlers.privacy import short
 from handlers.routing import due_for, route
-from storage import issues, people, teams
+from storage import issues, people, records, teams
 from storage.models import (
     ACTIVE_STATUSES,
     NOT_MATTER,
@@ -102,7 +102,7 @@ def owner_name(ctx: Ctx, issue: Issue) -> str:
 
 
 def village_name(ctx: Ctx, village_id: int) -> str:
-    village = ctx.session.get(Village, village_id)
+    village = records.by_id(ctx.session, Village, village_id)
     return village.name if village else ""
 
 
@@ -252,7 +252,7 @@ def claim(ctx: Ctx, issue: Issue, actor: Actor) -> Outcome:
         event(ctx, issue, "assigned", actor.label, actor.person.name)
     issue.status = Status.CLAIMED
     issue.claimed_at = ctx.now
-    ctx.session.add(issue)
+    records.keep(ctx.session, issue)
     event(ctx, issue, "claimed", actor.label)
     return Outcome(
         True, texts.CLAIMED.format(n=issue.number, name=actor.label, due=ctx.due_text(issue.due_at))
@@ -293,7 +293,7 @@ def close(ctx: Ctx, issue: Issue, actor: Actor, result: str) -> Outcome:
     issue.closed_at = ctx.now
     issue.result = result
     issue.settled_level = _settled_level(issue, actor.person)
-    ctx.session.add(issue)
+    records.keep(ctx.session, issue)
     event(ctx, issue, "closed", actor.label, result)
     tell_reporter_result(ctx, issue)
     return Outcome(True, texts.CLOSED_ACTOR.format(n=issue.number))
@@ -390,7 +390,7 @@ def set_due(ctx: Ctx, issue: Issue, actor: Actor, due: datetime) -> Outcome:
     if due - ctx.now > MAX_DUE:
         return refuse(texts.DUE_TOO_FAR.format(n=issue.number))
     issue.due_at = due
-    ctx.session.add(issue)
+    records.keep(ctx.session, issue)
     event(ctx, issue, "due", actor.label, due.isoformat())
     return Outcome(True, texts.DUE_OK.format(n=issue.number, due=ctx.due_text(due)))
 
@@ -406,7 +406,7 @@ def set_kind(ctx: Ctx, issue: Issue, actor: Actor, kind: Kind) -> Outcome:
     if old == Kind.UNSORTED:
         # The time limit of the real kind starts when the kind is known.
         issue.due_at = max(issue.due_at, due_for(ctx.deps.grid, kind, issue.clock_start))
-    ctx.session.add(issue)
+    records.keep(ctx.session, issue)
     event(ctx, issue, "kind", actor.label, f"{old}→{kind}")
     learning.record_issue(ctx.session, issue, kind, "tag", ctx.now)
     return Outcome(True, texts.TAG_OK.format(n=issue.number, kind=kind))
@@ -423,7 +423,7 @@ def assign(ctx: Ctx, issue: Issue, actor: Actor, person: Person) -> Outcome:
     issue.owner_id = person.id
     issue.status = Status.OPEN
     issue.claimed_at = None
-    ctx.session.add(issue)
+    records.keep(ctx.session, issue)
     event(ctx, issue, "assigned", actor.label, person.name)
     to_person(
         ctx.session,
@@ -485,7 +485,7 @@ def _restart(ctx: Ctx, issue: Issue) -> None:
     issue.result = None
     issue.rating = None
     issue.rated_at = None
-    ctx.session.add(issue)
+    records.keep(ctx.session, issue)
 
 
 def reopen(ctx: Ctx, issue: Issue, actor: Actor, reason: str = "") -> Outcome:
@@ -576,7 +576,7 @@ def withdraw(ctx: Ctx, issue: Issue, actor: Actor) -> Outcome:
         return r
     issue.status = Status.WITHDRAWN
     issue.closed_at = ctx.now
-    ctx.session.add(issue)
+    records.keep(ctx.session, issue)
     event(ctx, issue, "withdrawn", actor.label)
     learning.record_issue(ctx.session, issue, NOT_MATTER, "withdraw", ctx.now)
     owner = owner_of(ctx, issue)
@@ -609,7 +609,7 @@ def rate(ctx: Ctx, issue: Issue, actor: Actor, rating: Rating) -> Outcome:
         return refuse(texts.BUTTON_STALE)
     issue.rating = rating
     issue.rated_at = ctx.now
-    ctx.session.add(issue)
+    records.keep(ctx.session, issue)
     event(ctx, issue, "rated", actor.label, rating)
     if rating != Rating.UNSATISFIED:
         return Outcome(True, texts.RATING_THANKS.format(n=issue.number, rating=rating.value))

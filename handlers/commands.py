@@ -16,6 +16,7 @@ from handlers.directory import GroupInfo
 from handlers.parsing import Command, parse_due, parse_kind
 from handlers.privacy import privacy_kind, sees_text, short
 from storage import commands_reads as reads
+from storage import records
 from storage.issues import get_issue, unclaimed_of
 from storage.models import ACTIVE_STATUSES, Issue, Kind, Person, PersonId, Role, Village
 
@@ -249,7 +250,7 @@ def list_open(ctx: Ctx, actor: Actor, group: GroupInfo | None) -> Outcome:
     elif actor.person is not None and actor.person.village_id is not None:
         village_id = actor.person.village_id
         issues = reads.open_village_matters(session=ctx.session, village_id=village_id)
-        village = ctx.session.get(Village, village_id)
+        village = records.by_id(ctx.session, Village, village_id)
         name = village.name if village else ""
     elif actor.person is not None and actor.person.role == Role.TOWN_LEADER:
         issues = reads.open_village_matters(session=ctx.session)
@@ -272,19 +273,21 @@ def bind(ctx: Ctx, actor: Actor, code: str, *, private: bool) -> Outcome:
     row = reads.bind_code(session=ctx.session, code=code)
     if row is None or row.used_at is not None:
         return refuse(texts.BIND_BAD)
-    person = ctx.session.get(Person, row.person_id)
+    person = records.by_id(ctx.session, Person, row.person_id)
     if person is None or not person.active:
         return refuse(texts.BIND_BAD)
     row.used_at = ctx.now
-    ctx.session.add(row)
+    records.keep(ctx.session, row)
     existing = reads.bound_id(session=ctx.session, key=actor.key)
     if existing is None:
-        ctx.session.add(PersonId(key=actor.key, person_id=person.id or 0, from_file=False))
+        records.keep(
+            ctx.session, PersonId(key=actor.key, person_id=person.id or 0, from_file=False)
+        )
     else:
         existing.person_id = person.id or 0
-        ctx.session.add(existing)
+        records.keep(ctx.session, existing)
     ctx.deps.directory.clear()  # the new id must be known at once
-    village = ctx.session.get(Village, person.village_id) if person.village_id else None
+    village = records.by_id(ctx.session, Village, person.village_id) if person.village_id else None
     return Outcome(
         True,
         texts.BIND_OK.format(
