@@ -32,10 +32,11 @@ gateway-deps:
 		test -d $(GATEWAY)/node_modules || (cd $(GATEWAY) && npm ci --no-audit --no-fund --loglevel=error); \
 	fi
 
-# Debian's Chromium for the browser tests: installed when missing under CI (as root).
+# Debian's Chromium for the admin's browser tests, and a small CJK font so that pages and charts show
+# Chinese rather than boxes (the container image installs fonts-noto-cjk instead). Installed when missing under CI (as root).
 browser:
-	@if [ "$$CI" = "true" ] && ! command -v chromium >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	@if [ "$$CI" = "true" ] && { ! command -v chromium >/dev/null || ! dpkg -s fonts-wqy-microhei >/dev/null 2>&1; }; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
 	fi
 
 test-deps: deps gateway-deps browser
