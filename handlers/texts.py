@@ -324,7 +324,6 @@ VOTE_OPEN = (
 )
 VOTE_POLL_QUESTION = "【议事】#{n} {question}（{due} 结束）"
 VOTE_ITEM = "{i}. {choice}"
-VOTE_COUNTED = "{name}的票已记下：{choice}。"
 VOTE_RESULT = "【议事结果】#{n} {question}\n{items}\n共{voters}人投票{turnout}。"
 VOTE_RESULT_ITEM = "{choice}：{count}票"
 VOTE_TURNOUT = "，本群已知{members}人，参与率{rate}"

@@ -56,6 +56,7 @@ _TRAILING = "。.!！ "
 class OpenVote:
     id: int
     choices: tuple[str, ...]
+    closes_at: datetime
 
     def choice_of(self, text: str) -> int | None:
         """The choice a post names: exactly its words, or its number (1 for the first)."""
@@ -91,8 +92,8 @@ def open_vote(ctx: Ctx, group_id: int) -> OpenVote | None:
     now = time.monotonic()
     if now - cache.loaded > TTL_SECONDS:
         cache.by_group = {
-            group: OpenVote(vote_id, tuple(json.loads(choices)))
-            for group, vote_id, choices in votes.open_votes(session=ctx.session)
+            group: OpenVote(vote_id, tuple(json.loads(choices)), closes_at)
+            for group, vote_id, choices, closes_at in votes.open_votes(session=ctx.session)
         }
         cache.loaded = now
     return cache.by_group.get(group_id)
@@ -101,6 +102,10 @@ def open_vote(ctx: Ctx, group_id: int) -> OpenVote | None:
 def forget_open_votes(session: Session) -> None:
     """A vote started or closed here: read them again at the next post."""
     _cache(session).loaded = -1e9
+
+
+def _aware(at: datetime, now: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=now.tzinfo)  # SQLite: naive
 
 
 # --- starting a vote -------------------------------------------------------------------------
@@ -228,7 +233,12 @@ def by_keyword(ctx: Ctx, row: Any, vote: OpenVote, text: str) -> str | None:
     word) from someone asked to rate a closed matter stays a rating, unless it replies to the
     vote's message."""
     choice = vote.choice_of(text)
-    if choice is None:
+    if choice is None or _aware(vote.closes_at, ctx.now) <= ctx.now:
+        return None
+    # Another instance may have closed it since this one read its open votes: asked only of
+    # the few posts that name a choice.
+    if not votes.is_open(session=ctx.session, vote_id=vote.id):
+        forget_open_votes(ctx.session)
         return None
     rating = parse_rating(text) is not None
     if rating and actions.awaiting_rating(ctx, row.sender) and not _replies_to_vote(ctx, row):

@@ -62,15 +62,24 @@ def issue_number(*, session: Session, vote: Vote) -> int:
     )
 
 
-def open_votes(*, session: Session) -> list[tuple[int, int, str]]:
-    """Every open vote: (group id, vote id, its choices as JSON). Few at a time: intake keeps
-    them in memory."""
+def open_votes(*, session: Session) -> list[tuple[int, int, str, datetime]]:
+    """Every open vote: (group id, vote id, its choices as JSON, its deadline). Few at a time:
+    intake keeps them in memory."""
     rows = session.execute(
-        select(col(Vote.group_id), col(Vote.id), col(Vote.choices)).where(
+        select(col(Vote.group_id), col(Vote.id), col(Vote.choices), col(Vote.closes_at)).where(
             col(Vote.closed_at).is_(None)
         )
     ).all()
-    return [(r[0], r[1], r[2]) for r in rows]
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def is_open(*, session: Session, vote_id: int) -> bool:
+    return (
+        session.execute(
+            select(col(Vote.id)).where(col(Vote.id) == vote_id, col(Vote.closed_at).is_(None))
+        ).first()
+        is not None
+    )
 
 
 def votes_of_issue(*, session: Session, issue_id: int) -> list[Vote]:

@@ -30,6 +30,8 @@ def test_a_vote_by_keywords_counts_one_ballot_per_person_and_posts_the_result(ch
         "王大爷: 同意这个办法，但是要先说清楚"  # not exactly a choice: an ordinary post
     )
     assert chat.count(Ballot) == 4
+    chat.say("@in 石桥村说事群\n老赵: 同意\n@in 新联村说事群")  # not the vote's group
+    assert chat.count(Ballot) == 4
     result = "\n".join(chat.say("@at 2026-11-26 10:00"))
     assert "同意：2票" in result and "不同意：1票" in result and "弃权：1票" in result
     assert "共4人投票" in result
