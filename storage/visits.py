@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 from sqlmodel import select as select_models
@@ -17,20 +17,24 @@ CURSOR = "visits:scanned"  # Counter row: up to when (epoch seconds) closings we
 
 
 def scanned_until(*, session: Session) -> int | None:
-    """Where the last planning stopped (epoch seconds), the row locked: one instance plans."""
-    row = session.exec(
-        select_models(Counter).where(Counter.name == CURSOR).with_for_update()
-    ).first()
-    return row.value if row is not None else None
+    """Where the last planning stopped (epoch seconds), or None the first time. The row is
+    made if missing and locked: one instance plans at a time, the others wait for it."""
+    insert = (
+        postgresql.insert(Counter)
+        if session.get_bind().dialect.name == "postgresql"
+        else sqlite.insert(Counter)
+    )
+    session.execute(
+        insert.values(name=CURSOR, value=0).on_conflict_do_nothing(index_elements=["name"])
+    )
+    value = session.execute(
+        select(col(Counter.value)).where(col(Counter.name) == CURSOR).with_for_update()
+    ).scalar_one()
+    return int(value) or None
 
 
 def set_scanned(*, session: Session, until: int) -> None:
-    row = session.get(Counter, CURSOR)
-    if row is None:
-        session.add(Counter(name=CURSOR, value=until))
-    else:
-        row.value = until
-        session.add(row)
+    session.execute(update(Counter).where(col(Counter.name) == CURSOR).values(value=until))
 
 
 def closings(*, session: Session, since: datetime, kinds: Sequence[str]) -> list[Any]:
