@@ -78,8 +78,7 @@ _CACHE: weakref.WeakKeyDictionary[Engine, _OpenVotes] = weakref.WeakKeyDictionar
 
 
 def _cache(session: Session) -> _OpenVotes:
-    engine = session.get_bind()
-    assert isinstance(engine, Engine)
+    engine = session.get_bind().engine  # a session on a connection: its engine
     cache = _CACHE.get(engine)
     if cache is None:
         cache = _CACHE[engine] = _OpenVotes()
