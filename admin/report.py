@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
 from fastapi import Path as InPath
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
@@ -26,10 +26,12 @@ from admin import poster
 from admin.security import address_key, client_address, same_site
 from admin.web import (
     FOREIGN_ORIGIN,
+    MAX_ID,
     AppDep,
     Csrf,
     PageViewer,
     SessionDep,
+    clean,
     flash,
     get_app,
     get_options,
@@ -46,6 +48,7 @@ from storage.models import Outbox, Role
 router = APIRouter(include_in_schema=False)
 Token = Annotated[str, InPath(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 VillageName = Annotated[str, InPath(min_length=1, max_length=64)]
+VillageId = Annotated[int, InPath(ge=1, le=MAX_ID)]
 
 
 class ReportTransport:
@@ -65,6 +68,11 @@ def mount(web: FastAPI, app: Runtime[Deps]) -> None:
     web.include_router(router)
     app.transports.setdefault(reports.PLATFORM, ReportTransport())
     web.state.templates.env.globals["report_origin"] = reports.origin_of
+
+
+def _group(request: Request) -> str:
+    """The group a poster was made for (?g=), as typed into a URL: cleaned, bounded."""
+    return clean(request.query_params.get("g", ""))[:64]
 
 
 def _base_url(request: Request) -> str:
@@ -96,7 +104,7 @@ def _form_page(
 
 @router.get("/s/{village}")
 def report_page(request: Request, village: VillageName, session: SessionDep) -> Response:
-    info = reports.page_info(session, village, request.query_params.get("g", "")[:64])
+    info = reports.page_info(session, clean(village), _group(request))
     if info is None:
         raise HTTPException(status_code=404, detail=texts.QR_VILLAGE_UNKNOWN)
     return _form_page(request, info, typed={})
@@ -107,10 +115,18 @@ async def _read(upload: UploadFile, limit: int) -> bytes:
     return await upload.read(limit + 1)
 
 
-@router.post("/s/{village}")
-async def report_submit(request: Request, village: VillageName, app: AppDep) -> Response:
+def same_origin(request: Request) -> None:
+    """No log-in and so no CSRF token here: a report or a rating must still come from a page
+    of this site (its Origin or Referer), checked before anything else is read."""
     if not same_site(request, get_options(request)):
         raise HTTPException(status_code=403, detail=FOREIGN_ORIGIN)
+
+
+SameOrigin = Depends(same_origin)
+
+
+@router.post("/s/{village}", dependencies=[SameOrigin])
+async def report_submit(request: Request, village: VillageName, app: AppDep) -> Response:
     form = await request.form(max_files=reports.MAX_PHOTOS + 4, max_fields=20)
     uploads = []
     for field, kind, limit in (
@@ -127,7 +143,7 @@ async def report_submit(request: Request, village: VillageName, app: AppDep) -> 
         value = form.get(name)
         return value[:limit] if isinstance(value, str) else ""
 
-    group = request.query_params.get("g", "")[:64]
+    village, group = clean(village), _group(request)
     typed = {"text": text("text"), "team": text("team", 40), "name": text("name", 40)}
     typed["phone"] = text("phone", 40)
     report = reports.ReportForm(village=village, group=group, uploads=tuple(uploads), **typed)
@@ -173,12 +189,10 @@ def track_page(request: Request, token: Token, session: SessionDep, app: AppDep)
     return response
 
 
-@router.post("/s/t/{token}/rate")
+@router.post("/s/t/{token}/rate", dependencies=[SameOrigin])
 async def track_rate(
     request: Request, token: Token, app: AppDep, choice: Annotated[int, Form()]
 ) -> Response:
-    if not same_site(request, get_options(request)):
-        raise HTTPException(status_code=403, detail=FOREIGN_ORIGIN)
 
     def press() -> None:
         with Session(app.engine) as session:
@@ -230,13 +244,13 @@ def _managed(session: Session, viewer: Any, village_id: int) -> Any:
 
 @router.get("/qrcode/{village_id}/poster.{fmt}")
 def qrcode_poster(
-    request: Request, village_id: int, fmt: str, viewer: PageViewer, session: SessionDep
+    request: Request, village_id: VillageId, fmt: str, viewer: PageViewer, session: SessionDep
 ) -> Response:
     village = _managed(session, viewer, village_id)
     if fmt not in poster.FORMATS:
         raise HTTPException(status_code=404, detail="海报只有 PDF 和 PNG 两种。")
     made = poster.poster_of(
-        session, _base_url(request), village.name, request.query_params.get("group", "")[:64]
+        session, _base_url(request), village.name, clean(request.query_params.get("group", ""))[:64]
     )
     if made is None:
         raise HTTPException(status_code=404, detail="没有这个群。")
@@ -252,7 +266,7 @@ def qrcode_poster(
 @router.post("/qrcode/{village_id}/switch", dependencies=[Csrf])
 def qrcode_switch(
     request: Request,
-    village_id: int,
+    village_id: VillageId,
     viewer: PageViewer,
     session: SessionDep,
     app: AppDep,

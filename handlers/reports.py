@@ -21,6 +21,7 @@ from handlers import actions, texts
 from handlers.actions import Ctx
 from handlers.deps import Deps
 from handlers.privacy import mask, short
+from ports.hygiene import clean_name
 from ports.messages import Attachment, Incoming
 from storage import people, reports, writes
 from storage.db import session_scope
@@ -202,7 +203,7 @@ def accept(engine: Engine, deps: Deps, form: ReportForm, address: str) -> Accept
     now = deps.clock.now()
     token = secrets.token_urlsafe(18)
     sender = f"{PLATFORM}:{token}"
-    team, name = form.team.strip()[:MAX_TEAM], form.name.strip()[:MAX_NAME]
+    team, name = clean_name(form.team, MAX_TEAM).strip(), clean_name(form.name, MAX_NAME).strip()
     with session_scope(engine) as session:
         village = _village(session, form.village)
         if isinstance(village, Refusal):
