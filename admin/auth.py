@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session
 
 from handlers.actions import Actor
-from storage import admin_sessions, people
+from storage import admin_sessions, people, records
 from storage.models import AdminLogin, ApiToken, Person, Role
 
 _hasher = PasswordHasher()
@@ -78,7 +78,9 @@ class Viewer:
 
     def actor(self, session: Session) -> Actor:
         """The same Actor the chat builds for this person, fresh from this session."""
-        return Actor(key=self.key, name=self.name, person=session.get(Person, self.person_id))
+        return Actor(
+            key=self.key, name=self.name, person=records.by_id(session, Person, self.person_id)
+        )
 
 
 def viewer_of(session: Session, person: Person, via: str) -> Viewer:
@@ -139,12 +141,12 @@ def session_viewer(session: Session, data: dict[str, object], *, now: datetime) 
 
 
 def set_password(session: Session, person: Person, password: str, now: datetime) -> None:
-    login = session.get(AdminLogin, person.id) or AdminLogin(
+    login = records.by_id(session, AdminLogin, person.id) or AdminLogin(
         person_id=person.id or 0, password_hash="", set_at=now
     )
     login.password_hash = hash_password(password)
     login.set_at = now
-    session.add(login)
+    records.keep(session, login)
     admin_sessions.end_all(session, person.id or 0)  # every log-in with the old password ends
 
 
@@ -154,10 +156,11 @@ def token_hash(token: str) -> str:
 
 def new_token(session: Session, person: Person, now: datetime, label: str = "") -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(
+    records.keep(
+        session,
         ApiToken(
             person_id=person.id or 0, token_hash=token_hash(token), label=label, created_at=now
-        )
+        ),
     )
     return token
 
@@ -169,7 +172,7 @@ def token_viewer(session: Session, token: str, now: datetime) -> Viewer | None:
     api_token, person = row
     if api_token.last_used_at is None or now - api_token.last_used_at > timedelta(minutes=5):
         api_token.last_used_at = now
-        session.add(api_token)
+        records.keep(session, api_token)
         session.commit()
     return viewer_of(session, person, "token")
 

@@ -37,7 +37,7 @@ from handlers.deps import Deps
 from handlers.intake import Handled, receive
 from ports.messages import Incoming
 from ports.runtime import Runtime
-from storage import inbox, outbox, people
+from storage import inbox, outbox, people, records
 from storage.models import ChatGroup, Outbox, Role
 
 PLATFORM = "local"
@@ -233,7 +233,7 @@ async def chat_press(
 
     def press() -> Handled | None:
         with Session(app.engine) as session:
-            row = session.get(Outbox, message)
+            row = records.by_id(session, Outbox, message)
             if row is None or row.platform != PLATFORM or row.status != "sent":
                 return None
             where = (

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 from classifier import places
-from storage import people, teams
+from storage import people, records, teams
 from storage.models import Person
 
 TTL_SECONDS = 30.0  # another instance's /bind or grid reload is seen within this
@@ -117,7 +117,7 @@ class GridCache:
         """Any person, active or not (an issue's owner may have left the grid); detached."""
         self._fresh()
         if person_id not in self._by_id:
-            person = session.get(Person, person_id)
+            person = records.by_id(session, Person, person_id)
             self._by_id[person_id] = _copy(person) if person is not None else None
         return self._by_id[person_id]
 

@@ -65,6 +65,8 @@ from storage.outbox import (
     mark_sent_together,
     mark_wait,
     release,
+    release_connection,
+    sender_connection,
 )
 
 log = logging.getLogger(__name__)
@@ -311,10 +313,7 @@ class Sender:
         pool checkout and an ORM session per row. A failed statement drops the connection;
         the next use opens a new one (the database may have restarted)."""
         if self._conn is None or self._conn.invalidated or self._conn.closed:
-            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            if self._async_commit:
-                conn.exec_driver_sql("SET synchronous_commit TO off")
-            self._conn = conn
+            self._conn = sender_connection(self.engine, async_commit=self._async_commit)
         try:
             yield self._conn
         except BaseException:
@@ -326,9 +325,7 @@ class Sender:
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
-                if self._async_commit:  # the pool hands this connection to others next
-                    conn.exec_driver_sql("RESET synchronous_commit")
-                conn.close()
+                release_connection(conn, async_commit=self._async_commit)
 
     @property
     def _async_commit(self) -> bool:

@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, Table, and_, bindparam, func, insert, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.dml import Update
 from sqlmodel import Session, col, select
@@ -462,3 +462,24 @@ def next_due_after(*, session: Session, after: datetime) -> datetime | None:
             _TABLE.c.status == PENDING, _TABLE.c.not_before > after
         )
     ).scalar()
+
+
+# --- the sender's connection ---------------------------------------------------------------
+
+
+def sender_connection(engine: Engine, *, async_commit: bool) -> Connection:
+    """A connection of its own for a sender, in autocommit mode: every claim, mark and release
+    is one statement, atomic by itself. With `async_commit` (PostgreSQL), a send's mark does not
+    wait for the disk: a mark lost in a crash is a message sent twice, which the claim's lease
+    allows anyway."""
+    conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    if async_commit:
+        conn.exec_driver_sql("SET synchronous_commit TO off")
+    return conn
+
+
+def release_connection(conn: Connection, *, async_commit: bool) -> None:
+    """Give a sender's connection back to the pool as the pool lent it."""
+    if async_commit:  # the pool hands this connection to others next
+        conn.exec_driver_sql("RESET synchronous_commit")
+    conn.close()
