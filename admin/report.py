@@ -11,7 +11,8 @@ page is the same button press the chat sends. Nothing is decided here.
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -37,9 +38,12 @@ from admin.web import (
     get_options,
     render,
 )
-from handlers import reports, texts
+from handlers import reports, texts, voice
 from handlers.deps import Deps
 from handlers.intake import receive
+from handlers.voice import hear, wants_words
+from ports.asr import SpeechToText
+from ports.messages import Incoming, Voice
 from ports.runtime import Runtime
 from storage import people
 from storage import reports as report_rows
@@ -63,10 +67,9 @@ class ReportTransport:
 
 
 def mount(web: FastAPI, app: Runtime[Deps]) -> None:
-    """The pages on the admin app, the platform's transport beside the local one, and the
-    issue page's 来源 (group, private, 说事码)."""
+    """The pages on the admin app and the issue page's 来源 (group, private, 说事码). The
+    platform's transport (`ReportTransport`) is registered by the root, beside the local one."""
     web.include_router(router)
-    app.transports.setdefault(reports.PLATFORM, ReportTransport())
     web.state.templates.env.globals["report_origin"] = reports.origin_of
 
 
@@ -166,9 +169,37 @@ async def report_submit(request: Request, village: VillageName, app: AppDep) -> 
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-    await run_in_threadpool(receive, app.engine, app.deps, decided.message)
+    message = await _heard(app.asr, decided)
+    await run_in_threadpool(receive, app.engine, app.deps, message)
     await app.sender().flush()
     return RedirectResponse(f"/s/t/{decided.token}", status_code=303)
+
+
+# What a phone's recorder makes (handlers.reports.sniff), as the speech-to-text endpoint is told.
+SOUND_TYPES = {
+    "ogg": "audio/ogg",
+    "webm": "audio/webm",
+    "m4a": "audio/mp4",
+    "amr": "audio/amr",
+    "wav": "audio/wav",
+    "mp3": "audio/mpeg",
+    "aac": "audio/aac",
+}
+
+
+async def _heard(asr: SpeechToText | None, decided: reports.Accepted) -> Incoming:
+    """A report that is only a recording, with the words spoken in it (handlers.voice), when
+    speech to text is on; as it was otherwise (registered 待分类 for its owner to listen to)."""
+    message = decided.message
+    if not wants_words(asr, message):
+        return message
+    for relative, data in decided.files:
+        name = PurePosixPath(relative).name
+        if name.startswith(voice.VOICE):
+            ext = name.rsplit(".", 1)[-1]
+            sound = Voice(data, f"voice.{ext}", SOUND_TYPES.get(ext, "application/octet-stream"))
+            return await hear(asr, replace(message, voice=sound))
+    return message
 
 
 # --- the tracking page -------------------------------------------------------------------------

@@ -129,6 +129,10 @@ def build(
     deps.duplicates = TextDuplicates.for_classifier(getattr(classifier, "local", classifier))
     app = App(settings=settings, engine=engine, grid=grid, clock=clock, deps=deps)
     app.asr = transcriber(settings)
+    # 说事码 reports: the person has no chat; a row "sent" to them is shown on their tracking page.
+    from admin.report import ReportTransport
+
+    app.transports[ReportTransport.platform] = ReportTransport()
     if serves_local(settings) if local is None else local:
         from bot.local import LIMITS, PLATFORM, LocalTransport
 

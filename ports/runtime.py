@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
+from ports.asr import SpeechToText
 from ports.doors import OutboxSender, Transport
 from ports.settings import Settings
 from storage.grid import Grid
@@ -56,6 +57,11 @@ class Runtime(Protocol[DepsT]):
 
     @property
     def transports(self) -> MutableMapping[str, Transport]: ...
+
+    @property
+    def asr(self) -> SpeechToText | None:
+        """Speech to text for voice (ports.asr); None when it is off."""
+        ...
 
     def sender(self) -> OutboxSender:
         """An outbox sender for `transports` (scripts and the web chat flush it)."""

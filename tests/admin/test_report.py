@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import wave
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -381,3 +382,41 @@ async def test_the_page_offers_the_villages_teams_and_routes_by_them(
     with Session(app.engine) as session:
         owner = session.get(Person, issue.owner_id)
     assert owner is not None and owner.name == "孙组长"
+
+
+def spoken(pitch: float) -> bytes:
+    """A recording as a phone's recorder makes one (WAV here), saying the fake endpoint's
+    phrase for `pitch` (tests/voice/fake_asr.py)."""
+    from tests.voice.fake_asr import pcm
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16_000)
+        w.writeframes(pcm(pitch, 16_000).tobytes())
+    return out.getvalue()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("mode", ["ok", "error"])
+async def test_a_spoken_report_is_heard_and_registered_with_its_kind(
+    make_app: Callable[..., App], tmp_path: Path, mode: str
+) -> None:
+    """A report that is only a recording is heard like a voice message in a group: with speech
+    to text on, registered with its kind and its words; when the endpoint fails, 待分类 as
+    before (nothing lost)."""
+    from admin.app import create_app
+    from tests.voice.fake_asr import SAID, FakeASR
+
+    with FakeASR(mode=mode) as fake:
+        app = make_app(data_dir=tmp_path, asr_base_url=fake.base_url, asr_model="whisper-1")
+        async with phone_client(create_app(app)) as phone:
+            sent = await send(phone, voice=spoken(350))
+        assert sent.status_code == 303
+        assert [c.filename for c in fake.calls] == ["voice.wav"]
+    issue = issue_of(app, 1)
+    if mode == "ok":
+        assert issue.kind == "村里事" and issue.text == SAID[350]
+    else:
+        assert issue.kind == "待分类" and issue.text == ""
