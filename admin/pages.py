@@ -57,7 +57,7 @@ from handlers.parsing import parse_due
 from handlers.privacy import mask
 from handlers.register import dismiss_post, post_village, reads_post, register_post
 from handlers.texts import ADMIN_RELAY, MERGE_NEEDS_NUMBER
-from storage import canned, figures, inbox, issues, outbox, people, posts, schedule
+from storage import canned, figures, inbox, issues, outbox, people, posts, records, schedule
 from storage.db import current_revision, head_revision
 from storage.models import KINDS, ChatGroup, Inbound, Issue, Kind, Person, Role, Village
 
@@ -264,8 +264,8 @@ def issue_detail(
     readable = reads(viewer, issue)
     # Someone who may not read it sees the stub: no text, notes, result or attachments.
     events = issues.timeline(session=session, issue_id=issue.id or 0) if readable else []
-    owner = session.get(Person, issue.owner_id) if issue.owner_id else None
-    village = session.get(Village, issue.village_id)
+    owner = records.by_id(session, Person, issue.owner_id) if issue.owner_id else None
+    village = records.by_id(session, Village, issue.village_id)
     now = app.clock.now()
     actor = viewer.actor(session)
     return render(
@@ -278,7 +278,7 @@ def issue_detail(
         readable=readable,
         owner=owner,
         village=village,
-        group=session.get(ChatGroup, issue.group_id) if issue.group_id else None,
+        group=records.by_id(session, ChatGroup, issue.group_id) if issue.group_id else None,
         events=events,
         # The posts linked to it as the same matter (each can be split off into its own).
         reports=posts.linked_reports(session=session, issue_id=issue.id or 0) if readable else [],
@@ -388,7 +388,7 @@ def issue_assign(
     person: Annotated[int, Form(ge=1, le=MAX_ID)],
 ) -> Response:
     def change(ctx: Ctx, issue: Issue, actor: Actor) -> Outcome:
-        target = ctx.session.get(Person, person)
+        target = records.by_id(ctx.session, Person, person)
         if target is None or not target.active or target.village_id != issue.village_id:
             return actions.refuse("请从本村网格里选人。")
         return actions.assign(ctx, issue, actor, target)
@@ -503,7 +503,7 @@ def issue_bulk(
     app = get_app(request)
     ctx = Ctx(session, app.deps, app.clock.now())
     actor = viewer.actor(session)
-    target = session.get(Person, read_int(person) or 0) if action == "assign" else None
+    target = records.by_id(session, Person, read_int(person) or 0) if action == "assign" else None
     when = _parse_due(due, ctx.now, app.clock.tz) if action == "due" else None
     done: list[int] = []
     refused: list[str] = []
@@ -625,7 +625,7 @@ def canned_page(request: Request, viewer: PageViewer, session: SessionDep) -> Re
         request,
         "canned.html",
         viewer,
-        village=session.get(Village, village_id),
+        village=records.by_id(session, Village, village_id),
         purposes=CANNED_PURPOSES,
         by_purpose={p: [r for r in rows if r.purpose == p] for p in CANNED_PURPOSES},
         max_text=canned.MAX_TEXT,

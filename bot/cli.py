@@ -293,6 +293,7 @@ def cmd_bind_code(settings: Settings, args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
     from bot.app import build
+    from storage import records
     from storage.models import BindCode
     from storage.people import people_named
 
@@ -307,7 +308,9 @@ def cmd_bind_code(settings: Settings, args: argparse.Namespace) -> int:
             )
             return 2
         code = f"{secrets.randbelow(10**6):06d}"
-        session.add(BindCode(code=code, person_id=people[0].id or 0, created_at=app.clock.now()))
+        records.keep(
+            session, BindCode(code=code, person_id=people[0].id or 0, created_at=app.clock.now())
+        )
         session.commit()
     print(code)
     return 0

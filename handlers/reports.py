@@ -23,7 +23,7 @@ from handlers.deps import Deps
 from handlers.privacy import mask, short
 from ports.hygiene import clean_name
 from ports.messages import Attachment, Incoming
-from storage import people, reports, writes
+from storage import people, records, reports, writes
 from storage.db import session_scope
 from storage.models import Status, Village
 from storage.reports import REPORT_MESSAGE
@@ -290,7 +290,7 @@ def tracking(session: Session, deps: Deps, token: str) -> Tracking | None:
     report = reports.report_by_token(session=session, token=token)
     if report is None:
         return None
-    village = session.get(Village, report.village_id)
+    village = records.by_id(session, Village, report.village_id)
     base = dict(village=village.name if village else "", received_at=report.created_at)
     post = reports.report_post(session=session, platform=PLATFORM, token=token)
     if post is None or post.status in ("new", "failed"):

@@ -254,3 +254,70 @@ def test_no_import_cycle_at_all() -> None:
     """Inside a package too (intake ↔ register ↔ triage and chart ↔ digest were the last)."""
     cycles = _cycles()
     assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+# --- every statement lives in storage/ -------------------------------------------------------
+
+# The session's and the connection's own ways to run a statement: outside storage/ a decision
+# asks a named storage function (or storage.records for a row it holds) instead.
+STATEMENT_CALLS = {
+    "get", "add", "add_all", "delete", "merge", "exec", "execute", "exec_driver_sql",
+    "query", "scalar", "scalars", "refresh", "bulk_save_objects",
+}  # fmt: skip
+DATABASE_HANDLES = {"session", "conn", "connection", "db"}
+# Statement builders: only storage/ composes SQL.
+STATEMENT_BUILDERS = {"select", "insert", "update", "delete", "text", "union_all", "bindparam"}
+
+
+def _handle_name(node: ast.expr) -> str | None:
+    """`session` in session.get(…), ctx.session.get(…), self.session.get(…); None for
+    request.session (the web session's cookie dict), which is no database."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        if isinstance(node.value, ast.Name) and node.value.id == "request":
+            return None
+        return node.attr
+    return None
+
+
+def statements_outside_storage(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            handle = _handle_name(node.func.value)
+            if node.func.attr in STATEMENT_CALLS and handle in DATABASE_HANDLES:
+                found.append(f"{handle}.{node.func.attr}() at line {node.lineno}")
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in (
+            "sqlalchemy",
+            "sqlmodel",
+        ):
+            built = sorted(a.name for a in node.names if a.name in STATEMENT_BUILDERS)
+            if built:
+                found.append(f"imports {', '.join(built)} from {node.module} at line {node.lineno}")
+    return found
+
+
+def test_the_check_sees_a_statement(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "from sqlmodel import select\n"
+        "def f(ctx, request):\n"
+        "    ctx.session.get(Issue, 1)\n"
+        "    request.session.get('csrf')\n"
+    )
+    assert statements_outside_storage(sample) == [
+        "imports select from sqlmodel at line 1",
+        "session.get() at line 3",
+    ]
+
+
+def test_every_statement_lives_in_storage() -> None:
+    found = {
+        name: hits
+        for name, path in MODULES.items()
+        if layer_of(name) != "storage" and (hits := statements_outside_storage(path))
+    }
+    assert not found, "statements outside storage/:\n" + "\n".join(
+        f"{name}: {'; '.join(hits)}" for name, hits in sorted(found.items())
+    )
