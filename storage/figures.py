@@ -141,24 +141,30 @@ def stats(
         ended = ended_week == created_week if by_week else col(Issue.closed_at) < end
         return func.sum(case((and_(col(Issue.status) == status, ended), 1), else_=0))
 
-    for week, village, kind, owner, n, closed, withdrawn, closed_wk, withdrawn_wk in (
-        session.execute(
-            sa_select(
-                created_week,
-                col(Issue.village_id),
-                col(Issue.kind),
-                col(Issue.owner_id),
-                func.count(),
-                count(Status.CLOSED, by_week=False),
-                count(Status.WITHDRAWN, by_week=False),
-                count(Status.CLOSED, by_week=True),
-                count(Status.WITHDRAWN, by_week=True),
-            )
-            .where(col(Issue.created_at) >= start, col(Issue.created_at) < end, *scope)
-            .group_by(
-                created_week, col(Issue.village_id), col(Issue.kind), col(Issue.owner_id)
-            )
+    for (
+        week,
+        village,
+        kind,
+        owner,
+        n,
+        closed,
+        withdrawn,
+        closed_wk,
+        withdrawn_wk,
+    ) in session.execute(
+        sa_select(
+            created_week,
+            col(Issue.village_id),
+            col(Issue.kind),
+            col(Issue.owner_id),
+            func.count(),
+            count(Status.CLOSED, by_week=False),
+            count(Status.WITHDRAWN, by_week=False),
+            count(Status.CLOSED, by_week=True),
+            count(Status.WITHDRAWN, by_week=True),
         )
+        .where(col(Issue.created_at) >= start, col(Issue.created_at) < end, *scope)
+        .group_by(created_week, col(Issue.village_id), col(Issue.kind), col(Issue.owner_id))
     ):
         for fig in period_buckets(village, kind, owner):
             fig.new += n
