@@ -124,15 +124,16 @@ def create_app(
     return web
 
 
-def welcome(app: Runtime[Deps]) -> str:
-    """What `shuoshi run` prints: where to open the admin (and the web chat, when it is on)."""
+def welcome(app: Runtime[Deps], command: str = "shuoshi") -> str:
+    """What `shuoshi run` prints: where to open the admin (and the web chat, when it is on),
+    and how to set a password, with the command as this installation runs it."""
     s = app.settings
     host = "127.0.0.1" if s.admin_host in ("0.0.0.0", "::", "") else s.admin_host
     base = f"http://{host}:{s.admin_port}"
     text = f"后台 {base}/issues"
     if chat_enabled(app):
         text = f"模拟群聊 {base}/chat ，" + text
-    text += "（登录密码：shuoshi set-password 姓名）"
+    text += f"（登录密码：{command} set-password 姓名）"
     return text
 
 

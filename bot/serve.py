@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
+import sys
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import uvicorn
 
@@ -14,6 +17,19 @@ from handlers.intake import resume_pending
 from ports.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def shuoshi_command() -> str:
+    """How an operator types the command here: `shuoshi` where it is on the PATH (the container,
+    systemd, `make shell`), else its path (`.venv/bin/shuoshi` after `make run`)."""
+    script = Path(sys.executable).parent / "shuoshi"
+    found = shutil.which("shuoshi")
+    if not script.exists() or (found and Path(found).resolve() == script.resolve()):
+        return "shuoshi"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
 
 
 def serve(settings: Settings) -> int:
@@ -49,7 +65,7 @@ def serve(settings: Settings) -> int:
         # Reminders, 督办, escalation, to-dos, digests: APScheduler sweeps the database every
         # minute (all state is in the database, see scheduler/jobs.py).
         jobs = start_scheduler(app)
-        log.info("说事 running: %s", welcome(app))
+        log.info("说事 running: %s", welcome(app, shuoshi_command()))
         try:
             async with AsyncExitStack() as stack:
                 for door in doors:

@@ -256,3 +256,19 @@ def test_make_shell_puts_shuoshi_on_the_path() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert str(Path(".venv/bin/shuoshi").resolve()) in result.stdout
+
+
+def test_the_start_up_line_names_the_command_as_it_runs_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After `make run` the command is .venv/bin/shuoshi, not on the PATH: the start-up line
+    says so; where it is on the PATH (the container, `make shell`) it says `shuoshi`."""
+    from bot.serve import shuoshi_command
+
+    bin_dir = Path(sys.executable).parent
+    assert (bin_dir / "shuoshi").exists(), "make installs the command beside the interpreter"
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.chdir(bin_dir.parent.parent)
+    assert shuoshi_command() == str(Path(bin_dir.parent.name) / "bin" / "shuoshi")
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert shuoshi_command() == "shuoshi"
