@@ -20,6 +20,7 @@ present state (a matter reopened later counts in the week of its latest closing)
 from __future__ import annotations
 
 import copy
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
@@ -33,6 +34,8 @@ from handlers import texts
 from handlers.actions import RATING_WINDOW
 from handlers.privacy import mask, short
 from storage import people
+from storage import visits as visit_rows
+from storage import votes as vote_rows
 from storage.figures import closing_events, closure_rate, week_issues
 from storage.models import KINDS, Issue, Level, Rating, Status, Village
 
@@ -401,3 +404,39 @@ def town_text(figures: list[Figures], town: str, week: Week) -> str:
             ],
         )
     return mask("\n".join(lines))
+
+
+# --- 议事 and 回访 (issue 19) -------------------------------------------------------------------
+
+
+def votes_and_visits_text(session: Session, *, village_id: int, week: Week, now: datetime) -> str:
+    """The weekly digest's lines on the week's votes and visits (empty when there were none)."""
+    lines: list[str] = []
+    closed = vote_rows.closed_between(
+        session=session, village_id=village_id, start=week.start, end=week.end
+    )
+    if closed:
+        items = []
+        for vote, number in closed:
+            result = json.loads(vote.result or "{}")
+            counts = result.get("counts") or []
+            choices = vote_rows.choices_of(vote)
+            top = max(range(len(counts)), key=lambda i: counts[i]) if counts else 0
+            items.append(
+                texts.DIGEST_VOTE_ITEM.format(
+                    n=number,
+                    question=short(vote.question, 20),
+                    top=texts.VOTE_RESULT_ITEM.format(
+                        choice=choices[top], count=counts[top] if counts else 0
+                    ),
+                    voters=result.get("voters", 0),
+                )
+            )
+        lines.append(texts.DIGEST_VOTES.format(count=len(closed), items="；".join(items)))
+    done = visit_rows.done_between(
+        session=session, start=week.start, end=week.end, village_id=village_id
+    )
+    pending = visit_rows.counts(session=session, now=now, village_id=village_id)
+    if done or pending["due"]:
+        lines.append(texts.DIGEST_VISITS.format(done=len(done), due=pending["due"]))
+    return "".join("\n" + line for line in lines)

@@ -13,7 +13,14 @@ from sqlmodel import Session
 
 from handlers import texts
 from scheduler import chart
-from scheduler.digest import Week, town_figures, town_text, village_figures, village_text
+from scheduler.digest import (
+    Week,
+    town_figures,
+    town_text,
+    village_figures,
+    village_text,
+    votes_and_visits_text,
+)
 from storage import people
 
 
@@ -42,7 +49,10 @@ def print_digest(
                 print(f"没有“{village}”这个村，可选：{names}", file=sys.stderr)
                 return 2
             f = village_figures(session, v, w)
-            print(village_text(f))
+            # The same text the 书记 was sent: the figures, then the week's votes and visits.
+            now = app.clock.now()
+            more = votes_and_visits_text(session, village_id=v.id or 0, week=w, now=now)
+            print(village_text(f) + more)
             if png:
                 chart.village_chart(f, png)
     if png:

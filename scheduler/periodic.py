@@ -9,7 +9,6 @@ digest is still sent within its week, a missed to-do within 12 hours.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -243,7 +242,7 @@ def weekly(
             from scheduler.chart import village_chart
 
             image = str(village_chart(f, charts / f"{period}-village{village.id}.png"))
-        text = digest.village_text(f) + _votes_and_visits_digest(
+        text = digest.village_text(f) + digest.votes_and_visits_text(
             session, village_id=village.id, week=week, now=now
         )
         for p in secretaries:
@@ -375,38 +374,3 @@ def _visits_todo(
 
 def _local(at: datetime, now: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=now.tzinfo)
-
-
-def _votes_and_visits_digest(
-    session: Session, *, village_id: int, week: digest.Week, now: datetime
-) -> str:
-    """The weekly digest's lines on the week's votes and visits (empty when there were none)."""
-    lines: list[str] = []
-    closed = vote_rows.closed_between(
-        session=session, village_id=village_id, start=week.start, end=week.end
-    )
-    if closed:
-        items = []
-        for vote, number in closed:
-            result = json.loads(vote.result or "{}")
-            counts = result.get("counts") or []
-            choices = vote_rows.choices_of(vote)
-            top = max(range(len(counts)), key=lambda i: counts[i]) if counts else 0
-            items.append(
-                texts.DIGEST_VOTE_ITEM.format(
-                    n=number,
-                    question=short(vote.question, 20),
-                    top=texts.VOTE_RESULT_ITEM.format(
-                        choice=choices[top], count=counts[top] if counts else 0
-                    ),
-                    voters=result.get("voters", 0),
-                )
-            )
-        lines.append(texts.DIGEST_VOTES.format(count=len(closed), items="；".join(items)))
-    done = visit_rows.done_between(
-        session=session, start=week.start, end=week.end, village_id=village_id
-    )
-    pending = visit_rows.counts(session=session, now=now, village_id=village_id)
-    if done or pending["due"]:
-        lines.append(texts.DIGEST_VISITS.format(done=len(done), due=pending["due"]))
-    return "".join("\n" + line for line in lines)

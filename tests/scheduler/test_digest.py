@@ -134,7 +134,7 @@ def test_monday_digest_matches_the_hand_count(
 
     # `shuoshi digest` prints the same for any week, and the chart on request.
     assert print_digest(app, village="新联村", town=False, week="2026-W48", png=None) == 0
-    assert capsys.readouterr().out.strip() == digest.village_text(f)
+    assert capsys.readouterr().out.strip() == sent_to("李书记 (私聊)")  # 回访 included
     assert print_digest(app, village=None, town=True, week="2026-W48", png=None) == 0
     assert capsys.readouterr().out.strip() == town
     assert print_digest(app, village="火星村", town=False, week=None, png=None) == 2
