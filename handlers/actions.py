@@ -172,6 +172,8 @@ def notify_owner_new(ctx: Ctx, issue: Issue, owner: Person, where: str, media: s
         text += texts.OWNER_NEW_UNSORTED_HINT.format(
             media=media or texts.PHOTO_OR_VOICE, n=issue.number
         )
+    elif '"transcript"' in (issue.attachments or ""):  # words heard by speech to text
+        text += texts.OWNER_NEW_SPOKEN
     to_person(
         ctx.session,
         owner,

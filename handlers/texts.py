@@ -38,6 +38,8 @@ OWNER_NEW = (
     "接手请回复“认领”，办好后回复“办结 结果”。"
 )
 OWNER_NEW_UNSORTED_HINT = "\n这是{media}，请看后定类别：改类 {n} 村里事 / 邻里事 / 户里事"
+# Speech to text mishears names and places: the owner should know the words were not typed.
+OWNER_NEW_SPOKEN = "\n（内容是机器听写的语音，可能有错字，请听原语音核对。）"
 NOTE_ADDED = "已补充到 #{n}，负责人{owner}会看到。"
 OWNER_NOTE = "#{n} 反映人补充：{text}"
 ASK_VILLAGE = "请问是哪个村的事？请回复村名：{names}"

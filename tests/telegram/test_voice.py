@@ -91,7 +91,8 @@ async def test_a_spoken_matter_is_registered_with_its_kind_and_its_words(
     assert Path(kept["path"]).read_bytes() == sound  # the sound itself is kept too
     # Its owner reads the words in the new-matter notice.
     owner_dm = [s for s in await server.wait_sent(2) if s.chat_id in (ZHANG, WANG)]
-    assert any(SAID[350] in s.plain_text and "#1" in s.plain_text for s in owner_dm)
+    [told] = [s for s in owner_dm if SAID[350] in s.plain_text and "#1" in s.plain_text]
+    assert "语音" in told.plain_text and "核对" in told.plain_text  # heard, not typed
     [call] = asr.calls
     assert call.filename == "voice.ogg" and call.authorization == "Bearer sk-test"
 
