@@ -35,7 +35,6 @@ DESKTOP = {"width": 1280, "height": 800}
 MIN_TARGET = {"phone": 44, "desktop": 24}
 MIN_TEXT_PX = 16  # on a phone
 MIN_CONTRAST = 4.5  # WCAG 1.4.3 (AA), normal text
-ISSUE_PAGES_WORK = "issue pages owned by the issue-pages work"
 
 
 @dataclass(frozen=True)
@@ -73,19 +72,6 @@ NOT_PAGES = {
     "/readyz": "for monitors",
     "/api/docs": "Swagger UI, for programmers",
     "/qrcode/{village_id}/poster.{fmt}": "a file to print",
-}
-# Pages other work is building at the same time: the checks of theirs that still fail are
-# expected failures (strict=False: they pass as soon as those pages are fixed), not errors here.
-REPORT_WORK = "report pages owned by the QR-code report work"
-CANNED_WORK = "canned replies page owned by the canned-replies work"
-OWNED_ELSEWHERE = {
-    ("list", "targets"): ISSUE_PAGES_WORK,
-    ("detail", "targets"): ISSUE_PAGES_WORK,
-    ("canned", "targets"): CANNED_WORK,
-    ("qrcode", "overflow"): REPORT_WORK,
-    ("report", "targets"): REPORT_WORK,
-    ("report", "text"): REPORT_WORK,
-    ("track", "text"): REPORT_WORK,
 }
 
 
@@ -222,15 +208,13 @@ def opened(
     context.close()
 
 
-def _cases(check: str, skip_desktop: bool = False) -> list[Any]:
+def _cases(skip_desktop: bool = False) -> list[Any]:
     cases = []
     for spec in PAGES:
         for size in ("phone", "desktop"):
             if skip_desktop and size == "desktop":
                 continue
-            owner = OWNED_ELSEWHERE.get((spec.name, check))
-            marks = [pytest.mark.xfail(strict=False, reason=owner)] if owner else []
-            cases.append(pytest.param((spec, size), id=f"{spec.name}-{size}", marks=marks))
+            cases.append(pytest.param((spec, size), id=f"{spec.name}-{size}"))
     return cases
 
 
@@ -333,7 +317,7 @@ CONTRAST_JS = """
 """
 
 
-@pytest.mark.parametrize("opened", _cases("overflow"), indirect=True)
+@pytest.mark.parametrize("opened", _cases(), indirect=True)
 def test_no_sideways_scrolling(opened: Any) -> None:
     tab, _ = opened
     width = tab.evaluate("document.documentElement.scrollWidth")
@@ -341,19 +325,19 @@ def test_no_sideways_scrolling(opened: Any) -> None:
     assert width <= inner, f"{width} px wide on a {inner} px screen"
 
 
-@pytest.mark.parametrize("opened", _cases("targets"), indirect=True)
+@pytest.mark.parametrize("opened", _cases(), indirect=True)
 def test_links_buttons_and_fields_are_big_enough_to_tap(opened: Any) -> None:
     tab, size = opened
     assert tab.evaluate(TARGETS_JS, MIN_TARGET[size]) == []
 
 
-@pytest.mark.parametrize("opened", _cases("text", skip_desktop=True), indirect=True)
+@pytest.mark.parametrize("opened", _cases(skip_desktop=True), indirect=True)
 def test_body_text_is_at_least_16_px_on_a_phone(opened: Any) -> None:
     tab, _ = opened
     assert tab.evaluate(TEXT_JS, MIN_TEXT_PX) == []
 
 
-@pytest.mark.parametrize("opened", _cases("contrast"), indirect=True)
+@pytest.mark.parametrize("opened", _cases(), indirect=True)
 def test_text_contrast_is_at_least_4_5(opened: Any) -> None:
     tab, _ = opened
     assert tab.evaluate(CONTRAST_JS, MIN_CONTRAST) == []

@@ -304,3 +304,18 @@ async def test_a_closed_issue_offers_only_what_can_still_be_done(
     for form in ("assign", "due", "kind", "close"):
         assert f'action="/issues/1/{form}"' not in page, form
     assert 'action="/issues/1/reopen"' in page and 'action="/issues/1/note"' in page
+
+
+@sqlite_only
+async def test_the_menu_leads_to_the_qrcode_page_for_those_who_may_use_it(
+    client: httpx.AsyncClient,
+) -> None:
+    """说事码 is in the navigation of a 书记 and a 镇领导 (who may print posters), and there it
+    says where one is; a 网格员 does not see it."""
+    for name in ("李书记", "陈镇长"):
+        await login(client, name)
+        assert '<a href="/qrcode">说事码</a>' in (await client.get("/issues")).text
+        here = (await client.get("/qrcode")).text
+        assert '<a href="/qrcode" class="on" aria-current="page">说事码</a>' in here
+    await login(client, "张姐")
+    assert 'href="/qrcode"' not in (await client.get("/issues")).text
