@@ -366,7 +366,7 @@ def add_issue(*, session: Session, values: dict[str, Any]) -> Issue:
 
 def next_number(*, session: Session) -> int:
     """The deployment's next #N (see storage.writes.bump_issue_number)."""
-    value = writes.bump_issue_number(session.connection())
+    value = writes.next_issue_number(session)
     if value is not None:
         return value
     try:
@@ -446,16 +446,35 @@ def _open_of_topic(topic: Any, groups: int) -> Any:
 
 
 @cache
-def _candidates(groups: int, limit: int) -> Any:
+def _candidates(groups: int, limit: int, untopiced: bool) -> Any:
     """Open matters of the post's village, kind and topic, newest first, for a post whose 组
-    are spelled `groups` ways. Two index searches (ix_issue_topic): the post's topic, and
-    issues registered before topics were stored (an OR of the two would make the database
-    scan every open matter of the kind). Built once per number of spellings."""
-    both = union_all(
-        _open_of_topic(col(Issue.topic) == bindparam("topic"), groups),
-        _open_of_topic(col(Issue.topic).is_(None), groups),
-    ).subquery()
+    are spelled `groups` ways: one walk down ix_issue_topic, newest first, stopping at `limit`.
+    With `untopiced`, also the issues stored without a topic (registered before topics were
+    stored): a second index search, the two merged and sorted (an OR of the two would make the
+    database scan every open matter of the kind). Built once per shape."""
+    mine = _open_of_topic(col(Issue.topic) == bindparam("topic"), groups)
+    if not untopiced:
+        newest = col(Issue.created_at).desc()
+        return mine.with_only_columns(col(Issue.id), col(Issue.text)).order_by(newest).limit(limit)
+    both = union_all(mine, _open_of_topic(col(Issue.topic).is_(None), groups)).subquery()
     return select(both.c.id, both.c.text).order_by(both.c.created_at.desc()).limit(limit)
+
+
+_UNTOPICED = (
+    select(col(Issue.id))
+    .where(
+        col(Issue.topic).is_(None),
+        is_active(col(Issue.status)),
+        col(Issue.created_at) >= bindparam("since"),
+    )
+    .limit(1)
+)
+
+
+def untopiced_open(*, session: Session, since: datetime) -> bool:
+    """Whether any open issue created since `since` has no topic stored (registered before
+    migration 0007, or without a duplicate finder)."""
+    return session.connection().execute(_UNTOPICED, {"since": since}).first() is not None
 
 
 def duplicate_candidates(
@@ -467,15 +486,17 @@ def duplicate_candidates(
     since: datetime,
     groups: Sequence[str],
     limit: int,
+    untopiced: bool = True,
 ) -> list[Row[int, str]]:
     """(id, text) of the open issues of this village and kind created since `since` whose
     topic is `topic` (or that have none stored), newest first, at most `limit`. With `groups`
     (the spellings of the 组 a post names), only issues naming one of them or no 组 at all
-    (the column holds "|三|五|")."""
+    (the column holds "|三|五|"). Without `untopiced`, issues stored without a topic are not
+    read (the caller knows there are none)."""
     return list(
         session.connection()
         .execute(
-            _candidates(len(groups), limit),
+            _candidates(len(groups), limit, untopiced),
             {
                 "village_id": village_id,
                 "kind": kind,

@@ -132,6 +132,31 @@ def bump_issue_number(conn: Connection) -> int | None:
     return None if value is None else int(value)
 
 
+_NUMBERS = "shuoshi_issue_numbers"
+_ADD_TO_COUNTER = (
+    update(Counter)
+    .where(col(Counter.name) == "issue")
+    .values(value=col(Counter.value) + bindparam("n"))
+)
+
+
+def next_issue_number(session: Session) -> int | None:
+    """The next #N, or None before the counter row exists. In a burst (`deferred`), the first
+    number is taken from the database (its UPDATE locks the counter row on PostgreSQL, as
+    SQLite's write lock does the whole database, until the commit), the burst's later ones are
+    counted on from it, and the counter is moved on by their number with the burst's other
+    rows: one statement instead of one per matter, and no number handed out twice."""
+    held: list[int] | None = session.info.get(_NUMBERS)
+    if held is not None:
+        held[0] += 1  # the last number handed out
+        held[1] += 1  # how many the counter has still to be moved on by
+        return held[0]
+    value = bump_issue_number(session.connection())
+    if value is not None and is_deferring(session):
+        session.info[_NUMBERS] = [value, 0]
+    return value
+
+
 def add_report(conn: Connection, issue_id: int) -> int:
     """One more person reported this issue; how many have now (atomic across instances)."""
     return int(conn.execute(_ONE_MORE_REPORT, {"issue_id": issue_id}).scalar_one())
@@ -167,6 +192,7 @@ def deferred(session: Session) -> Iterator[None]:
         write_deferred(session)
     finally:
         session.info.pop(_DEFERRED, None)
+        session.info.pop(_NUMBERS, None)
 
 
 def is_deferring(session: Session) -> bool:
@@ -186,6 +212,10 @@ def insert_later(session: Session, statement: Any, *rows: Mapping[str, Any]) -> 
 
 def write_deferred(session: Session) -> None:
     """Write the rows collected so far, in the order they came (per statement: one call)."""
+    held: list[int] | None = session.info.get(_NUMBERS)
+    if held is not None and held[1]:
+        session.connection().execute(_ADD_TO_COUNTER, {"n": held[1]})
+        held[1] = 0
     pending: dict[Any, list[Mapping[str, Any]]] | None = session.info.get(_DEFERRED)
     if not pending:
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from classifier.duplicates import same_matter
+from classifier.duplicates import RECHECK, TextDuplicates, same_matter
 from storage.models import Event, Issue
 from tests.conftest import Chat
 
@@ -46,16 +46,33 @@ def test_old_or_closed_issues_are_not_linked(chat: Chat) -> None:
 
 
 def test_issues_registered_before_topics_are_still_linked(chat: Chat) -> None:
-    """Migration 0007 leaves older issues without a topic: a new report still finds them."""
+    """Migration 0007 leaves older issues without a topic: after the upgrade (a new process,
+    a new finder) a new report still finds them."""
     chat.say("张大爷: 村口路灯不亮了，晚上黑乎乎的")
     [old] = issues(chat)
     assert old.topic == "灯"
     with Session(chat.app.engine) as session:
         session.execute(update(Issue).values(topic=None))
         session.commit()
+    classifier = chat.app.deps.classifier
+    chat.app.deps.duplicates = TextDuplicates.for_classifier(
+        getattr(classifier, "local", classifier)
+    )
     out = chat.bot_lines("李婶: 村口的路灯坏了，晚上出门黑漆漆的")
     assert any("共2人反映" in line for line in out)
     assert len(issues(chat)) == 1
+
+
+def test_untopiced_issues_are_looked_for_again_while_the_bot_runs(chat: Chat) -> None:
+    """An issue without a topic that appears while the finder runs (another instance without
+    a finder) is found once the finder looks again, within `RECHECK`."""
+    chat.say("张大爷: 村口路灯不亮了，晚上黑乎乎的")
+    with Session(chat.app.engine) as session:
+        session.execute(update(Issue).values(topic=None))
+        session.commit()
+    chat.say(f"@wait {int(RECHECK) // 60 + 1}m")
+    out = chat.bot_lines("李婶: 村口的路灯坏了，晚上出门黑漆漆的")
+    assert any("共2人反映" in line for line in out)
 
 
 def test_a_report_of_another_thing_is_not_compared(chat: Chat) -> None:

@@ -80,6 +80,18 @@ def test_a_burst_ends_as_one_by_one(app: App, together: bool) -> None:
     assert [t.split("\n")[0][:12] for t in texts] == EXPECTED_TEXTS
 
 
+def test_numbers_go_on_after_a_burst(app: App) -> None:
+    """A burst counts its matters' numbers on from the first it took and moves the counter on
+    once: the next burst and the next lone post go on from there, none handed out twice."""
+    receive_many(app.engine, app.deps, burst(app))
+    receive_many(
+        app.engine, app.deps, burst(app, "c", [("钱伯", "二组的桥栏杆断了，孩子上学危险")] * 2)
+    )
+    receive(app.engine, app.deps, burst(app, "d", [("孙嫂", "五组垃圾池满了好几天没人拉")])[0])
+    issues, _, _ = outcome(app)
+    assert [n for n, *_ in issues] == [1, 2, 3, 4, 5]
+
+
 def test_a_redelivered_message_in_a_burst_is_handled_once(app: App) -> None:
     first = burst(app)
     receive(app.engine, app.deps, first[0])
