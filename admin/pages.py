@@ -284,7 +284,7 @@ def issue_detail(
         reports=posts.linked_reports(session=session, issue_id=issue.id or 0) if readable else [],
         attachments=actions.attachments_of(issue) if readable else [],
         late=issues.days_late(issue.due_at, issue.status, now),
-        people=people.people(session=session, village_ids=(issue.village_id,)),
+        people=actions.assignable(session, issue),  # a 邻里事: the town's mediators too
         kinds=KINDS,
         in_progress=issue.status in ("open", "claimed"),
         can_claim=issue.status == "open" and actions.in_grid_of(actor, issue),
@@ -389,9 +389,9 @@ def issue_assign(
 ) -> Response:
     def change(ctx: Ctx, issue: Issue, actor: Actor) -> Outcome:
         target = records.by_id(ctx.session, Person, person)
-        if target is None or not target.active or target.village_id != issue.village_id:
+        if target is None or not target.active:
             return actions.refuse("请从本村网格里选人。")
-        return actions.assign(ctx, issue, actor, target)
+        return actions.assign(ctx, issue, actor, target)  # who may take it: actions.assignable
 
     return _act(request, session, viewer, number, change)
 

@@ -421,6 +421,16 @@ def assign(ctx: Ctx, issue: Issue, actor: Actor, person: Person) -> Outcome:
         return r
     if not is_leader_of(actor, issue):
         return refuse(texts.ONLY_LEADERS.format(action=texts.ACT_ASSIGN))
+    # The admin's form sends a person's id: anyone's, when it is forged.
+    allowed = assignable(ctx.session, issue)
+    if person.id not in {p.id for p in allowed}:
+        return refuse(
+            texts.ASSIGN_UNKNOWN.format(
+                village=village_name(ctx, issue.village_id),
+                name=short(person.name, 12),
+                names="、".join(p.name for p in allowed),
+            )
+        )
     previous = owner_of(ctx, issue)
     issue.owner_id = person.id
     issue.status = Status.OPEN
@@ -468,11 +478,12 @@ def _person_id(actor: Actor) -> int | None:
     return actor.person.id if actor.person is not None else None
 
 
-def assignable(ctx: Ctx, issue: Issue) -> list[Person]:
-    """The village's people; for a 邻里事 also the town's mediators who serve the village."""
-    found = people.village_people(session=ctx.session, village_id=issue.village_id)
+def assignable(session: Session, issue: Issue) -> list[Person]:
+    """Whom the issue may be given to (指派, in the chat and on its admin page): the village's
+    people; for a 邻里事 also the town's mediators who serve the village."""
+    found = people.village_people(session=session, village_id=issue.village_id)
     if issue.kind == Kind.NEIGHBOUR:
-        found += teams.mediators(session=ctx.session, village_id=issue.village_id)
+        found += teams.mediators(session=session, village_id=issue.village_id)
     return found
 
 

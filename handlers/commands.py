@@ -163,7 +163,7 @@ def _assign(ctx: Ctx, issue: Issue, actor: Actor, arg: str) -> Outcome:
         return r
     if not actions.is_leader_of(actor, issue):
         return refuse(texts.ONLY_LEADERS.format(action=texts.ACT_ASSIGN))
-    people = actions.assignable(ctx, issue)
+    people = actions.assignable(ctx.session, issue)
     name = arg.strip().lstrip("@")
     if not name:
         example = people[0].name if people else texts.SOME_GRID_MEMBER

@@ -99,7 +99,7 @@ async def test_refusals_change_nothing(client: httpx.AsyncClient, matters: Chat,
     assert "还在办理中" in (await client.get("/issues/1")).text
     other = str(person_id(app, "刘叔"))  # 石桥村
     await post_form(client, "/issues/1", "/issues/1/assign", {"person": other})
-    assert "本村网格" in (await client.get("/issues/1")).text
+    assert "新联村网格里没有" in (await client.get("/issues/1")).text  # and whom it may be
     assert events(app, 1) == before and outbox(app, mark) == []
 
 
@@ -319,3 +319,20 @@ async def test_the_menu_leads_to_the_qrcode_page_for_those_who_may_use_it(
         assert '<a href="/qrcode" class="on" aria-current="page">说事码</a>' in here
     await login(client, "张姐")
     assert 'href="/qrcode"' not in (await client.get("/issues")).text
+
+
+async def test_a_forged_assignment_to_someone_outside_the_village_changes_nothing(
+    client: httpx.AsyncClient, matters: Chat, app: App
+) -> None:
+    """The form sends a person's id; one of another village's people (石桥村's 赵书记) or a town
+    mediator on a 村里事 is refused with the names that may be chosen, and nothing changes."""
+    await login(client, "李书记")
+    before = (issue(app, 1).owner_id, len(events(app, 1)), last_outbox_id(app))
+    for name in ("赵书记", "吴律师"):
+        r = await post_form(
+            client, "/issues/1", "/issues/1/assign", {"person": str(person_id(app, name))}
+        )
+        assert r.status_code == 303
+        page = (await client.get("/issues/1")).text
+        assert f"没有“{name}”" in page and "可指派" in page
+    assert (issue(app, 1).owner_id, len(events(app, 1)), last_outbox_id(app)) == before

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlmodel import Session, select
 
-from tests.admin.conftest import login
+from bot.app import App
+from storage.models import Issue, Person
+from tests.admin.conftest import login, post_form
 from tests.conftest import Chat
 
 
@@ -19,3 +22,29 @@ async def test_assign_lists_people_by_their_titles(
     assert "李书记（村党支部书记）" in page and "张姐（网格员）" in page
     listing = (await client.get("/issues")).text
     assert "李书记（村党支部书记）" in listing
+
+
+@pytest.mark.asyncio
+async def test_a_dispute_can_be_given_to_the_towns_mediator_from_its_page(
+    client: httpx.AsyncClient, matters: Chat
+) -> None:
+    """As 指派 in the chat: a 邻里事's page offers the town's mediator who serves the village;
+    a 村里事's does not."""
+    assert (await login(client, "李书记")).status_code == 303
+    assert "吴律师（律师）" in (await client.get("/issues/2")).text  # #2 is a 邻里事
+    assert "吴律师" not in (await client.get("/issues/1")).text
+
+
+@pytest.mark.asyncio
+async def test_the_secretary_gives_a_dispute_to_the_mediator_on_its_page(
+    client: httpx.AsyncClient, matters: Chat, app: App
+) -> None:
+    assert (await login(client, "李书记")).status_code == 303
+    with Session(app.engine) as session:
+        lawyer = session.exec(select(Person).where(Person.name == "吴律师")).one()
+    r = await post_form(client, "/issues/2", "/issues/2/assign", {"person": str(lawyer.id)})
+    assert r.status_code == 303
+    assert "已指派给吴律师" in (await client.get("/issues/2")).text
+    with Session(app.engine) as session:
+        dispute = session.exec(select(Issue).where(Issue.number == 2)).one()
+    assert dispute.owner_id == lawyer.id
