@@ -63,7 +63,8 @@ class OpenVote:
         word = text.strip().strip(_TRAILING)
         if word in self.choices:
             return self.choices.index(word)
-        if word.isdigit() and 1 <= int(word) <= len(self.choices):
+        # isdecimal, not isdigit: ① and ² are digits that int() cannot read.
+        if word.isdecimal() and 1 <= int(word) <= len(self.choices):
             return int(word) - 1
         return None
 
