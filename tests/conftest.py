@@ -4,6 +4,7 @@ fake clock, and a chat driver that speaks the scenario format."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import uuid
@@ -26,6 +27,20 @@ from storage.db import make_engine, upgrade
 IN_CI = os.environ.get("CI") == "true"
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 START = datetime(2026, 11, 23, 9, 0)  # a Monday
+
+
+@pytest.fixture(autouse=True)
+def _root_logging() -> Iterator[None]:
+    """A test that runs a command in-process configures logging (ops.logs.configure) with a
+    handler on the stream pytest captured for that test: put the root logger back afterwards,
+    so later tests do not log into a closed stream."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 def _pg_available() -> str | None:
