@@ -32,17 +32,22 @@ class TeamInfo:
     words: tuple[str, ...]  # its name and aliases, as a text may write them
     numbers: frozenset[str]  # the 组 those words name as classifier.places reads them (三)
     members: tuple[int, ...]  # person ids, file order
+    # Its words classifier.places does not read as a 组 (东头, 河西片): found as written.
+    plain: tuple[str, ...] = ()
 
     def named_in(self, text: str, named: set[str]) -> bool:
-        """Whether a text names this 组: one of its words, or a 组 read from the text
-        (`named`: 3组 = 三组 = 第三村民小组 = 三社) that its words name too."""
-        return bool(self.numbers & named) or any(w in text for w in self.words)
+        """Whether a text names this 组: a 组 read from the text (`named`: 3组 = 三组 =
+        第三村民小组 = 三社) that its words name too, or one of its other words. Words read as
+        a 组 are never looked for as written: 一组 is written inside 十一组."""
+        return bool(self.numbers & named) or any(w in text for w in self.plain)
 
 
 def team_info(row: teams.TeamRow) -> TeamInfo:
     words = (row.name, *row.aliases)
-    numbers = frozenset(n for w in words for n in places.groups(places.places(w)))
-    return TeamInfo(row.id, row.village_id, row.name, words, numbers, row.members)
+    read = {w: places.groups(places.places(w)) for w in words}
+    numbers = frozenset(n for found in read.values() for n in found)
+    plain = tuple(w for w, found in read.items() if not found)
+    return TeamInfo(row.id, row.village_id, row.name, words, numbers, row.members, plain)
 
 
 @dataclass

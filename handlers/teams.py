@@ -24,18 +24,39 @@ from handlers.outbox import to_person
 from storage import people, teams
 from storage.models import Issue, Kind
 
-# "我是三组的", "我家住在三社", "俺是上坝组的人": a whole message, nothing else in it (a
-# villager's "我是三组的，路灯坏了" is a post, and its 组 routes it all the same).
+# "我是三组的", "俺是3组", "我三组的", "我家住在三社", "我们是石桥村三组的": a whole message,
+# nothing else in it (a villager's "我是三组的，路灯坏了" is a post, and its 组 routes it all
+# the same). The words are no sentence: "我是三组的吗", "我家在三组旁边" are not told homes.
 _HOME = re.compile(
-    r"^\s*(?:我|俺|我们?家|俺家)(?:家)?(?:是|住|住在|在)\s*(\S{1,12}?)\s*(?:的人|的|人)?"
+    r"^\s*(?:我们家|俺们家|我家|俺家|咱家|我们|俺们|咱们|我|俺|咱)"
+    r"(?:是|住在|住|在)?\s*([^\s的滴，,。.!！?？~～]{1,12}?)\s*(?:的人|的|滴|人)?"
     r"\s*[。.!！~～]*\s*$"
 )
+# What the words may be: a 组 as villages write them (三组, 3组, 第三村民小组, 上坝组, 三社),
+# after the village's name (石桥村三组); any other words only when a 组 of the village is
+# called so (东头).
+_TEAMISH = re.compile(
+    r"^[^不是吗呢吧说在旁边对面附近]{1,6}?(?:村民小组|村民组|小组|组|社|生产队|队)(?:村民)?$"
+)
+_VILLAGE_FIRST = re.compile(r"^[^的不是]{1,6}?村(?!民)")
 
 
 def said_home(text: str) -> str | None:
-    """The 组 words of "我是三组的" (三组), or None for any other message."""
+    """The words after "我是" in "我是三组的" (三组), or None for any other message."""
     m = _HOME.match(text)
     return m.group(1) if m else None
+
+
+def _home_team(found: list[TeamInfo], words: str) -> tuple[TeamInfo | None, bool]:
+    """The 组 the words name, and whether they read as a 组 at all (三组, 石桥村九组: yes;
+    三组旁边, 不是三组: no). A 组's own word (东头) is always a 组."""
+    for said in (words, _VILLAGE_FIRST.sub("", words)):
+        exact = next((t for t in found if said in t.words), None)
+        if exact is not None:
+            return exact, True
+        if _TEAMISH.match(said):
+            return _named(found, said), True
+    return None, False
 
 
 def _named(found: list[TeamInfo], words: str) -> TeamInfo | None:
@@ -60,10 +81,10 @@ def told_home(ctx: Ctx, sender: str, group: GroupInfo | None, text: str) -> str 
     found = ctx.deps.directory.teams(ctx.session, village_id)
     if not found:
         return None
-    team = _named(found, words)
+    team, teamish = _home_team(found, words)
     if team is None:
-        if not places.groups(places.places(words)) and not words.endswith(("组", "社", "队")):
-            return None  # "我是张大爷": not about a 组
+        if not teamish:
+            return None  # "我是张大爷", "我在三组路口等你": not a 组 told
         return texts.TEAM_UNKNOWN.format(words=words, teams="、".join(t.name for t in found))
     teams.set_residence(
         session=ctx.session, sender=sender, team_id=team.id, set_by=sender, at=ctx.now
