@@ -263,7 +263,17 @@ def qrcode_page(request: Request, viewer: PageViewer, session: SessionDep) -> Re
         for v in people.villages(session=session, ids=viewer.villages)
         if _may_manage(viewer, v.id)
     ]
-    return render(request, "report_admin.html", viewer, nav_page="qrcode", villages=villages)  # type: ignore[no-any-return]
+    # Without ADMIN_PUBLIC_URL the code holds the address this page was opened at (often
+    # 127.0.0.1 through a tunnel, or a LAN address): say so before a poster is printed.
+    unset = not get_app(request).settings.admin_public_url.strip()
+    return render(  # type: ignore[no-any-return]
+        request,
+        "report_admin.html",
+        viewer,
+        nav_page="qrcode",
+        villages=villages,
+        base_unset=_base_url(request) if unset else "",
+    )
 
 
 def _managed(session: Session, viewer: Any, village_id: int) -> Any:
