@@ -341,7 +341,7 @@ VISIT_DUE = (
     "该回访了：#{n}【{kind}】{summary}（{when}办结，结果：{result}）。上门后回复“回访 {n} 情况”。"
 )
 VISIT_DUE_UNSATISFIED = (
-    "反映人对 #{n}【{kind}】的办理不满意，请明天上门回访，回访后回复“回访 {n} 情况”。"
+    "反映人对 #{n}【{kind}】的办理不满意，请今天上门回访，回访后回复“回访 {n} 情况”。"
 )
 VISIT_TODO_HEADER = "待回访（{count}件）："
 VISIT_TODO_ITEM = "#{n}【{kind}】{summary}，应于 {due} 回访"
