@@ -172,7 +172,7 @@ def _str_list(value: Any, key: str) -> list[str]:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise GridError(key, '应为字符串列表，如 ["a", "b"]')
-    return value
+    return [v.strip() for v in value]  # " 孙组长" is 孙组长: files are typed by hand
 
 
 def duty_of(title: str) -> Role | None:
@@ -196,6 +196,15 @@ def _person(raw: Any, key: str, *, town: bool, warnings: list[str]) -> PersonSpe
         if written not in {r.value for r in Role}:
             raise GridError(f"{key}.duty", f"未知职责 '{written}'，可用：{duties}")
         duty = Role(written)
+    elif town and duty_of(title) in (Role.SECRETARY, None, Role.CADRE, Role.GRID):
+        # In the town a 书记 is the town's (镇党委书记); a town has no cadres or grid members
+        # of a village, so what is no mediator there is one of the town's leaders.
+        duty = Role.TOWN_LEADER
+        if duty_of(title) != Role.SECRETARY:
+            warnings.append(
+                f"{key}.role: 镇里的职务 '{title}' 按镇领导对待；"
+                f'不对时加一行 duty = "调解员"（或其他职责：{duties}）'
+            )
     elif (found := duty_of(title)) is not None:
         duty = found
     else:
@@ -233,7 +242,7 @@ def _team(raw: Any, key: str, names: set[str]) -> TeamSpec:
     if not isinstance(name, str) or not name.strip():
         raise GridError(f"{key}.name", '缺少组名，如 "三组"')
     aliases = [a.strip() for a in _str_list(raw.get("aliases"), f"{key}.aliases") if a.strip()]
-    members = _str_list(raw.get("people"), f"{key}.people")
+    members = list(dict.fromkeys(_str_list(raw.get("people"), f"{key}.people")))  # once each
     for m in members:
         if m not in names:
             raise GridError(f"{key}.people", f"'{m}' 不是本村网格里的人（先写在 villages.people）")
@@ -343,7 +352,7 @@ def parse_grid(text: str) -> Grid:
         name = v.get("name") if isinstance(v, dict) else None
         if not isinstance(name, str) or not name.strip():
             raise GridError(f"{vkey}.name", "缺少村名")
-        if any(x.name == name for x in villages):
+        if any(x.name == name.strip() for x in villages):
             raise GridError(f"{vkey}.name", f"村名 '{name}' 重复")
         spec = VillageSpec(name=name.strip())
         for pi, p in enumerate(v.get("people") or []):
@@ -386,6 +395,10 @@ def parse_grid(text: str) -> Grid:
         for ti, t in enumerate(v.get("teams") or []):
             team = _team(t, f"{vkey}.teams[{ti}]", names)
             for word in (team.name, *team.aliases):
+                if words.get(word) == team.key:
+                    raise GridError(
+                        f"{team.key}.aliases", f"'{word}' 在本组写了两次（组名不用再写进别名）"
+                    )
                 if word in words:
                     raise GridError(f"{team.key}.aliases", f"'{word}' 与 {words[word]} 重复")
                 words[word] = team.key
