@@ -57,7 +57,18 @@ from handlers.parsing import parse_due
 from handlers.privacy import mask
 from handlers.register import dismiss_post, post_village, reads_post, register_post
 from handlers.texts import ADMIN_RELAY, MERGE_NEEDS_NUMBER
-from storage import canned, figures, inbox, issues, outbox, people, posts, records, schedule
+from storage import (
+    canned,
+    figures,
+    inbox,
+    issues,
+    outbox,
+    people,
+    posts,
+    records,
+    schedule,
+    teams,
+)
 from storage.db import current_revision, head_revision
 from storage.models import KINDS, ChatGroup, Inbound, Issue, Kind, Person, Role, Village
 
@@ -200,6 +211,7 @@ def issue_list(request: Request, viewer: PageViewer, session: SessionDep, app: A
         session=session, f=f, now=now, offset=offset, limit=per_page, counts=counts
     )
     pages = max(1, -(-counts.total // per_page))
+    choices = _choices(session, viewer)
     return render(
         request,
         "issues.html",
@@ -225,8 +237,22 @@ def issue_list(request: Request, viewer: PageViewer, session: SessionDep, app: A
             view=None,
             **({"owner": viewer.person_id, "status": "active"} if view == "mine" else {}),
         ),
-        **_choices(session, viewer),
+        **choices,
+        bulk_people=_bulk_people(session, choices["people"], choices["villages"]),
+        village_names={v.id: v.name for v in choices["villages"]},
     )
+
+
+def _bulk_people(session: Session, found: list[Any], villages: list[Any]) -> list[Any]:
+    """Whom the bulk 指派 offers: the villages' people and the town's mediators serving them
+    (for a 邻里事; actions.assign refuses the rest, naming who may take each matter). The
+    town's own people take no village's matter, so they are not offered."""
+    offered = [p for p in found if p.village_id is not None]
+    for village in villages:
+        for mediator in teams.mediators(session=session, village_id=village.id):
+            if all(p.id != mediator.id for p in offered):
+                offered.append(mediator)
+    return offered
 
 
 def _in_grid(viewer: Viewer, village_id: int) -> bool:
@@ -513,10 +539,12 @@ def issue_bulk(
             refused.append(f"没有 #{number} 这件事，或它不归您管。")
             continue
         if action == "assign":
-            if target is None or not target.active or target.village_id != issue.village_id:
+            if target is None or not target.active:
                 outcome = actions.refuse(f"#{number}：请从本村网格里选人。")
-            else:
+            else:  # who may take it: actions.assignable, as one at a time
                 outcome = actions.assign(ctx, issue, actor, target)
+                if not outcome.ok:
+                    outcome = actions.refuse(f"#{number}：{outcome.text}")
         elif action == "due":
             if when is None:
                 outcome = actions.refuse("看不懂这个期限，请选日期时间。")

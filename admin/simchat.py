@@ -52,7 +52,7 @@ def _enabled(request: Request) -> Runtime[Deps]:
     return app
 
 
-NOT_FOR_YOU = "模拟群聊能以任何人的身份说话，只给书记和镇领导用。"
+NOT_FOR_YOU = "模拟群聊只给书记和镇领导用：在这里说的话就算您在群里说的（认领、办结都算数）。"
 OTHER_VILLAGE = "只能在本村的群里，以您自己或测试村民的身份说话，不能冒充别的干部。"
 
 

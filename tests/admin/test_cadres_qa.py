@@ -1,0 +1,62 @@
+"""What a QA pass of issue 17 found, as cadres use the admin: the navigation offers only pages
+the person may open, bulk 指派 follows the same rule as one at a time, and the status page
+shows a 书记 only their own villages' people."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from bot.app import App
+from tests.admin.conftest import issue, logged_in, login, post_form
+from tests.admin.test_issue_actions import person_id
+from tests.conftest import Chat
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_a_grid_member_is_not_offered_the_web_chat_they_may_not_open(
+    client: httpx.AsyncClient, web: FastAPI
+) -> None:
+    await login(client, "张姐")
+    page = (await client.get("/issues")).text
+    assert 'href="/chat"' not in page
+    assert (await client.get("/chat")).status_code == 403
+    li = await logged_in(web, "李书记")
+    try:
+        assert 'href="/chat"' in (await li.get("/issues")).text
+    finally:
+        await li.aclose()
+
+
+async def test_the_web_chat_refusal_says_what_the_chat_does_now(
+    client: httpx.AsyncClient,
+) -> None:
+    """The chat no longer speaks as anyone: the refusal and the log-in hint must not say so."""
+    await login(client, "张姐")
+    refused = (await client.get("/chat")).text
+    assert "只给书记和镇领导用" in refused and "任何人" not in refused
+    client.cookies.clear()
+    hint = (await client.get("/login?next=/chat")).text
+    assert "任何人" not in hint
+
+
+async def test_bulk_assign_follows_the_one_rule_of_who_may_take_a_matter(
+    client: httpx.AsyncClient, matters: Chat, app: App
+) -> None:
+    """#2 is a 邻里事: its page lets 李书记 give it to the town's mediator, so the list's bulk
+    指派 does too; and the list offers him."""
+    await login(client, "李书记")
+    wu = str(person_id(app, "吴律师"))
+    listing = (await client.get("/issues")).text
+    assert f'<option value="{wu}">' in listing.split('id="bulk"')[1].split("</form>")[0]
+    data = {"action": "assign", "numbers": "2", "person": wu, "back": "/issues"}
+    await post_form(client, "/issues", "/issues/bulk", data)
+    assert issue(app, 2).owner_id == int(wu)
+    # Not for a 村里事: refused with the names that may be chosen, as one at a time.
+    data = {"action": "assign", "numbers": "1", "person": wu, "back": "/issues"}
+    await post_form(client, "/issues", "/issues/bulk", data)
+    assert issue(app, 1).owner_id == person_id(app, "张姐")
+    flashed = (await client.get("/issues")).text
+    assert "#1" in flashed and "可指派：" in flashed and "张姐" in flashed
