@@ -59,6 +59,7 @@ from handlers.register import dismiss_post, post_village, reads_post, register_p
 from handlers.texts import ADMIN_RELAY, MERGE_NEEDS_NUMBER
 from storage import (
     canned,
+    chat_activity,
     figures,
     inbox,
     issues,
@@ -884,6 +885,25 @@ def export_csv(request: Request, viewer: PageViewer, app: AppDep) -> Response:
 # --- 状态 --------------------------------------------------------------------------------------
 
 
+def _of_villages(session: Session, viewer: Viewer, rows: list[Any]) -> list[Any]:
+    """The rows (posts whose handling failed, answers not sent) a viewer may read: the names
+    in them are villagers'. A 书记 reads those of their villages' groups and matters; a
+    private chat of no matter is the operator's (shuoshi inbox / outbox)."""
+    if viewer.villages is None:
+        return rows
+    found = chat_activity.group_chats(session=session, village_ids=viewer.villages)
+    keys = {key for g in found for key in g.chats}
+    kept = []
+    for row in rows:
+        issue_id = getattr(row, "issue_id", None)
+        issue = records.by_id(session, Issue, issue_id) if issue_id else None
+        if f"{row.platform}:{row.chat}" in keys or (
+            issue is not None and viewer.sees(issue.village_id)
+        ):
+            kept.append(row)
+    return kept
+
+
 @router.get("/status")
 def status_page(request: Request, viewer: PageViewer, session: SessionDep, app: AppDep) -> Response:
     if viewer.role not in (Role.TOWN_LEADER, Role.SECRETARY):
@@ -925,9 +945,9 @@ def status_page(request: Request, viewer: PageViewer, session: SessionDep, app: 
         others=others,
         outbox=outbox.unsent_summary(session=session),
         oldest=outbox.oldest_pending(session=session),
-        failed=outbox.latest_failed(session=session),
+        failed=_of_villages(session, viewer, outbox.latest_failed(session=session)),
         inbox_counts=inbox.counts(session),
-        inbox_rows=inbox.unhandled(session, limit=20),
+        inbox_rows=_of_villages(session, viewer, inbox.unhandled(session, limit=20)),
         database=database,
         groups=status_view.groups(app, session, viewer.villages),
         problems=status_view.problems(app, readiness.check(app)[1]),

@@ -7,8 +7,10 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlmodel import Session
 
 from bot.app import App
+from storage.models import Inbound, Outbox
 from tests.admin.conftest import issue, logged_in, login, post_form
 from tests.admin.test_issue_actions import person_id
 from tests.conftest import Chat
@@ -60,3 +62,54 @@ async def test_bulk_assign_follows_the_one_rule_of_who_may_take_a_matter(
     assert issue(app, 1).owner_id == person_id(app, "张姐")
     flashed = (await client.get("/issues")).text
     assert "#1" in flashed and "可指派：" in flashed and "张姐" in flashed
+
+
+def _failures_in_shiqiao(app: App) -> None:
+    """A post of 石桥村's group whose handling failed and an answer to it that was not sent."""
+    now = app.clock.now()
+    with Session(app.engine) as session:
+        session.add(
+            Inbound(
+                platform="local",
+                chat="石桥村说事群",
+                message_id="broken",
+                sender="local:老赵",
+                sender_name="老赵",
+                text="水渠又堵了",
+                received_at=now,
+                status="failed",
+                tries=3,
+                error="处理出错",
+            )
+        )
+        session.add(
+            Outbox(
+                platform="local",
+                chat="石桥村说事群",
+                recipient="石桥村说事群",
+                mention="local:钱大娘",
+                text="@钱大娘 已登记",
+                created_at=now,
+                not_before=now,
+                status="failed",
+                last_error="发送失败",
+            )
+        )
+        session.commit()
+
+
+async def test_the_status_page_shows_a_secretary_only_their_villages_people(
+    client: httpx.AsyncClient, web: FastAPI, app: App
+) -> None:
+    """Who could not be answered and whose post failed are names of villagers: a 书记 reads
+    those of their own village; the 镇领导 all of them."""
+    _failures_in_shiqiao(app)
+    await login(client, "李书记")  # 新联村
+    page = (await client.get("/status")).text
+    assert "老赵" not in page and "钱大娘" not in page and "石桥村说事群" not in page
+    chen = await logged_in(web, "陈镇长")
+    try:
+        page = (await chen.get("/status")).text
+        assert "老赵" in page and "石桥村说事群" in page
+    finally:
+        await chen.aclose()
