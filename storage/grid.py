@@ -63,6 +63,10 @@ DUTIES: dict[str, Role] = {
     ),
 }
 SAME_DAY = "当天"  # a deadline: before the quiet hours start that day (纠纷不过夜)
+# A 当天 matter told with less than this left before the quiet hours is due the next evening:
+# a dispute told at 20:40 cannot be settled by 21:00, and its town rung (one limit after the
+# deadline) would reach the 镇领导 the next morning together with the village's overdue notice.
+SAME_DAY_LEAST = timedelta(hours=2)
 
 DEFAULT_DEADLINES = {"村里事": "7d", "邻里事": "1d", "户里事": "3d"}
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$")
@@ -148,13 +152,14 @@ class Grid:
 
 
 def same_day_due(start: datetime, quiet_start: time, timezone: str) -> datetime:
-    """当天: before the quiet hours start that day; a matter raised inside the quiet hours is
-    due when they next start (raised at 22:00: tomorrow evening, at 06:00: this evening)."""
+    """当天: before the quiet hours start that day; a matter raised inside the quiet hours, or
+    less than SAME_DAY_LEAST before them, is due when they next start (raised at 22:00 or
+    20:40: tomorrow evening, at 06:00: this evening)."""
     from zoneinfo import ZoneInfo
 
     local = start.astimezone(ZoneInfo(timezone))
     due = local.replace(hour=quiet_start.hour, minute=quiet_start.minute, second=0, microsecond=0)
-    if due <= local:
+    while due - local < SAME_DAY_LEAST:  # a quiet start at 00:00 may need two steps
         due += timedelta(days=1)
     return due.astimezone(start.tzinfo)
 

@@ -156,3 +156,25 @@ def test_what_is_not_telling_a_team(chat: Chat) -> None:
         assert "记下了" not in out, said
     chat.say("老牛: #户里事 我家屋顶漏雨")
     assert owner(chat.app, registered(chat.app)) == "刘叔"  # 老牛's 组 is still unknown
+
+
+def test_a_same_day_matter_raised_just_before_the_quiet_hours_gets_the_next_day(
+    tmp_path: Path, make_app: Callable[..., App]
+) -> None:
+    """纠纷不过夜, but a dispute told at 20:40 cannot be settled by 21:00: it is due the next
+    evening, and the town does not hear of it the next morning together with the 书记."""
+    from ports.settings import DEMO_GRID
+
+    grid = tmp_path / "grid.toml"
+    grid.write_text(
+        DEMO_GRID.read_text(encoding="utf-8").replace('邻里事 = "1d"', '邻里事 = "当天"'),
+        encoding="utf-8",
+    )
+    chat = Chat(make_app(grid=grid))
+    out = "\n".join(chat.bot_lines("@at 2026-11-23 20:40\n老周: #邻里事 邻居把路堵了不让过"))
+    assert "11月24日 21:00" in out
+    out = "\n".join(chat.say("@at 2026-11-24 08:00"))
+    assert "陈镇长 (私聊)" not in out
+    # Told in the afternoon: still that evening.
+    out = "\n".join(chat.bot_lines("@at 2026-11-24 15:00\n老刘: #邻里事 隔壁的狗一直叫"))
+    assert "11月24日 21:00" in out
