@@ -22,6 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from admin import poster
 from admin.security import address_key, client_address, same_site
@@ -130,7 +131,22 @@ SameOrigin = Depends(same_origin)
 
 @router.post("/s/{village}", dependencies=[SameOrigin])
 async def report_submit(request: Request, village: VillageName, app: AppDep) -> Response:
-    form = await request.form(max_files=reports.MAX_PHOTOS + 4, max_fields=20)
+    try:
+        form = await request.form(max_files=reports.MAX_PHOTOS + 4, max_fields=20)
+    except StarletteHTTPException as exc:
+        # Too many photos picked at once, or a form cut off on the way: said in Chinese on the
+        # page (the parser's own answer is English JSON).
+        too_many = "files" in str(exc.detail).lower()
+        reason = (
+            texts.QR_TOO_MANY_PHOTOS.format(limit=reports.MAX_PHOTOS)
+            if too_many
+            else texts.QR_FORM_BROKEN
+        )
+        with Session(app.engine) as session:
+            info = reports.page_info(session, clean(village), _group(request))
+        if info is None:
+            raise HTTPException(status_code=404, detail=texts.QR_VILLAGE_UNKNOWN) from exc
+        return _form_page(request, info, status=400, error=reason, typed={})
     uploads = []
     for field, kind, limit in (
         ("photo", "photo", reports.PHOTO_MAX_BYTES),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -122,9 +123,12 @@ def sniff(kind: str, head: bytes) -> str | None:
 
 def phone_digits(typed: str) -> str | None:
     """The phone as digits ("" when none was typed); None when it is not a phone number."""
-    digits = re.sub(r"[\s\-()（）]", "", typed.strip())
+    # NFKC: a Chinese keyboard may type full-width digits (１３８…); +86 / 0086 is the
+    # country's own code, dropped so that the per-phone limit sees one number.
+    digits = re.sub(r"[\s\-()（）]", "", unicodedata.normalize("NFKC", typed).strip())
     if not digits:
         return ""
+    digits = re.sub(r"^(\+|00)86(?=1[3-9]\d{9}$)", "", digits)
     return digits if _PHONE.match(digits) else None
 
 
