@@ -90,6 +90,7 @@ class PersonSpec:
     key: str
     title: str = ""  # as written in the file (主任, 组长…); shown to people
     serves: list[str] = field(default_factory=list)  # a town mediator's villages (empty: all)
+    duty_written: bool = False  # the file wrote `duty` (it says which one is the 书记)
 
 
 @dataclass
@@ -237,6 +238,7 @@ def _person(raw: Any, key: str, *, town: bool, warnings: list[str]) -> PersonSpe
         key=key,
         title=title,
         serves=serves,
+        duty_written=written is not None,
     )
 
 
@@ -431,9 +433,21 @@ def parse_grid(text: str) -> Grid:
 
 
 def _check_secretary(spec: VillageSpec, vkey: str, warnings: list[str]) -> None:
-    """Exactly one person per village has the 书记 duty: two are refused (the file says which
-    one with `duty`); none loads, with a warning (overdue matters then reach only the town)."""
+    """Exactly one person per village has the 书记 duty: two are refused unless the file says
+    which one (`duty = "书记"` on one of them: the others are cadres, with a warning); none
+    loads, with a warning (overdue matters then reach only the town)."""
     secretaries = [p for p in spec.people if p.role == Role.SECRETARY]
+    chosen = [p for p in secretaries if p.duty_written]
+    if len(secretaries) > 1 and len(chosen) == 1:
+        # The file says which one: the others' titles only look like a 书记's (老书记, 支书).
+        for other in secretaries:
+            if other is not chosen[0]:
+                other.role = Role.CADRE.value
+                warnings.append(
+                    f"{other.key}.role: '{other.name}'（{other.title}）按村干部对待："
+                    f"本村的书记是 '{chosen[0].name}'（写了 duty）"
+                )
+        secretaries = chosen
     if len(secretaries) > 1:
         a, b = secretaries[0], secretaries[1]
         raise GridError(

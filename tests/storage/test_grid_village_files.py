@@ -73,3 +73,16 @@ def test_a_teams_word_written_twice_says_so() -> None:
     with pytest.raises(GridError) as err:
         parse_grid(FILE.replace('aliases = ["3组", "三社"]', 'aliases = ["三组", "3组"]'))
     assert "villages[0].teams[0].aliases" in str(err.value) and "本组写了两次" in str(err.value)
+
+
+def test_of_two_titles_like_a_secretarys_the_one_written_with_duty_is_the_secretary() -> None:
+    text = FILE.replace(
+        'name = "孙组长"\nrole = "组长"', 'name = "老周"\nrole = "党支部书记"\nduty = "书记"'
+    ).replace("孙组长", "老周")
+    grid = parse_grid(text)
+    people = {p.name: p.role for p in grid.villages[0].people}
+    assert people == {"黄支书": Role.CADRE, "老周": Role.SECRETARY}
+    assert any("villages[0].people[0].role" in w and "老周" in w for w in grid.warnings)
+    # Neither written: the file must say which.
+    with pytest.raises(GridError):
+        parse_grid(text.replace('duty = "书记"\n', ""))
