@@ -283,6 +283,8 @@ def receive_answer(engine: Engine, deps: Deps, answer: PollAnswer) -> bool:
         vote = votes.get_vote(session=session, vote_id=poll.vote_id) if poll else None
         if vote is None or vote.closed_at is not None:
             return False
+        if _aware(vote.closes_at, answer.at) <= answer.at:  # over, not counted yet: as by_keyword
+            return False
         if not answer.options:
             votes.withdraw_ballot(session=session, vote_id=vote.id or 0, voter=answer.voter)
             return True
