@@ -70,7 +70,8 @@ SAME_DAY_LEAST = timedelta(hours=2)
 
 DEFAULT_DEADLINES = {"村里事": "7d", "邻里事": "1d", "户里事": "3d"}
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$")
-_QUIET = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+# "21:00-07:30", also as a Chinese keyboard types it: "21：00 - 07：30", "21:00~07:30".
+_QUIET = re.compile(r"^\s*(\d{1,2})[:：](\d{2})\s*[-－~～—至到]\s*(\d{1,2})[:：](\d{2})\s*$")
 
 
 class GridError(ValueError):
@@ -376,6 +377,7 @@ def parse_grid(text: str) -> Grid:
             gname = g.get("name") if isinstance(g, dict) else None
             if not isinstance(gname, str) or not gname.strip():
                 raise GridError(f"{gkey}.name", "缺少群名")
+            gname = gname.strip()
             if gname in seen_groups:
                 raise GridError(f"{gkey}.name", f"群名 '{gname}' 重复")
             seen_groups.add(gname)

@@ -86,3 +86,16 @@ def test_of_two_titles_like_a_secretarys_the_one_written_with_duty_is_the_secret
     # Neither written: the file must say which.
     with pytest.raises(GridError):
         parse_grid(text.replace('duty = "书记"\n', ""))
+
+
+@pytest.mark.parametrize(
+    "written", ["21：00-07：30", " 21:00 - 07:30 ", "21:00~07:30", "21:00至07:30"]
+)
+def test_quiet_hours_as_a_chinese_keyboard_types_them(written: str) -> None:
+    grid = parse_grid(f'quiet_hours = "{written}"\n' + FILE)
+    assert [t.strftime("%H:%M") for t in grid.quiet_hours] == ["21:00", "07:30"]
+
+
+def test_a_group_name_with_spaces_is_kept_without_them() -> None:
+    grid = parse_grid(FILE.replace('name = "上坝村说事群"', 'name = " 上坝村说事群 "'))
+    assert grid.villages[0].groups[0].name == "上坝村说事群"
