@@ -69,7 +69,10 @@ SAME_DAY = "当天"  # a deadline: before the quiet hours start that day (纠纷
 SAME_DAY_LEAST = timedelta(hours=2)
 
 DEFAULT_DEADLINES = {"村里事": "7d", "邻里事": "1d", "户里事": "3d"}
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$")
+# "7d", "12h", "1d12h", or as a village writes it: "7天", "12小时", "30分钟".
+_DURATION = re.compile(
+    r"^\s*(?:(\d+)\s*(?:d|天))?\s*(?:(\d+)\s*(?:h|个?小时))?\s*(?:(\d+)\s*(?:m|分钟|分))?\s*$"
+)
 # "21:00-07:30", also as a Chinese keyboard types it: "21：00 - 07：30", "21:00~07:30".
 _QUIET = re.compile(r"^\s*(\d{1,2})[:：](\d{2})\s*[-－~～—至到]\s*(\d{1,2})[:：](\d{2})\s*$")
 
@@ -275,7 +278,7 @@ def _deadline(value: Any, key: str) -> tuple[bool, timedelta]:
         return True, timedelta(days=1)
     dur = parse_duration(str(value))
     if dur is None or dur <= timedelta(0):
-        raise GridError(key, f"时限 '{value}' 应写成 7d、12h 或 当天")
+        raise GridError(key, f"时限 '{value}' 应写成 7d（7天）、12h（12小时）或 当天")
     return False, dur
 
 

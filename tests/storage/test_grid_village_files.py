@@ -3,6 +3,8 @@ own 书记 and 主任."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from storage.grid import GridError, parse_grid
@@ -99,3 +101,11 @@ def test_quiet_hours_as_a_chinese_keyboard_types_them(written: str) -> None:
 def test_a_group_name_with_spaces_is_kept_without_them() -> None:
     grid = parse_grid(FILE.replace('name = "上坝村说事群"', 'name = " 上坝村说事群 "'))
     assert grid.villages[0].groups[0].name == "上坝村说事群"
+
+
+def test_deadlines_written_in_chinese_units() -> None:
+    deadlines = '[deadlines]\n村里事 = "7天"\n户里事 = "12小时"\n邻里事 = "1天12小时"\n'
+    grid = parse_grid(deadlines + FILE)
+    assert grid.deadlines["村里事"] == timedelta(days=7)
+    assert grid.deadlines["户里事"] == timedelta(hours=12)
+    assert grid.deadlines["邻里事"] == timedelta(days=1, hours=12)
