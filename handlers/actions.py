@@ -249,6 +249,7 @@ def claim(ctx: Ctx, issue: Issue, actor: Actor) -> Outcome:
     assert actor.person is not None
     if issue.status == Status.CLAIMED and issue.owner_id != actor.person.id:
         return refuse(texts.ALREADY_CLAIMED.format(n=issue.number, owner=owner_name(ctx, issue)))
+    previous = owner_of(ctx, issue) if issue.owner_id != actor.person.id else None
     if issue.owner_id != actor.person.id:
         issue.owner_id = actor.person.id
         event(ctx, issue, "assigned", actor.label, actor.person.name)
@@ -256,6 +257,20 @@ def claim(ctx: Ctx, issue: Issue, actor: Actor) -> Outcome:
     issue.claimed_at = ctx.now
     records.keep(ctx.session, issue)
     event(ctx, issue, "claimed", actor.label)
+    # The one it was given to was asked to claim it: they must know to stop, as after 指派.
+    if previous is not None:
+        to_person(
+            ctx.session,
+            previous,
+            texts.OWNER_CLAIMED_AWAY.format(
+                actor=actor.label, n=issue.number, summary=short(issue.text, 20)
+            ),
+            now=ctx.now,
+            directory=ctx.deps.directory,
+            prefer_platform=ctx.platform,
+            issue_id=issue.id,
+            category="notice",
+        )
     return Outcome(
         True, texts.CLAIMED.format(n=issue.number, name=actor.label, due=ctx.due_text(issue.due_at))
     )

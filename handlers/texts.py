@@ -398,3 +398,5 @@ QR_ORIGIN_GROUP = "群里"
 QR_ORIGIN_PRIVATE = "私聊"
 VISIT_TODO_ITEM_DUE = "应于 {due} 回访"
 QR_FORM_BROKEN = "提交的内容不完整或太大，请重新填写后再点“提交”（照片最多3张，录音1段）。"
+# To whom a matter was given, when another cadre claims it (认领 of someone else's 待认领).
+OWNER_CLAIMED_AWAY = "{actor}认领了 #{n}（{summary}），您不用再办。"

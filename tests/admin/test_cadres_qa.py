@@ -11,7 +11,14 @@ from sqlmodel import Session
 
 from bot.app import App
 from storage.models import Inbound, Outbox
-from tests.admin.conftest import issue, logged_in, login, post_form
+from tests.admin.conftest import (
+    issue,
+    last_outbox_id,
+    logged_in,
+    login,
+    outbox,
+    post_form,
+)
 from tests.admin.test_issue_actions import person_id
 from tests.conftest import Chat
 
@@ -113,3 +120,20 @@ async def test_the_status_page_shows_a_secretary_only_their_villages_people(
         assert "老赵" in page and "石桥村说事群" in page
     finally:
         await chen.aclose()
+
+
+async def test_the_one_a_matter_was_given_to_hears_when_another_claims_it(
+    client: httpx.AsyncClient, matters: Chat, app: App
+) -> None:
+    """#2 waits for 王哥 to claim it; 张姐 claims it in the list: 王哥 must know to stop (his
+    new-matter message still asks him to claim it), as when a 书记 gives it to someone else."""
+    await login(client, "张姐")
+    mark = last_outbox_id(app)
+    await post_form(client, "/issues?view=all", "/issues/2/claim", {"back": "/issues?view=all"})
+    assert issue(app, 2).owner_id == person_id(app, "张姐")
+    told = [m for m in outbox(app, mark) if m.private and m.recipient == "王哥"]
+    assert told and "张姐" in told[0].text and "#2" in told[0].text and "不用再办" in told[0].text
+    # Claiming one's own matter tells nobody else.
+    mark = last_outbox_id(app)
+    await post_form(client, "/issues?view=all", "/issues/1/claim", {"back": "/issues?view=all"})
+    assert [m for m in outbox(app, mark) if m.private] == []
