@@ -4,6 +4,7 @@ both is admin/votes_view.py."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -16,6 +17,8 @@ from handlers.actions import Actor, Ctx, Outcome
 from storage.models import Issue
 
 router = APIRouter(include_in_schema=False)
+# The form's choices as a 书记 may type them: "同意/不同意", "出工 出钱", "出工，出钱、都行".
+_CHOICE_BREAKS = re.compile(r"[/／|｜、，,\s]+")
 
 
 @router.post("/issues/{number}/vote", dependencies=[Csrf])
@@ -33,7 +36,7 @@ def issue_vote(
         part
         for part in (
             " ".join(question.split()),
-            "/".join(c.strip() for c in choices.replace("／", "/").split("/") if c.strip()),
+            "/".join(c for c in _CHOICE_BREAKS.split(choices) if c),
             span.strip(),
         )
         if part
