@@ -272,3 +272,21 @@ def test_the_start_up_line_names_the_command_as_it_runs_here(
     assert shuoshi_command() == str(Path(bin_dir.parent.name) / "bin" / "shuoshi")
     monkeypatch.setenv("PATH", str(bin_dir))
     assert shuoshi_command() == "shuoshi"
+
+
+@pytest.mark.parametrize("command", ["set-password", "bind-code", "api-token"])
+def test_a_cadres_name_is_asked_for_in_chinese(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The operator's first commands name what they want in Chinese: the usage line and the
+    error for a missing name say 姓名 and 村名, not name and VILLAGE."""
+    from bot import cli
+
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    usage = capsys.readouterr().out.splitlines()[0]
+    assert "姓名" in usage and "--village 村名" in usage and "VILLAGE" not in usage
+    with pytest.raises(SystemExit) as done:
+        cli.main([command])
+    assert done.value.code == 2
+    assert "缺少参数：姓名" in capsys.readouterr().err
