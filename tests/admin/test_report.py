@@ -199,8 +199,9 @@ async def test_report_goes_through_intake_and_gets_a_tracking_page(
     assert issue.text.startswith("三组：村口的路灯坏了") and "13812345678" in issue.text
     with Session(app.engine) as session:
         owner = session.get(Person, issue.owner_id)
+        assert owner is not None
         told = session.exec(select(Outbox).where(col(Outbox.recipient) == owner.name)).all()
-    assert owner is not None and told, "the owner is told of the new matter"
+    assert told, "the owner is told of the new matter"
     # The photo and the recording are kept in the data folder, the admin links them.
     import json
 
