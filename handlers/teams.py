@@ -67,17 +67,42 @@ def _named(found: list[TeamInfo], words: str) -> TeamInfo | None:
 def told_home(ctx: Ctx, sender: str, group: GroupInfo | None, text: str) -> str | None:
     """The answer to "我是三组的" (the 组 remembered), or None when the message is not that
     (then it is handled as any other). The village is the group's, or for a private message
-    the one the sender was last seen in."""
+    the one the sender was last seen in, else the one village that has such a 组."""
     words = said_home(text)
     if words is None:
         return None
-    village_id = (
-        group.village_id
-        if group is not None
-        else people.seen_village(session=ctx.session, sender=sender)
+    if group is not None:
+        return _told_in(ctx, sender, group.village_id, words)
+    seen = people.seen_village(session=ctx.session, sender=sender)
+    if seen is not None:
+        return _told_in(ctx, sender, seen, words)
+    # Privately, never seen in a group: the village whose 组 it is, when only one has it (or
+    # the words name the village: 我是石桥村三组的); several have one: ask for the village.
+    villages = [
+        (v.id, v.name)
+        for v in people.active_villages(session=ctx.session)
+        if v.id is not None and ctx.deps.directory.teams(ctx.session, v.id)
+    ]
+    named = [(i, n) for i, n in villages if words.startswith(n)]
+    found: list[tuple[int, TeamInfo]] = []
+    teamish = False
+    for village_id, _name in named or villages:
+        team, said = _home_team(ctx.deps.directory.teams(ctx.session, village_id), words)
+        teamish = teamish or said
+        if team is not None:
+            found.append((village_id, team))
+    if len(found) == 1:
+        return _remember(ctx, sender, found[0][1])
+    if not teamish or not villages:
+        return None  # not about a 组 (or no village has 组): handled as any other message
+    village_id, team = found[0] if found else (villages[0][0], None)
+    example = team or ctx.deps.directory.teams(ctx.session, village_id)[0]
+    return texts.TEAM_WHICH_VILLAGE.format(
+        words=words, village=dict(villages)[village_id], team=example.name
     )
-    if village_id is None:
-        return None
+
+
+def _told_in(ctx: Ctx, sender: str, village_id: int, words: str) -> str | None:
     found = ctx.deps.directory.teams(ctx.session, village_id)
     if not found:
         return None
@@ -86,6 +111,10 @@ def told_home(ctx: Ctx, sender: str, group: GroupInfo | None, text: str) -> str 
         if not teamish:
             return None  # "我是张大爷", "我在三组路口等你": not a 组 told
         return texts.TEAM_UNKNOWN.format(words=words, teams="、".join(t.name for t in found))
+    return _remember(ctx, sender, team)
+
+
+def _remember(ctx: Ctx, sender: str, team: TeamInfo) -> str:
     teams.set_residence(
         session=ctx.session, sender=sender, team_id=team.id, set_by=sender, at=ctx.now
     )

@@ -400,3 +400,6 @@ VISIT_TODO_ITEM_DUE = "应于 {due} 回访"
 QR_FORM_BROKEN = "提交的内容不完整或太大，请重新填写后再点“提交”（照片最多3张，录音1段）。"
 # To whom a matter was given, when another cadre claims it (认领 of someone else's 待认领).
 OWNER_CLAIMED_AWAY = "{actor}认领了 #{n}（{summary}），您不用再办。"
+# "我是三组的" told privately by someone never seen in a group, when several villages (or
+# none) have that 组 (handlers.teams.told_home).
+TEAM_WHICH_VILLAGE = "没能确定“{words}”是哪个村的组。请连村名一起说，如“我是{village}{team}的”。"

@@ -178,3 +178,38 @@ def test_a_same_day_matter_raised_just_before_the_quiet_hours_gets_the_next_day(
     # Told in the afternoon: still that evening.
     out = "\n".join(chat.bot_lines("@at 2026-11-24 15:00\n老刘: #邻里事 隔壁的狗一直叫"))
     assert "11月24日 21:00" in out
+
+
+def test_a_newcomer_tells_their_team_privately(chat: Chat) -> None:
+    """Never seen in a group: "我是三组的" in a private chat is no matter. Only 石桥村 (demo
+    grid) has a 三组, so it is remembered there; a 组 no village has is said so."""
+    out = "\n".join(chat.bot_lines("@dm\n新人: 我是三组的"))
+    assert "三组" in out and "已登记" not in out
+    assert registered(chat.app) == 0
+    chat.say("新人: #户里事 我家屋顶漏雨")
+    chat.say("新人: 石桥村")  # the bot asks which village a private report is of
+    assert owner(chat.app, 1) == "周大姐"
+    out = "\n".join(chat.bot_lines("老外: 我是九组的"))
+    assert "九组" in out and "已登记" not in out
+    assert registered(chat.app) == 1
+
+
+def test_a_newcomer_of_a_town_where_two_villages_have_the_team(
+    tmp_path: Path, make_app: Callable[..., App]
+) -> None:
+    from ports.settings import DEMO_GRID
+
+    grid = tmp_path / "grid.toml"
+    both = '[[villages.teams]]\nname = "三组"\npeople = ["王哥"]\n\n[[villages]]\nname = "石桥村"'
+    grid.write_text(
+        DEMO_GRID.read_text(encoding="utf-8").replace('[[villages]]\nname = "石桥村"', both),
+        encoding="utf-8",
+    )
+    chat = Chat(make_app(grid=grid))
+    out = "\n".join(chat.bot_lines("@dm\n新人: 我是三组的"))
+    assert "村名" in out and "已登记" not in out
+    out = "\n".join(chat.bot_lines("新人: 我是石桥村三组的"))
+    assert "记下了" in out
+    chat.say("新人: #户里事 我家屋顶漏雨")
+    chat.say("新人: 石桥村")
+    assert owner(chat.app, 1) == "周大姐"
