@@ -137,3 +137,12 @@ async def test_the_one_a_matter_was_given_to_hears_when_another_claims_it(
     mark = last_outbox_id(app)
     await post_form(client, "/issues?view=all", "/issues/1/claim", {"back": "/issues?view=all"})
     assert [m for m in outbox(app, mark) if m.private] == []
+
+
+async def test_the_status_pages_technical_details_are_named_in_chinese(
+    client: httpx.AsyncClient,
+) -> None:
+    await login(client, "李书记")
+    page = (await client.get("/status")).text
+    details = page.split('id="tech"')[1]
+    assert "configured：" not in details and "已配置：" in details
