@@ -44,6 +44,17 @@ DUTIES: dict[str, Role] = {
         ("书记", "村书记", "支书", "党支部书记", "村党支部书记", "党总支书记", "村党总支书记"),
         Role.SECRETARY,
     ),
+    # 一肩挑: most villages' 书记 is also the 村委会主任, and the file says so.
+    **dict.fromkeys(
+        (
+            "书记兼主任",
+            "书记兼村主任",
+            "支书兼主任",
+            "书记兼村委会主任",
+            "村党支部书记兼村委会主任",
+        ),
+        Role.SECRETARY,
+    ),
     **dict.fromkeys(
         ("村干部", "主任", "村主任", "村委会主任", "副主任", "副书记", "第一书记", "驻村干部"),
         Role.CADRE,

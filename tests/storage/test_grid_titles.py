@@ -97,9 +97,20 @@ def test_duty_overrides_the_table_and_names_the_one_secretary() -> None:
     assert [p.role for p in grid.villages[0].people] == [Role.SECRETARY, Role.CADRE]
     # A title the table does not know, given its duty: no warning.
     grid = parse_grid(
-        village_file({}).replace('role = "支书"', 'role = "书记兼主任"\nduty = "书记"')
+        village_file({}).replace('role = "支书"', 'role = "党支部书记、村委会主任"\nduty = "书记"')
     )
     assert grid.warnings == [] and grid.villages[0].people[0].role == Role.SECRETARY
+
+
+@pytest.mark.parametrize("title", ["书记兼主任", "支书兼主任", "村党支部书记兼村委会主任"])
+def test_the_secretary_who_is_also_the_director_needs_no_duty_key(title: str) -> None:
+    """一肩挑: most villages write their 书记 as also the 主任; the table knows it."""
+    grid = parse_grid(village_file({}).replace('role = "支书"', f'role = "{title}"'))
+    assert grid.warnings == []
+    assert (grid.villages[0].people[0].title, grid.villages[0].people[0].role) == (
+        title,
+        Role.SECRETARY,
+    )
 
 
 def test_a_village_without_secretary_loads_with_a_warning() -> None:
