@@ -71,7 +71,7 @@ def routes(web: FastAPI) -> list[tuple[str, str, APIRoute]]:
     for context in iter_route_contexts(web.routes):
         route = context.original_route
         if isinstance(route, APIRoute) and context.path:
-            found += [(method, context.path, route) for method in sorted(route.methods)]
+            found += [(method, context.path, route) for method in sorted(route.methods or ())]
     return found
 
 
