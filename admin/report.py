@@ -51,6 +51,8 @@ from storage import reports as report_rows
 from storage.models import Outbox, Role
 
 router = APIRouter(include_in_schema=False)
+# Every photo and the recording at their limits, and room for the words and the form itself.
+FORM_MAX_BYTES = reports.MAX_PHOTOS * reports.PHOTO_MAX_BYTES + reports.VOICE_MAX_BYTES + (1 << 20)
 Token = Annotated[str, InPath(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 VillageName = Annotated[str, InPath(min_length=1, max_length=64)]
 VillageId = Annotated[int, InPath(ge=1, le=MAX_ID)]
@@ -131,6 +133,16 @@ SameOrigin = Depends(same_origin)
 
 @router.post("/s/{village}", dependencies=[SameOrigin])
 async def report_submit(request: Request, village: VillageName, app: AppDep) -> Response:
+    # A body larger than every allowed file together is refused before it is read: the form
+    # parser would first store all of it (the reverse proxy's own limit is the other guard).
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > FORM_MAX_BYTES:
+        with Session(app.engine) as session:
+            info = reports.page_info(session, clean(village), _group(request))
+        if info is None:
+            raise HTTPException(status_code=404, detail=texts.QR_VILLAGE_UNKNOWN)
+        mb = FORM_MAX_BYTES >> 20
+        return _form_page(request, info, status=413, error=texts.QR_TOO_BIG.format(mb=mb), typed={})
     try:
         form = await request.form(max_files=reports.MAX_PHOTOS + 4, max_fields=20)
     except StarletteHTTPException as exc:

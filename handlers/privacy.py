@@ -1,4 +1,5 @@
-"""Masking of mobile and ID-card numbers in everything shown to a group, digests and exports."""
+"""Masking of mobile, landline and ID-card numbers in everything shown to a group, digests,
+tracking pages and exports."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ from storage.models import PRIVATE_KINDS, Kind, Role
 # written with spaces or dashes, but not inside a longer run of digits.
 _ID_CARD = re.compile(r"(?<![0-9])([1-9]\d{5})(\d{8})(\d{3}[0-9Xx])(?![0-9])")
 _MOBILE = re.compile(r"(?<![0-9])(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?![0-9])")
+# Landlines: an area code (0 and 2–3 digits, maybe in brackets) and a 7–8 digit number, as
+# 0571-88886666, (010)12345678, 0571 8888 6666; the area code and the last four stay.
+_LANDLINE = re.compile(r"(?<![0-9])([(（]?0\d{2,3}[)）]?)[\s-]?(\d{3,4})[\s-]?(\d{4})(?![0-9])")
 
 
 def mask(text: str) -> str:
     text = _ID_CARD.sub(lambda m: m.group(1) + "********" + m.group(3), text)
-    return _MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+    text = _MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+    return _LANDLINE.sub(lambda m: f"{m.group(1)}-****{m.group(3)}", text)
 
 
 def short(text: str, limit: int = 30) -> str:

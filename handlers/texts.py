@@ -360,7 +360,7 @@ QR_POSTER_TITLE = "{village}说事码"
 QR_POSTER_STEPS = (
     "1. 用微信或手机相机扫一扫上面的码",
     "2. 写几句话，或者拍张照片、录段语音，说说是什么事",
-    "3. 点“提交”，记下编号，村里会办好并告诉您",
+    "3. 点“提交”，截图保存进展页，随时能查",
 )
 QR_POSTER_DUTY = "值班干部：{names}"
 QR_POSTER_GROUP = "（{group}）"
@@ -369,6 +369,7 @@ QR_OFF = "{village}的说事码暂停使用了，请在村里的说事群说，�
 QR_EMPTY = "请写几句话，或者拍张照片、录段语音，再提交。"
 QR_TOO_LONG = "文字太长了（最多{limit}个字），请说主要的事。"
 QR_TOO_MANY_PHOTOS = "照片最多{limit}张。"
+QR_TOO_BIG = "一次交的东西太大了（合计最多{mb}MB），请少选几张照片或录短一点再交。"
 QR_PHOTO_TOO_BIG = "照片太大了（每张最多{mb}MB），请重新拍一张。"
 QR_VOICE_TOO_BIG = "录音太长了（最多{mb}MB），请说短一点。"
 QR_BAD_PHOTO = "“{name}”不是照片（只收 JPG、PNG、WebP、HEIC）。"

@@ -334,6 +334,20 @@ async def test_files_are_checked_and_refusals_record_nothing(app: App, web: Fast
     assert issue_of(app, 1).kind == "待分类"
 
 
+@pytest.mark.asyncio
+async def test_a_body_larger_than_every_file_together_is_refused_before_it_is_read(
+    app: App, web: FastAPI
+) -> None:
+    from admin.report import FORM_MAX_BYTES
+
+    async with phone_client(web) as phone:
+        # Only the declared size matters: the page answers before reading a byte of it.
+        big = str(FORM_MAX_BYTES + 1)
+        r = await phone.post(PAGE, content=b"x", headers={"content-length": big})
+    assert r.status_code == 413 and "太大了" in r.text and "MB" in r.text
+    assert rows(app, QrReport) == 0 and rows(app, Inbound) == 0
+
+
 # --- switching a village's 说事码 off ----------------------------------------------------------
 
 

@@ -105,6 +105,11 @@ def test_masking_numbers() -> None:
     # Not a phone: part of a longer number, or too short.
     assert mask("订单号 2138123456789") == "订单号 2138123456789"
     assert mask("门牌 12 号") == "门牌 12 号"
+    # Landlines keep their area code and last four digits; dates and short codes stay.
+    assert mask("座机0571-88886666") == "座机0571-****6666"
+    assert mask("打 0571 8888 6666 找我") == "打 0571-****6666 找我"
+    assert "12345678" not in mask("电话（010）12345678")
+    assert mask("编号 01234567，20261206 开会") == "编号 01234567，20261206 开会"
 
 
 # --- the command registry (handlers/registry.py): parsing, help and menu derived from it -----
