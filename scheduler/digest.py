@@ -420,15 +420,11 @@ def votes_and_visits_text(session: Session, *, village_id: int, week: Week, now:
         for vote, number in closed:
             result = json.loads(vote.result or "{}")
             counts = result.get("counts") or []
-            choices = vote_rows.choices_of(vote)
-            top = max(range(len(counts)), key=lambda i: counts[i]) if counts else 0
             items.append(
                 texts.DIGEST_VOTE_ITEM.format(
                     n=number,
                     question=short(vote.question, 20),
-                    top=texts.VOTE_RESULT_ITEM.format(
-                        choice=choices[top], count=counts[top] if counts else 0
-                    ),
+                    top=vote_outcome(vote_rows.choices_of(vote), counts),
                     voters=result.get("voters", 0),
                 )
             )
@@ -440,3 +436,15 @@ def votes_and_visits_text(session: Session, *, village_id: int, week: Week, now:
     if done or pending["due"]:
         lines.append(texts.DIGEST_VISITS.format(done=len(done), due=pending["due"]))
     return "".join("\n" + line for line in lines)
+
+
+def vote_outcome(choices: list[str], counts: list[int]) -> str:
+    """A vote's outcome in a few words: the choice most voted for and its votes; a tie names
+    the tied choices (no winner is made up); no ballot at all says so."""
+    if not counts or max(counts) == 0:
+        return texts.VOTE_NO_BALLOTS
+    most = max(counts)
+    tied = [c for c, n in zip(choices, counts, strict=False) if n == most]
+    if len(tied) > 1:
+        return texts.VOTE_TIE.format(choices="、".join(tied), count=most)
+    return texts.VOTE_RESULT_ITEM.format(choice=tied[0], count=most)

@@ -190,3 +190,13 @@ def test_chart(tmp_path: Path) -> None:
         chart.town_chart([a, b], "青石镇", tmp_path / "t.png"),
     ):
         assert path.read_bytes().startswith(b"\x89PNG") and path.stat().st_size > 5000
+
+
+def test_a_vote_s_outcome_in_the_digest_names_no_false_winner() -> None:
+    """The digest's 本周议事 line: the most voted choice; a tie names the tied choices rather
+    than the first of them; a vote nobody answered says so (not "同意：0票")."""
+    choices = ["同意", "不同意", "弃权"]
+    assert digest.vote_outcome(choices, [3, 1, 0]) == "同意：3票"
+    assert digest.vote_outcome(choices, [2, 2, 1]) == "平票：同意、不同意各2票"
+    assert digest.vote_outcome(choices, [0, 0, 0]) == "无人投票"
+    assert digest.vote_outcome(choices, []) == "无人投票"
