@@ -44,7 +44,7 @@ from handlers.deps import Deps
 from handlers.intake import receive
 from handlers.voice import hear, wants_words
 from ports.asr import SpeechToText
-from ports.messages import Incoming, Voice
+from ports.messages import Incoming
 from ports.runtime import Runtime
 from storage import people
 from storage import reports as report_rows
@@ -203,18 +203,6 @@ async def report_submit(request: Request, village: VillageName, app: AppDep) -> 
     return RedirectResponse(f"/s/t/{decided.token}", status_code=303)
 
 
-# What a phone's recorder makes (handlers.reports.sniff), as the speech-to-text endpoint is told.
-SOUND_TYPES = {
-    "ogg": "audio/ogg",
-    "webm": "audio/webm",
-    "m4a": "audio/mp4",
-    "amr": "audio/amr",
-    "wav": "audio/wav",
-    "mp3": "audio/mpeg",
-    "aac": "audio/aac",
-}
-
-
 async def _heard(asr: SpeechToText | None, decided: reports.Accepted) -> Incoming:
     """A report that is only a recording, with the words spoken in it (handlers.voice), when
     speech to text is on; as it was otherwise (registered 待分类 for its owner to listen to)."""
@@ -225,8 +213,7 @@ async def _heard(asr: SpeechToText | None, decided: reports.Accepted) -> Incomin
         name = PurePosixPath(relative).name
         if name.startswith(voice.VOICE):
             ext = name.rsplit(".", 1)[-1]
-            sound = Voice(data, f"voice.{ext}", SOUND_TYPES.get(ext, "application/octet-stream"))
-            return await hear(asr, replace(message, voice=sound))
+            return await hear(asr, replace(message, voice=voice.sound(data, f".{ext}")))
     return message
 
 

@@ -75,7 +75,7 @@ from handlers.deps import Deps
 from handlers.edits import receive_edit
 from handlers.intake import Handled, receive, receive_many
 from handlers.outbox import to_chat
-from handlers.voice import hear, wants_words
+from handlers.voice import hear, sound, voice_file, wants_words
 from ports.asr import SpeechToText
 from ports.doors import (
     DatabaseWork,
@@ -874,24 +874,15 @@ class TelegramDoor(Door):
         self.app.status.setdefault(PLATFORM, {}).update(fields, at=self.app.clock.now())
 
 
-# What the endpoint knows by extension (OpenAI's list); Telegram names voice notes .oga.
-SOUND_TYPES = {".ogg": "audio/ogg", ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".wav": "audio/wav"}
-
-
 def voice_of(msg: Incoming) -> Voice | None:
-    """The sound of the message's downloaded voice file, named as the endpoint expects."""
-    path = next((a.path for a in msg.attachments if a.kind == "voice" and a.path), None)
-    if path is None:
+    """The sound of the message's downloaded voice file, named as the endpoint expects
+    (Telegram names voice notes .oga: OGG/Opus)."""
+    found = voice_file(msg)
+    if found is None:
         return None
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        log.warning("voice file %s unreadable: %s", path, exc)
-        return None
-    suffix = Path(path).suffix.lower()
-    if suffix in (".oga", ".opus", ""):
-        suffix = ".ogg"
-    return Voice(data, "voice" + suffix, SOUND_TYPES.get(suffix, "application/octet-stream"))
+    path, data = found
+    suffix = path.suffix.lower()
+    return sound(data, ".ogg" if suffix in (".oga", ".opus", "") else suffix)
 
 
 def _queue_privacy_notice(engine: Engine, deps: Deps, now: datetime, chat_key: str) -> None:

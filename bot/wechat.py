@@ -64,7 +64,7 @@ from bot.wechaty_pb.wechaty.puppet import (
 )
 from handlers.deps import Deps
 from handlers.intake import Handled, receive_many
-from handlers.voice import hear, wants_words
+from handlers.voice import SOUND_TYPES, hear, sound, voice_file, wants_words
 from ports.asr import SpeechToText
 from ports.doors import (
     DatabaseWork,
@@ -728,32 +728,26 @@ class WechatBot(Door):
 
 SILK_MAGIC = b"#!SILK_V3"  # after one 0x02 byte in WeChat's own files
 SILK_RATE = 16_000  # Hz: what speech-to-text models listen at
+
+
 # Other puppets hand out voice already converted (wechat4u: MP3); those go as they are.
-SOUND_TYPES = {".mp3": "audio/mpeg", ".wav": "audio/wav", ".ogg": "audio/ogg", ".m4a": "audio/mp4"}
-
-
 def voice_of(msg: Incoming) -> Voice | None:
     """The sound of the message's saved voice file as the endpoint can read it: SILK decoded
     to 16 kHz mono WAV; None when unreadable or undecodable (the message then goes on
     without words, 待分类)."""
-    path = next((a.path for a in msg.attachments if a.kind == "voice" and a.path), None)
-    if path is None:
+    found = voice_file(msg)
+    if found is None:
         return None
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        log.warning("WeChat: voice file %s unreadable: %s", path, exc)
-        return None
+    path, data = found
     if data[:16].lstrip(b"\x02").startswith(SILK_MAGIC):
         try:
             return Voice(silk_to_wav(data), "voice.wav", "audio/wav")
         except Exception as exc:  # pysilk.SilkError and whatever a broken file brings
             log.warning("WeChat: voice file %s is not SILK it can decode: %s", path, exc)
             return None
-    suffix = Path(path).suffix.lower()
-    if suffix not in SOUND_TYPES:
+    if path.suffix.lower() not in SOUND_TYPES:
         log.info("WeChat: voice file %s of a kind speech to text may not read", path)
-    return Voice(data, "voice" + suffix, SOUND_TYPES.get(suffix, "application/octet-stream"))
+    return sound(data, path.suffix)
 
 
 def silk_to_wav(data: bytes) -> bytes:

@@ -19,12 +19,42 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from pathlib import Path
 
 from ports.asr import SpeechError, SpeechToText
-from ports.messages import MAX_TRANSCRIPT, Incoming
+from ports.messages import MAX_TRANSCRIPT, Incoming, Voice
 
 log = logging.getLogger(__name__)
 VOICE = "voice"
+# What the endpoint reads, by extension (OpenAI's list and what phones record), with its type.
+SOUND_TYPES = {
+    ".ogg": "audio/ogg",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".wav": "audio/wav",
+    ".webm": "audio/webm",
+    ".amr": "audio/amr",
+    ".aac": "audio/aac",
+}
+
+
+def sound(data: bytes, suffix: str) -> Voice:
+    """Sound to send to the endpoint, named by its format (".ogg", ".wav", …)."""
+    suffix = suffix.lower()
+    return Voice(data, "voice" + suffix, SOUND_TYPES.get(suffix, "application/octet-stream"))
+
+
+def voice_file(msg: Incoming) -> tuple[Path, bytes] | None:
+    """The message's saved voice file and its bytes, as the door kept it; None when it has
+    none or it cannot be read (the message then goes on without words, 待分类)."""
+    path = next((a.path for a in msg.attachments if a.kind == VOICE and a.path), None)
+    if path is None:
+        return None
+    try:
+        return Path(path), Path(path).read_bytes()
+    except OSError as exc:
+        log.warning("voice file %s unreadable: %s", path, exc)
+        return None
 
 
 def wants_words(asr: SpeechToText | None, msg: Incoming) -> bool:
