@@ -208,17 +208,9 @@ def _unanswered_cards(
                     hours=max(4, int((now - received).total_seconds() // 3600)),
                 )
             )
-        for who in directory.secretaries.get(village_id, []):
-            out.append(
-                schedule.reminder_row(
-                    key=f"todo-triage:{period}>{who.id}",
-                    person_id=who.id,
-                    stage="todo",
-                    due_at=due,
-                    created_at=now,
-                    text="\n".join(lines),
-                )
-            )
+        out += _to_secretaries(
+            directory, village_id, f"todo-triage:{period}", "\n".join(lines), due=due, now=now
+        )
     return out
 
 
@@ -358,18 +350,27 @@ def _visits_todo(
             )
             for visit, issue in items[:TODO_LIMIT]
         ]
-        for who in directory.secretaries.get(village_id, []):
-            out.append(
-                schedule.reminder_row(
-                    key=f"todo-visited:{period}>{who.id}",
-                    person_id=who.id,
-                    stage="todo",
-                    due_at=due,
-                    created_at=now,
-                    text="\n".join(lines),
-                )
-            )
+        out += _to_secretaries(
+            directory, village_id, f"todo-visited:{period}", "\n".join(lines), due=due, now=now
+        )
     return out
+
+
+def _to_secretaries(
+    directory: GridSnapshot, village_id: int, key: str, text: str, *, due: datetime, now: datetime
+) -> list[dict[str, Any]]:
+    """A to-do item for each 书记 of the village (`key` names the item and the day)."""
+    return [
+        schedule.reminder_row(
+            key=f"{key}>{who.id}",
+            person_id=who.id,
+            stage="todo",
+            due_at=due,
+            created_at=now,
+            text=text,
+        )
+        for who in directory.secretaries.get(village_id, [])
+    ]
 
 
 def _local(at: datetime, now: datetime) -> datetime:
