@@ -102,7 +102,7 @@ class Doctor:
             )
             return
         try:
-            grid = load_grid(path)
+            grid = load_grid(path, log_warnings=False)  # listed below, once
         except GridError as exc:
             fix = "按提示改正这一项后再运行 shuoshi doctor"
             self.add("fail", "网格文件", f"{path}：{exc}", fix)

@@ -475,13 +475,14 @@ def _check_secretary(spec: VillageSpec, vkey: str, warnings: list[str]) -> None:
         warnings.append(f"{vkey}: 村 '{spec.name}' 没有书记职责的人：超期事项没有人督办")
 
 
-def load_grid(path: str | Path) -> Grid:
-    """The grid file, parsed; its warnings are logged (start-up loads it through here)."""
+def load_grid(path: str | Path, *, log_warnings: bool = True) -> Grid:
+    """The grid file, parsed; its warnings are logged (start-up loads it through here), unless
+    the caller reports them itself (`shuoshi doctor`)."""
     p = Path(path)
     if not p.is_file():
         raise GridError("GRID_FILE", f"找不到网格文件 {p}")
     grid = parse_grid(p.read_text(encoding="utf-8"))
-    for warning in grid.warnings:
+    for warning in grid.warnings if log_warnings else ():
         log.warning("网格文件 %s: %s", p, warning)
     return grid
 

@@ -235,7 +235,7 @@ def test_same_day_deadline_in_either_place() -> None:
         parse_grid(TEAMS + '[kinds.邻里事]\ndeadline = "明早"\n')
 
 
-def test_doctor_warns_of_an_unknown_title(tmp_path: Path) -> None:
+def test_doctor_warns_of_an_unknown_title(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     import io
 
     from ops.doctor import Doctor, report
@@ -250,3 +250,5 @@ def test_doctor_warns_of_an_unknown_title(tmp_path: Path) -> None:
     out = io.StringIO()
     assert report(doctor.findings, out) == 0
     assert "村长大人" in out.getvalue() and "村干部" in out.getvalue()
+    # Said once, in the report: not also as a log line above it.
+    assert not [r for r in caplog.records if "村长大人" in r.getMessage()]
