@@ -74,25 +74,35 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub.add_parser("run", help="启动机器人（后台、定时任务、已配置的平台；没配平台时用本地平台）")
     chat = sub.add_parser("chat", help="在本地平台上跑一段场景脚本，或逐行输入对话")
-    chat.add_argument("--script", type=Path, help="脚本文件（默认从标准输入逐行读）")
-    chat.add_argument("--db", help="数据库 URL（默认用一个临时的 SQLite 文件）")
+    chat.add_argument(
+        "--script", metavar="脚本文件", type=Path, help="脚本文件（默认从标准输入逐行读）"
+    )
+    chat.add_argument(
+        "--db", metavar="数据库地址", help="数据库 URL（默认用一个临时的 SQLite 文件）"
+    )
     sub.add_parser(
         "classify",
         help='从标准输入读 JSON 行 {"text": …}，按群消息判断：decision（registered 登记、'
         "triage 请人判断、chatter 闲聊）、matter、kind、shown_in_group",
     )
     train = sub.add_parser("train", help="用数据集和本地的纠正重新训练分类模型")
-    train.add_argument("--posts", type=Path, help="标注好的帖子目录（默认 data/posts）")
-    train.add_argument("--out", type=Path, help="模型文件（默认 DATA_DIR/model.npz）")
+    train.add_argument(
+        "--posts", metavar="目录", type=Path, help="标注好的帖子目录（默认 data/posts）"
+    )
+    train.add_argument(
+        "--out", metavar="模型文件", type=Path, help="模型文件（默认 DATA_DIR/model.npz）"
+    )
     evaluate = sub.add_parser("eval", help="在标注文件上评估分类：每类的精确率、召回率、F1")
-    evaluate.add_argument("file", type=Path, help='JSON 行文件 {"text": …, "label": …}')
+    evaluate.add_argument(
+        "file", metavar="文件", type=Path, help='JSON 行文件 {"text": …, "label": …}'
+    )
     db = sub.add_parser("db", help="数据库结构升级、查看版本、复制到 PostgreSQL")
     db.add_argument(
         "action",
         choices=["upgrade", "current", "copy"],
         help="upgrade 升级到最新，current 显示当前版本，copy 复制全部数据到另一个库",
     )
-    db.add_argument("--to", help="copy：目标数据库 URL（PostgreSQL）")
+    db.add_argument("--to", metavar="数据库地址", help="copy：目标数据库 URL（PostgreSQL）")
     db.add_argument("--force", action="store_true", help="copy：先清空目标库")
     bind = sub.add_parser("bind-code", help="打印一次性绑定码，干部私聊机器人发“绑定 绑定码”")
     bind.add_argument("name", metavar="姓名", help="网格里的姓名")
@@ -104,25 +114,29 @@ def main(argv: list[str] | None = None) -> int:
     tok = sub.add_parser("api-token", help="为网格里一个人生成程序用的 API 令牌（只显示一次）")
     tok.add_argument("name", metavar="姓名", help="网格里的姓名")
     tok.add_argument("--village", metavar="村名", help="几个村有同名的人时，写村名")
-    tok.add_argument("--label", default="", help="令牌的用途，如 县平台")
+    tok.add_argument("--label", metavar="用途", default="", help="令牌的用途，如 县平台")
     digest = sub.add_parser("digest", help="打印一个村或全镇任意一周的汇总（周报）")
     where = digest.add_mutually_exclusive_group(required=True)
-    where.add_argument("--village", help="村名，与网格文件一致")
+    where.add_argument("--village", metavar="村名", help="村名，与网格文件一致")
     where.add_argument("--town", action="store_true", help="全镇：各村并列")
-    digest.add_argument("--week", help="ISO 周，如 2026-W48（默认上周）")
-    digest.add_argument("--png", type=Path, help="同时把图表画到这个 PNG 文件")
+    digest.add_argument("--week", metavar="周", help="ISO 周，如 2026-W48（默认上周）")
+    digest.add_argument("--png", metavar="图片文件", type=Path, help="同时把图表画到这个 PNG 文件")
     inbox_cmd = sub.add_parser("inbox", help="列出处理出错的收到的消息（等待重试、已搁置）")
     inbox_cmd.add_argument(
-        "--retry", metavar="ID|all", action="append", help="把搁置的消息重新处理（编号或 all）"
+        "--retry", metavar="编号|all", action="append", help="把搁置的消息重新处理（编号或 all）"
     )
     outbox = sub.add_parser("outbox", help="列出待发和发送失败的消息")
     outbox.add_argument("--failed", action="store_true", help="只看发送失败的")
-    outbox.add_argument("--retry", type=int, action="append", metavar="ID", help="重新发送这一条")
+    outbox.add_argument("--retry", type=int, action="append", metavar="编号", help="重新发送这一条")
     qr = sub.add_parser("qrcode", help="制作村里的说事码海报（A4，PDF 或 PNG）")
-    qr.add_argument("--village", required=True, help="村名，与网格文件一致")
-    qr.add_argument("--group", default="", help="只为本村的这个群制作（可不填）")
-    qr.add_argument("--out", type=Path, required=True, help="输出文件：.pdf 或 .png")
-    qr.add_argument("--url", default="", help="后台的公网地址（默认 ADMIN_PUBLIC_URL）")
+    qr.add_argument("--village", metavar="村名", required=True, help="村名，与网格文件一致")
+    qr.add_argument("--group", metavar="群名", default="", help="只为本村的这个群制作（可不填）")
+    qr.add_argument(
+        "--out", metavar="文件", type=Path, required=True, help="输出文件：.pdf 或 .png"
+    )
+    qr.add_argument(
+        "--url", metavar="网址", default="", help="后台的公网地址（默认 ADMIN_PUBLIC_URL）"
+    )
     ops.add_parsers(sub)
     args = parser.parse_args(argv)
     try:

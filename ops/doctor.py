@@ -580,11 +580,13 @@ def add_parsers(sub: Any) -> None:
         "doctor", help="自检：配置、网格、数据目录、中文字体、数据库、平台连接，说明怎么修"
     )
     doctor.add_argument("--quick", action="store_true", help="不连各平台（每次启动前的快速检查）")
-    doctor.add_argument("--timeout", type=float, default=5.0, help="每项网络检查最多等几秒")
+    doctor.add_argument(
+        "--timeout", metavar="秒", type=float, default=5.0, help="每项网络检查最多等几秒"
+    )
     backup = sub.add_parser("backup", help="把数据库和数据目录备份成一个 .tar.gz 文件")
-    backup.add_argument("file", help="备份文件")
+    backup.add_argument("file", metavar="备份文件", help="备份文件")
     restore = sub.add_parser("restore", help="从备份恢复（先停掉机器人）")
-    restore.add_argument("file", help="备份文件")
+    restore.add_argument("file", metavar="备份文件", help="备份文件")
     restore.add_argument("--force", action="store_true", help="覆盖已有的数据库")
 
 

@@ -228,6 +228,12 @@ def test_help_is_chinese_first(
         for action in parser._actions:
             assert _has_chinese(action.help), (name, action.dest)
         assert parser.format_usage().startswith(f"用法：shuoshi {name}")
+        # No English placeholder (VILLAGE, FILE, --db DB) in what an operator types.
+        placeholders = [
+            a.metavar or a.dest.upper() for a in parser._actions if a.nargs != 0 and not a.choices
+        ]
+        english = [m for m in placeholders if isinstance(m, str) and m.isascii() and m.isupper()]
+        assert not english, (name, english)
 
     monkeypatch.undo()
     with pytest.raises(SystemExit) as done:
