@@ -193,9 +193,12 @@ def time_left(due_at: datetime, status: str, now: datetime) -> str:
     if late:
         return f"超期 {late}天"
     left = due_at - now
-    if left >= timedelta(days=1):
+    hours = int(left.total_seconds() // 3600)
+    if left >= timedelta(days=2):
         return f"剩余 {left.days}天"
-    return f"剩余 {max(1, int(left.total_seconds() // 3600))}小时"
+    if left >= timedelta(days=1):  # "1天" would hide up to 23 hours more
+        return f"剩余 1天{hours - 24}小时" if hours > 24 else "剩余 1天"
+    return f"剩余 {hours}小时" if hours else "剩余 不到1小时"
 
 
 @router.get("/issues")
