@@ -9,16 +9,21 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 
-from bot.app import build
-from handlers.clock import FakeClock
-from handlers.intake import receive, receive_many
-from ports.messages import Incoming
-from ports.settings import Settings
+# Run as a script, this file's folder comes first on sys.path, where bench/classifier.py would
+# hide the `classifier` package: put the repository there instead.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+from bot.app import build  # noqa: E402
+from handlers.clock import FakeClock  # noqa: E402
+from handlers.intake import receive, receive_many  # noqa: E402
+from ports.messages import Incoming  # noqa: E402
+from ports.settings import Settings  # noqa: E402
 
 # A mix like a real group: about a third are matters, the rest chatter and replies.
 POSTS = [

@@ -27,6 +27,7 @@ import os
 import random
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -39,11 +40,15 @@ from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel, col, func, select
 
-from handlers.clock import FakeClock
-from scheduler.config import SchedulerConfig
-from scheduler.jobs import Scheduler
-from storage.db import make_engine, upgrade
-from storage.models import IssueCheck, JobRun, Outbox, Reminder
+# Run as a script, this file's folder comes first on sys.path, where bench/classifier.py would
+# hide the `classifier` package: put the repository there instead.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+from handlers.clock import FakeClock  # noqa: E402
+from scheduler.config import SchedulerConfig  # noqa: E402
+from scheduler.jobs import Scheduler  # noqa: E402
+from storage.db import make_engine, upgrade  # noqa: E402
+from storage.models import IssueCheck, JobRun, Outbox, Reminder  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=TZ)  # a Tuesday morning, outside the quiet hours
