@@ -21,7 +21,7 @@ from handlers.actions import (
 )
 from handlers.directory import GroupInfo, TeamInfo
 from handlers.outbox import to_person
-from storage import people, teams
+from storage import issues, people, teams
 from storage.models import Issue, Kind
 
 # "我是三组的", "俺是3组", "我三组的", "我家住在三社", "我们是石桥村三组的": a whole message,
@@ -172,6 +172,10 @@ def invite(ctx: Ctx, issue: Issue, actor: Actor, name: str) -> Outcome:
                 names="、".join(p.name for p in found) or texts.NO_MEDIATOR,
             )
         )
+    note = texts.INVITE_NOTE.format(name=match.name)
+    timeline = issues.timeline(session=ctx.session, issue_id=issue.id or 0)
+    if any(e.kind == "note" and e.detail == note for e in timeline):
+        return Outcome(True, texts.INVITE_AGAIN.format(name=match.name, n=issue.number))
     to_person(
         ctx.session,
         match,
@@ -184,5 +188,5 @@ def invite(ctx: Ctx, issue: Issue, actor: Actor, name: str) -> Outcome:
         issue_id=issue.id,
         category="notice",
     )
-    event(ctx, issue, "note", actor.label, texts.INVITE_NOTE.format(name=match.name))
+    event(ctx, issue, "note", actor.label, note)
     return Outcome(True, texts.INVITE_OK.format(name=match.name, n=issue.number))

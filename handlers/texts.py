@@ -392,6 +392,7 @@ OVERDUE_VILLAGE_POOL = (
 )
 INVITED_MEDIATOR = "{actor}请您协助调解 #{n}【{kind}】{village}：{text}"
 INVITE_OK = "已请{name}协助调解 #{n}。"
+INVITE_AGAIN = "已经请过{name}协助调解 #{n}，他那里有这件事，不再重发。"
 INVITE_NOT_NEIGHBOUR = "只有邻里事请调解员，#{n} 是{kind}。"
 INVITE_UNKNOWN = "没有服务{village}的调解员“{name}”，可请：{names}。"
 ACT_INVITE = "邀请调解员"

@@ -174,6 +174,8 @@ def test_a_cadre_sets_where_a_reporter_lives_and_invites_a_mediator(chat: Chat) 
     out = chat.bot_lines("孙组长: 邀请 3 吴律师")
     assert any("吴律师 (私聊)" in line and "牛吃了" in line for line in out)
     assert owner(app, 3) == "孙组长"  # the owner keeps it
+    again = chat.bot_lines("孙组长: 邀请 3 吴律师")  # asked twice: not sent twice
+    assert not any("吴律师 (私聊)" in line for line in again) and "已经请过" in "\n".join(again)
     # Not for a 户里事; not a stranger's name.
     assert "邻里事" in "\n".join(chat.bot_lines("刘叔: 邀请 1 吴律师"))
     assert "吴律师" in "\n".join(chat.bot_lines("孙组长: 邀请 3 张律师"))
