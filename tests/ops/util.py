@@ -199,3 +199,114 @@ def count_where(url: str, model: Any, **where: Any) -> int:
             return int(session.exec(query).one())
     finally:
         engine.dispose()
+
+
+NEW_TABLES = (
+    "cannedreply",
+    "team",
+    "teammember",
+    "residence",
+    "vote",
+    "ballot",
+    "votepoll",
+    "visit",
+    "qrreport",
+    "qrvillage",
+)
+
+
+def fill_new_tables(app: App) -> None:
+    """A row in each table of migrations 0014–0017 (常用回复, 组 and homes, 议事 and 回访,
+    说事码), tied to the first issue, group and person: at least one matter must exist."""
+    import json
+
+    from storage.admin_tables import CannedReply
+    from storage.models import (
+        Ballot,
+        ChatGroup,
+        Person,
+        Residence,
+        Team,
+        TeamMember,
+        Visit,
+        Vote,
+        VotePoll,
+    )
+    from storage.report_tables import QrReport, QrVillage
+
+    now = app.clock.now().astimezone(UTC)
+    with Session(app.engine) as session:
+        issue = session.exec(select(Issue).order_by(col(Issue.id))).first()
+        group = session.exec(select(ChatGroup).order_by(col(ChatGroup.id))).first()
+        assert issue is not None and group is not None, "post a matter first"
+        person = session.exec(
+            select(Person).where(Person.village_id == group.village_id).order_by(col(Person.id))
+        ).first()
+        assert person is not None and person.id is not None and issue.id is not None
+        village = group.village_id
+        session.add(CannedReply(village_id=village, purpose="close", text="已修好", created_at=now))
+        team = Team(village_id=village, name="九十九组", aliases="|99组|")
+        session.add(team)
+        session.flush()
+        assert team.id is not None
+        session.add(TeamMember(team_id=team.id, person_id=person.id))
+        session.add(Residence(sender="local:老王", team_id=team.id, set_by="local:老王", at=now))
+        vote = Vote(
+            issue_id=issue.id,
+            group_id=group.id,
+            question="路灯装在哪？",
+            choices=json.dumps(["村口", "桥头"], ensure_ascii=False),
+            opened_by=person.name,
+            opened_at=now,
+            closes_at=now + timedelta(days=2),
+        )
+        session.add(vote)
+        session.flush()
+        assert vote.id is not None
+        session.add(
+            Ballot(vote_id=vote.id, voter="local:老王", voter_name="老王", choice=1, at=now)
+        )
+        session.add(VotePoll(poll_id="poll-1", vote_id=vote.id, chat="-100", message_id="7"))
+        session.add(
+            Visit(
+                issue_id=issue.id,
+                source_event=10_000_001,
+                reason="closed",
+                due_at=now + timedelta(days=7),
+                created_at=now,
+                note="回访：满意",
+            )
+        )
+        session.add(
+            QrReport(
+                token="tok-1",
+                village_id=village,
+                group_id=group.id,
+                team="三组",
+                name="老王",
+                phone="13800000000",
+                address="addr:1",
+                created_at=now,
+            )
+        )
+        session.add(
+            QrVillage(village_id=village, enabled=False, changed_at=now, changed_by="李书记")
+        )
+        session.commit()
+
+
+def table_rows(engine: Any, names: Any = NEW_TABLES) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the named tables, ordered, with times as instants (comparable across
+    SQLite and PostgreSQL)."""
+    from sqlalchemy import MetaData, Table
+    from sqlalchemy import select as sql_select
+
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with engine.connect() as conn:
+        for name in names:
+            t = Table(name, MetaData(), autoload_with=conn)
+            rows = conn.execute(sql_select(t).order_by(*t.primary_key.columns)).all()
+            out[name] = [
+                tuple(instant(v) if isinstance(v, datetime) else v for v in row) for row in rows
+            ]
+    return out
