@@ -59,6 +59,8 @@ class Doctor:
             self.check_grid,
             self.check_data_dir,
             self.check_cjk_font,
+            self.check_speech_to_text,
+            self.check_admin_address,
             self.check_database,
             self.check_telegram,
             self.check_wechat,
@@ -166,6 +168,102 @@ class Doctor:
             f"安装 {CJK_PACKAGE}（Debian/Ubuntu：sudo apt-get install {CJK_PACKAGE}；"
             "容器镜像已自带），装好后重启机器人",
         )
+
+    def check_speech_to_text(self) -> None:
+        """语音转写 is on only with both ASR_BASE_URL and ASR_MODEL: one of them alone switches
+        nothing on and says nothing at start-up, while the operator believes voices are heard."""
+        s = self.settings
+        base, model = s.asr_base_url.strip(), s.asr_model.strip()
+        if not base and not model:
+            return
+        if not base or not model:
+            have, missing = ("ASR_BASE_URL", "ASR_MODEL") if base else ("ASR_MODEL", "ASR_BASE_URL")
+            self.add(
+                "warn",
+                "语音转写",
+                f"设了 {have}，没有设 {missing}：语音转写没有打开，语音照旧登记为待分类",
+                f"在 .env 里补上 {missing}（见 docs/deploy.md“语音转写”），或把 {have} 也删掉",
+            )
+            return
+        if not base.startswith(("http://", "https://")):
+            self.add(
+                "fail",
+                "语音转写",
+                f"ASR_BASE_URL={base} 不是网址",
+                "写成 http://主机:端口/v1 这样的完整地址（如 http://127.0.0.1:9000/v1）",
+            )
+            return
+        if s.asr_timeout_seconds <= 0:
+            self.add(
+                "warn",
+                "语音转写",
+                f"ASR_TIMEOUT_SECONDS={s.asr_timeout_seconds:g}：每条语音都会当作超时",
+                "改成 15 左右（秒）",
+            )
+            return
+        self.add(
+            "ok", "语音转写", f"发往 {base}（模型 {model}），最多等 {s.asr_timeout_seconds:g} 秒"
+        )
+
+    def check_admin_address(self) -> None:
+        """The 说事码 poster holds ADMIN_PUBLIC_URL (a villager's phone opens it); the web chat
+        speaks in the groups as anyone, so open on a reachable admin it is worth a word."""
+        from ports.settings import is_loopback
+
+        s = self.settings
+        public = s.admin_public_url.strip()
+        if not public:
+            if self._qrcode_in_use():
+                self.add(
+                    "warn",
+                    "说事码",
+                    "没有设 ADMIN_PUBLIC_URL：说事码海报上的地址会是本机地址，村民的手机打不开",
+                    "在 .env 里设 ADMIN_PUBLIC_URL=https://您的域名 后再印海报"
+                    "（见 docs/deploy.md“说事码”）；不用说事码可以不管",
+                )
+        elif not public.startswith(("http://", "https://")):
+            self.add(
+                "fail",
+                "后台地址",
+                f"ADMIN_PUBLIC_URL={public} 不是网址（说事码海报、登录都用它）",
+                f"写成完整地址，如 https://{public.strip('/')}",
+            )
+        else:
+            self.add("ok", "说事码", f"海报上的地址：{public.rstrip('/')}/s/村名")
+        if s.admin_chat and not is_loopback(s.admin_host):
+            self.add(
+                "warn",
+                "模拟群聊",
+                f"ADMIN_CHAT=true，后台监听 {s.admin_host}：登录的书记、镇领导能在网页上"
+                "以任何人的名义往群里说话",
+                "只在试用时打开；平时删掉 ADMIN_CHAT 这一行（或设 false）",
+            )
+
+    def _qrcode_in_use(self) -> bool:
+        """Whether some village's 说事码 is on (the default; the admin switches it off). A
+        database that cannot be read yet counts as on: its own check says why."""
+        from sqlalchemy.engine import make_url
+
+        from storage.db import make_engine, session_scope
+        from storage.people import active_villages
+        from storage.reports import switched_off
+
+        url = make_url(self.settings.database_url)
+        kwargs: dict[str, Any] = {}
+        if url.get_backend_name() == "sqlite":
+            if not Path(url.database or "").is_file():
+                return True  # not created yet: nothing is switched off
+        elif url.get_backend_name() == "postgresql":
+            kwargs["connect_args"] = {"connect_timeout": int(self.timeout)}
+        engine = make_engine(self.settings.database_url, **kwargs)
+        try:
+            with session_scope(engine) as session:
+                ids = {v.id for v in active_villages(session=session)}
+                return not ids or bool(ids - switched_off(session=session))
+        except Exception:
+            return True
+        finally:
+            engine.dispose()
 
     def check_database(self) -> None:
         from sqlalchemy.engine import make_url

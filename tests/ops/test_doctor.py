@@ -145,3 +145,83 @@ def test_command(
     assert main(["db", "upgrade"]) == 0
     assert main(["doctor", "--quick"]) == 0
     assert "说事自检" in capsys.readouterr().out
+
+
+def _line(out: str, what: str) -> list[str]:
+    return [x for x in out.splitlines() if what in x]
+
+
+def test_speech_to_text_half_configured_is_named(database_url: str, tmp_path: Path) -> None:
+    """ASR_BASE_URL without ASR_MODEL (or the other way round) leaves 语音转写 off without a
+    word at start-up: the operator thinks voices are being transcribed."""
+    base = Settings(database_url=database_url, grid_file=DEMO_GRID, data_dir=tmp_path)
+    code, out = check(base, quick=True)
+    assert code == 0 and "ASR" not in out  # off on purpose: nothing to say
+    half = base.model_copy(update={"asr_base_url": "http://127.0.0.1:9000/v1"})
+    code, out = check(half, quick=True)
+    assert code == 0, out
+    lines = _line(out, "语音转写")
+    assert lines and lines[0].strip().startswith("!") and "ASR_MODEL" in out, out
+    other = base.model_copy(update={"asr_model": "sensevoice"})
+    assert "ASR_BASE_URL" in check(other, quick=True)[1]
+    bad = base.model_copy(update={"asr_base_url": "127.0.0.1:9000", "asr_model": "whisper"})
+    code, out = check(bad, quick=True)
+    assert code == 1 and "http://" in out, out
+    good = base.model_copy(update={"asr_base_url": "http://127.0.0.1:9000/v1", "asr_model": "w"})
+    code, out = check(good, quick=True)
+    assert any(x.strip().startswith("✔") for x in _line(out, "语音转写")), out
+
+
+def test_qrcode_without_a_public_address_is_named(database_url: str, tmp_path: Path) -> None:
+    """The 说事码 poster holds ADMIN_PUBLIC_URL; unset, its code points at this machine and the
+    villagers' phones cannot open it."""
+    base = Settings(database_url=database_url, grid_file=DEMO_GRID, data_dir=tmp_path)
+    code, out = check(base, quick=True)
+    lines = _line(out, "说事码")
+    assert lines and lines[0].strip().startswith("!") and "ADMIN_PUBLIC_URL" in out, out
+    ok = base.model_copy(update={"admin_public_url": "https://shuoshi.example.org"})
+    code, out = check(ok, quick=True)
+    assert code == 0 and not any(x.strip().startswith("!") for x in _line(out, "说事码")), out
+    bad = base.model_copy(update={"admin_public_url": "shuoshi.example.org"})
+    code, out = check(bad, quick=True)
+    assert code == 1 and "https://" in out, out
+
+
+def test_web_chat_open_on_a_public_address_is_named(database_url: str, tmp_path: Path) -> None:
+    """ADMIN_CHAT=true on an admin others can reach lets a logged-in account speak in the
+    groups as anyone: worth a warning (a deliberate choice, so not a failure)."""
+    base = Settings(database_url=database_url, grid_file=DEMO_GRID, data_dir=tmp_path)
+    assert "ADMIN_CHAT" not in check(base, quick=True)[1]
+    public = base.model_copy(update={"admin_host": "0.0.0.0", "admin_chat": True})
+    code, out = check(public, quick=True)
+    lines = _line(out, "模拟群聊")
+    assert code == 0 and lines and lines[0].strip().startswith("!"), out
+    assert "ADMIN_CHAT" in out
+    local = base.model_copy(update={"admin_chat": True})
+    assert not any(
+        x.strip().startswith("!") for x in _line(check(local, quick=True)[1], "模拟群聊")
+    )
+
+
+def test_qrcode_switched_off_everywhere_needs_no_public_address(
+    database_url: str, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from storage.db import make_engine, session_scope
+    from storage.people import active_villages
+    from storage.reports import set_village_enabled
+    from tests.ops.util import make
+
+    make(database_url, migrate=False).engine.dispose()  # the demo grid's villages
+    engine = make_engine(database_url)
+    with session_scope(engine) as session:
+        for village in active_villages(session=session):
+            assert village.id is not None
+            at = datetime.now(UTC)
+            set_village_enabled(
+                session=session, village_id=village.id, enabled=False, at=at, by="x"
+            )
+    engine.dispose()
+    settings = Settings(database_url=database_url, grid_file=DEMO_GRID, data_dir=tmp_path)
+    assert "ADMIN_PUBLIC_URL" not in check(settings, quick=True)[1]
