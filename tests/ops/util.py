@@ -238,7 +238,7 @@ def fill_new_tables(app: App) -> None:
     with Session(app.engine) as session:
         issue = session.exec(select(Issue).order_by(col(Issue.id))).first()
         group = session.exec(select(ChatGroup).order_by(col(ChatGroup.id))).first()
-        assert issue is not None and group is not None, "post a matter first"
+        assert issue is not None and group is not None and group.id is not None, "post first"
         person = session.exec(
             select(Person).where(Person.village_id == group.village_id).order_by(col(Person.id))
         ).first()
