@@ -31,7 +31,7 @@ def test_backup_and_restore_keep_the_new_tables_and_the_uploads(
     want = table_rows(app.engine)
     assert all(want[name] for name in NEW_TABLES)
     data = tmp_path / "data"
-    upload = data / "attachments" / "qrcode" / "tok-1" / "photo-1.jpg"
+    upload = data / "qrcode" / "tok-1" / "photo-1.jpg"
     upload.parent.mkdir(parents=True)
     upload.write_bytes(b"\xff\xd8 a photo from the phone page")
     archive = tmp_path / "b.tar.gz"
@@ -39,7 +39,7 @@ def test_backup_and_restore_keep_the_new_tables_and_the_uploads(
     manifest = backup(database_url, data, archive)
     assert all(manifest.counts[name] == len(want[name]) for name in NEW_TABLES)
     with tarfile.open(archive) as tar:
-        assert "data/attachments/qrcode/tok-1/photo-1.jpg" in tar.getnames()
+        assert "data/qrcode/tok-1/photo-1.jpg" in tar.getnames()
 
     restored = tmp_path / "restored-data"
     restore(archive, empty_target, restored)
