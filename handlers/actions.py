@@ -263,7 +263,7 @@ def claim(ctx: Ctx, issue: Issue, actor: Actor) -> Outcome:
             ctx.session,
             previous,
             texts.OWNER_CLAIMED_AWAY.format(
-                actor=actor.label, n=issue.number, summary=short(issue.text, 20)
+                actor=actor.label, n=issue.number, summary=_former_owners_summary(issue)
             ),
             now=ctx.now,
             directory=ctx.deps.directory,
@@ -274,6 +274,12 @@ def claim(ctx: Ctx, issue: Issue, actor: Actor) -> Outcome:
     return Outcome(
         True, texts.CLAIMED.format(n=issue.number, name=actor.label, due=ctx.due_text(issue.due_at))
     )
+
+
+def _former_owners_summary(issue: Issue) -> str:
+    """What a former owner is told the matter was: no longer its owner, they are no reader of a
+    household's or a dispute's words (privacy.sees_text), so the kind, as the group sees it."""
+    return short(issue.text, 20) if is_public(issue) else issue.kind
 
 
 def _settled_level(issue: Issue, closer: Person | None) -> str:
@@ -475,7 +481,10 @@ def assign(ctx: Ctx, issue: Issue, actor: Actor, person: Person) -> Outcome:
             ctx.session,
             previous,
             texts.OWNER_REASSIGNED_AWAY.format(
-                actor=actor.label, n=issue.number, summary=short(issue.text, 20), owner=person.name
+                actor=actor.label,
+                n=issue.number,
+                summary=_former_owners_summary(issue),
+                owner=person.name,
             ),
             now=ctx.now,
             directory=ctx.deps.directory,

@@ -407,3 +407,6 @@ OWNER_CLAIMED_AWAY = "{actor}认领了 #{n}（{summary}），您不用再办。"
 # "我是三组的" told privately by someone never seen in a group, when several villages (or
 # none) have that 组 (handlers.teams.told_home).
 TEAM_WHICH_VILLAGE = "没能确定“{words}”是哪个村的组。请连村名一起说，如“我是{village}{team}的”。"
+# 议事 on a 村里事 the group reads only as a stub (unsure it is not private), started without a
+# question: the question is not made of its words (handlers.votes.start).
+VOTE_QUESTION_STUB = "这件事怎么办，请大家表决"

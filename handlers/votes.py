@@ -164,7 +164,9 @@ def start(ctx: Ctx, issue: Issue, actor: Actor, args: str) -> Outcome:
                 due=ctx.due_text(running.closes_at),
             )
         )
-    proposal = parse_proposal(args, ctx.now, default_question=short(issue.text, 40))
+    # A 村里事 held back as unsure is a stub to the group: no question made of its words.
+    default = short(issue.text, 40) if actions.is_public(issue) else texts.VOTE_QUESTION_STUB
+    proposal = parse_proposal(args, ctx.now, default_question=default)
     if isinstance(proposal, str):
         return refuse(proposal.format(n=issue.number))
     vote = votes.add_vote(

@@ -30,11 +30,11 @@ from typing import Any, NamedTuple
 from sqlmodel import Session
 
 from handlers import texts
-from handlers.privacy import short
+from handlers.privacy import privacy_kind, short
 from scheduler.config import SchedulerConfig
 from storage import issues, schedule, teams
 from storage import people as grid_people
-from storage.models import Level, Role, Status
+from storage.models import PRIVATE_KINDS, Level, Role, Status
 
 log = logging.getLogger(__name__)
 
@@ -278,7 +278,11 @@ def _recipients(
         in_team = owner is not None and owner.id in d.in_teams.get(row.village_id, ())
         if in_team and row.level == Level.GROUP.value:  # still at 组 level: the 村 rung above
             told = {p.id for p, _ in out}
-            text = texts.OVERDUE_VILLAGE_POOL.format(owner=owner_name, **common)
+            # The pool is no reader of a household's or a dispute's words (privacy.sees_text):
+            # it learns the stub, as the group does, and asks the 书记 or is assigned for more.
+            stub = privacy_kind(row.kind, bool(getattr(row, "group_stub", False))) in PRIVATE_KINDS
+            pool_common = {**common, "summary": ""} if stub else common
+            text = texts.OVERDUE_VILLAGE_POOL.format(owner=owner_name, **pool_common)
             out += [(p, text) for p in d.pools.get(row.village_id, []) if p.id not in told]
         return out
     text = texts.ESCALATED_TOWN.format(
