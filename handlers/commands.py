@@ -124,9 +124,10 @@ def _view(ctx: Ctx, issue: Issue, actor: Actor, *, group: GroupInfo | None, priv
         if group is not None and group.village_id == issue.village_id:
             return "text" if actions.is_public(issue) else "stub"
         return "stub" if actions.in_grid_of(actor, issue) else "none"
-    if not _belongs(ctx, actor, issue):
-        return "none"
     person = actor.person if actor.person is not None and actor.person.active else None
+    invited = teams.was_invited(ctx, issue, person)
+    if not invited and not _belongs(ctx, actor, issue):
+        return "none"
     allowed = sees_text(
         privacy_kind(issue.kind, issue.group_stub),
         reporter=issue.reporter,
@@ -136,6 +137,7 @@ def _view(ctx: Ctx, issue: Issue, actor: Actor, *, group: GroupInfo | None, priv
         viewer_person_id=person.id if person else None,
         viewer_role=person.role if person else None,
         viewer_village_id=person.village_id if person else None,
+        invited=invited,
     )
     return "text" if allowed else "stub"
 

@@ -45,12 +45,15 @@ def sees_text(
     viewer_person_id: int | None,
     viewer_role: str | None,
     viewer_village_id: int | None,
+    invited: bool = False,
 ) -> bool:
     """Whether a viewer may read an issue's own words. A 村里事 is read by whoever may see the
     issue at all; a household's or a dispute's text only by the person who reported it, its
     owner, its village's 书记 and the 镇领导: every other cadre and grid member sees the stub
-    (number, kind, status), as the group does. Written once: the chat, the admin, the API."""
-    if issue_kind not in PRIVATE_KINDS:
+    (number, kind, status), as the group does. Written once: the chat, the admin, the API.
+    `invited`: a mediator the owner or the leaders asked to help settle it (邀请, issue 18),
+    who is sent its words with the invitation and reads them from then on, as its owner does."""
+    if issue_kind not in PRIVATE_KINDS or invited:
         return True
     if viewer_role == Role.TOWN_LEADER:
         return True

@@ -22,7 +22,7 @@ from handlers.actions import (
 from handlers.directory import GroupInfo, TeamInfo
 from handlers.outbox import to_person
 from storage import issues, people, teams
-from storage.models import Issue, Kind
+from storage.models import Issue, Kind, Person, Role
 
 # "我是三组的", "俺是3组", "我三组的", "我家住在三社", "我们是石桥村三组的": a whole message,
 # nothing else in it (a villager's "我是三组的，路灯坏了" is a post, and its 组 routes it all
@@ -173,8 +173,7 @@ def invite(ctx: Ctx, issue: Issue, actor: Actor, name: str) -> Outcome:
             )
         )
     note = texts.INVITE_NOTE.format(name=match.name)
-    timeline = issues.timeline(session=ctx.session, issue_id=issue.id or 0)
-    if any(e.kind == "note" and e.detail == note for e in timeline):
+    if was_invited(ctx, issue, match):
         return Outcome(True, texts.INVITE_AGAIN.format(name=match.name, n=issue.number))
     to_person(
         ctx.session,
@@ -190,3 +189,13 @@ def invite(ctx: Ctx, issue: Issue, actor: Actor, name: str) -> Outcome:
     )
     event(ctx, issue, "note", actor.label, note)
     return Outcome(True, texts.INVITE_OK.format(name=match.name, n=issue.number))
+
+
+def was_invited(ctx: Ctx, issue: Issue, person: Person | None) -> bool:
+    """Whether this mediator was asked to help settle the issue (邀请, noted on its timeline):
+    from then on a reader of its words (privacy.sees_text), as the invitation sent them."""
+    if person is None or person.role != Role.MEDIATOR or issue.kind != Kind.NEIGHBOUR:
+        return False
+    note = texts.INVITE_NOTE.format(name=person.name)
+    timeline = issues.timeline(session=ctx.session, issue_id=issue.id or 0)
+    return any(e.kind == "note" and e.detail == note for e in timeline)

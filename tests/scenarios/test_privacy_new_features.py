@@ -84,3 +84,25 @@ def test_a_vote_on_a_matter_the_group_reads_as_a_stub_does_not_post_its_words(
     assert group and all("电费" not in line for line in group), out
     # Its owner and the 书记 still read its words (查询 in private).
     assert any("电费" in line for line in unsure_kind.bot_lines("@dm\n李书记: 查询 1"))
+
+
+def test_a_town_mediator_reads_a_dispute_once_invited_to_help(chat: Chat) -> None:
+    """Issue 18: mediators are "assigned or invited to a 邻里事". Invited, 吴律师 is sent its
+    words, and from then on reads them as its owner does; before, he is no reader."""
+    chat.say("@in 石桥村说事群")
+    chat.say("老马: 我是三组的")
+    chat.say("老马: #邻里事 隔壁的牛吃了我家的菜")
+    assert owner(chat.app, 1) == "孙组长"
+    before = "\n".join(chat.bot_lines("@dm\n吴律师: 查询 1"))
+    assert "牛吃了" not in before
+    chat.say("@in 石桥村说事群")
+    out = chat.say("孙组长: 邀请 1 吴律师")
+    assert any("牛吃了" in line for line in told(out, "吴律师"))
+    assert all("牛吃了" not in line for line in out if "→ 石桥村说事群" in line)
+    after = "\n".join(chat.bot_lines("@dm\n吴律师: 查询 1"))
+    assert "牛吃了" in after and "#1" in after
+    # In the group he reads what the group does: the stub.
+    chat.say("@in 石桥村说事群")
+    assert "牛吃了" not in "\n".join(chat.bot_lines("吴律师: 查询 1"))
+    # A grid member of the village not its owner still sees the stub.
+    assert "牛吃了" not in "\n".join(chat.bot_lines("@dm\n刘叔: 查询 1"))
