@@ -187,7 +187,7 @@ class Doctor:
             return
         if not base.startswith(("http://", "https://")):
             self.add(
-                "fail",
+                "warn" if self.quick else "fail",  # voices go on being registered 待分类
                 "语音转写",
                 f"ASR_BASE_URL={base} 不是网址",
                 "写成 http://主机:端口/v1 这样的完整地址（如 http://127.0.0.1:9000/v1）",
@@ -223,7 +223,7 @@ class Doctor:
                 )
         elif not public.startswith(("http://", "https://")):
             self.add(
-                "fail",
+                "warn" if self.quick else "fail",  # reminded before each start, not stopped
                 "后台地址",
                 f"ADMIN_PUBLIC_URL={public} 不是网址（说事码海报、登录都用它）",
                 f"写成完整地址，如 https://{public.strip('/')}",
