@@ -550,6 +550,7 @@ SWEEP_COLUMNS = (
     ISSUE.c.clock_start,
     ISSUE.c.due_at,
     ISSUE.c.level,
+    ISSUE.c.group_stub,  # a 村里事 the group reads only as a stub: the village pool too (ladder)
 )
 
 

@@ -106,3 +106,20 @@ def test_a_town_mediator_reads_a_dispute_once_invited_to_help(chat: Chat) -> Non
     assert "牛吃了" not in "\n".join(chat.bot_lines("吴律师: 查询 1"))
     # A grid member of the village not its owner still sees the stub.
     assert "牛吃了" not in "\n".join(chat.bot_lines("@dm\n刘叔: 查询 1"))
+
+
+def test_the_village_pool_hears_of_a_late_stub_village_matter_without_its_words(
+    unsure_kind: Chat,
+) -> None:
+    """A 村里事 the group reads only as a stub (the bot was unsure it is not a household's)
+    is no more the village pool's to read than a 户里事: the sweep carries `group_stub`."""
+    chat = unsure_kind
+    chat.say("@in 石桥村说事群")
+    chat.say("老马: 我是三组的")
+    chat.say("老马: 我家门口那段路灯坏了，电话13812345678")
+    with Session(chat.app.engine) as session:
+        issue = session.exec(select(Issue).where(Issue.number == 1)).one()
+        assert issue.kind == "村里事" and issue.group_stub and issue.level == "group"
+    out = chat.say("@at 2026-11-30 09:30")
+    pool = [line for line in told(out, "刘叔") if "#1" in line]
+    assert pool and all("路灯" not in line and "1381" not in line for line in pool)
