@@ -207,7 +207,8 @@ def issue_list(request: Request, viewer: PageViewer, session: SessionDep, app: A
     f = read_filter(request.query_params, viewer, app.clock.tz)
     view = list_view(request.query_params, viewer)
     if view == "mine":
-        f = replace(f, owner_id=viewer.person_id, status=issues.ACTIVE)
+        # Their own matters wherever they are (a town mediator's are in the villages served).
+        f = replace(f, owner_id=viewer.person_id, status=issues.ACTIVE, villages=None)
     page, per_page = page_args(request.query_params, default=LIST_PER_PAGE)
     counts = issues.count_issues(session=session, f=f, now=now)
     offset = (page - 1) * per_page
@@ -270,7 +271,9 @@ def _in_grid(viewer: Viewer, village_id: int) -> bool:
 def visible_issue(session: Session, viewer: Viewer, number: int) -> Issue:
     """The issue, if this viewer may see it; otherwise "not found" (not even its existence)."""
     issue = issues.get_issue(session=session, number=number)
-    if issue is None or not viewer.sees(issue.village_id):
+    # Its owner always sees it: a town mediator given a 邻里事 belongs to no village.
+    mine = issue is not None and viewer.person_id == issue.owner_id
+    if issue is None or not (mine or viewer.sees(issue.village_id)):
         raise HTTPException(status_code=404, detail=f"没有 #{number} 这件事，或它不归您管。")
     return issue
 

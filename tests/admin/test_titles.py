@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlmodel import Session, select
 
 from bot.app import App
 from storage.models import Issue, Person
-from tests.admin.conftest import login, post_form
+from tests.admin.conftest import PASSWORD, logged_in, login, post_form, say
 from tests.conftest import Chat
 
 
@@ -48,3 +49,32 @@ async def test_the_secretary_gives_a_dispute_to_the_mediator_on_its_page(
     with Session(app.engine) as session:
         dispute = session.exec(select(Issue).where(Issue.number == 2)).one()
     assert dispute.owner_id == lawyer.id
+
+
+@pytest.mark.asyncio
+async def test_a_town_mediator_sees_and_settles_the_dispute_given_to_them(
+    web: FastAPI, matters: Chat, app: App
+) -> None:
+    """吴律师 belongs to no village: given #2 (a 邻里事), his 我的待办 lists it, its page opens
+    with its words, and he can close it there; other villages' matters stay hidden from him."""
+    from admin.auth import set_password
+
+    await say(matters, "李书记: 指派 2 吴律师")
+    with Session(app.engine) as session:
+        lawyer = session.exec(select(Person).where(Person.name == "吴律师")).one()
+        set_password(session, lawyer, PASSWORD, app.clock.now())
+        session.commit()
+    lawyer_web = await logged_in(web, "吴律师")
+    try:
+        listing = (await lawyer_web.get("/issues")).text
+        assert "#2" in listing and "#1<" not in listing
+        page = await lawyer_web.get("/issues/2")
+        assert page.status_code == 200 and "内容不公开" not in page.text
+        assert (await lawyer_web.get("/issues/1")).status_code == 404
+        r = await post_form(lawyer_web, "/issues/2", "/issues/2/close", {"result": "两家已和解"})
+        assert r.status_code == 303
+    finally:
+        await lawyer_web.aclose()
+    with Session(app.engine) as session:
+        dispute = session.exec(select(Issue).where(Issue.number == 2)).one()
+    assert dispute.status == "closed" and dispute.result == "两家已和解"
