@@ -51,6 +51,7 @@ from admin.web import (
     render,
 )
 from handlers import actions, merging
+from handlers import teams as handler_teams
 from handlers.actions import Actor, Ctx, Outcome
 from handlers.outbox import to_person
 from handlers.parsing import parse_due
@@ -271,11 +272,22 @@ def _in_grid(viewer: Viewer, village_id: int) -> bool:
 def visible_issue(session: Session, viewer: Viewer, number: int) -> Issue:
     """The issue, if this viewer may see it; otherwise "not found" (not even its existence)."""
     issue = issues.get_issue(session=session, number=number)
-    # Its owner always sees it: a town mediator given a 邻里事 belongs to no village.
+    # Its owner always sees it: a town mediator given a 邻里事 belongs to no village; so does a
+    # mediator asked to help settle it (邀请).
     mine = issue is not None and viewer.person_id == issue.owner_id
-    if issue is None or not (mine or viewer.sees(issue.village_id)):
+    if issue is None or not (
+        mine or viewer.sees(issue.village_id) or invited_mediator(session, viewer, issue)
+    ):
         raise HTTPException(status_code=404, detail=f"没有 #{number} 这件事，或它不归您管。")
     return issue
+
+
+def invited_mediator(session: Session, viewer: Viewer, issue: Issue) -> bool:
+    """A town mediator asked to help settle this 邻里事 (邀请): reads it as the invitation did."""
+    if viewer.role != Role.MEDIATOR:
+        return False
+    person = records.by_id(session, Person, viewer.person_id)
+    return handler_teams.invited_to(session, issue, person)
 
 
 def may_see_full(viewer: Viewer, issue: Issue) -> bool:
@@ -292,9 +304,10 @@ def issue_detail(
     number: IssueNumber, request: Request, viewer: PageViewer, session: SessionDep, app: AppDep
 ) -> Response:
     issue = visible_issue(session, viewer, number)
-    full = may_see_full(viewer, issue)
+    invited = invited_mediator(session, viewer, issue)
+    full = may_see_full(viewer, issue) or invited
     show: Callable[[str], str] = (lambda s: s) if full else mask
-    readable = reads(viewer, issue)
+    readable = reads(viewer, issue) or invited
     # Someone who may not read it sees the stub: no text, notes, result or attachments.
     events = issues.timeline(session=session, issue_id=issue.id or 0) if readable else []
     owner = records.by_id(session, Person, issue.owner_id) if issue.owner_id else None

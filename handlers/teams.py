@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from sqlmodel import Session
+
 from classifier import places
 from handlers import texts
 from handlers.actions import (
@@ -194,8 +196,13 @@ def invite(ctx: Ctx, issue: Issue, actor: Actor, name: str) -> Outcome:
 def was_invited(ctx: Ctx, issue: Issue, person: Person | None) -> bool:
     """Whether this mediator was asked to help settle the issue (邀请, noted on its timeline):
     from then on a reader of its words (privacy.sees_text), as the invitation sent them."""
+    return invited_to(ctx.session, issue, person)
+
+
+def invited_to(session: Session, issue: Issue, person: Person | None) -> bool:
+    """`was_invited` for a caller without a chat context (the admin's pages)."""
     if person is None or person.role != Role.MEDIATOR or issue.kind != Kind.NEIGHBOUR:
         return False
     note = texts.INVITE_NOTE.format(name=person.name)
-    timeline = issues.timeline(session=ctx.session, issue_id=issue.id or 0)
+    timeline = issues.timeline(session=session, issue_id=issue.id or 0)
     return any(e.kind == "note" and e.detail == note for e in timeline)

@@ -78,3 +78,27 @@ async def test_a_town_mediator_sees_and_settles_the_dispute_given_to_them(
     with Session(app.engine) as session:
         dispute = session.exec(select(Issue).where(Issue.number == 2)).one()
     assert dispute.status == "closed" and dispute.result == "两家已和解"
+
+
+@pytest.mark.asyncio
+async def test_an_invited_mediator_reads_the_dispute_in_the_admin_as_the_invitation_did(
+    web: FastAPI, matters: Chat, app: App
+) -> None:
+    """邀请: 吴律师 gets the words privately; the admin shows him the same matter (and nothing
+    before he is invited, nor any other matter)."""
+    from admin.auth import set_password
+
+    with Session(app.engine) as session:
+        lawyer = session.exec(select(Person).where(Person.name == "吴律师")).one()
+        set_password(session, lawyer, PASSWORD, app.clock.now())
+        session.commit()
+    lawyer_web = await logged_in(web, "吴律师")
+    try:
+        assert (await lawyer_web.get("/issues/2")).status_code == 404  # not yet invited
+        assert (await lawyer_web.get("/issues/1")).status_code == 404
+        await say(matters, "李书记: 邀请 2 吴律师")
+        page = await lawyer_web.get("/issues/2")
+        assert page.status_code == 200 and "内容不公开" not in page.text
+        assert (await lawyer_web.get("/issues/1")).status_code == 404  # only that one
+    finally:
+        await lawyer_web.aclose()
