@@ -271,15 +271,21 @@ def _in_grid(viewer: Viewer, village_id: int) -> bool:
 
 def visible_issue(session: Session, viewer: Viewer, number: int) -> Issue:
     """The issue, if this viewer may see it; otherwise "not found" (not even its existence)."""
+    return _visible(session, viewer, number)[0]
+
+
+def _visible(session: Session, viewer: Viewer, number: int) -> tuple[Issue, bool]:
+    """`visible_issue`, and whether the viewer sees it as a mediator invited to it."""
     issue = issues.get_issue(session=session, number=number)
+    if issue is None:
+        raise HTTPException(status_code=404, detail=f"没有 #{number} 这件事，或它不归您管。")
     # Its owner always sees it: a town mediator given a 邻里事 belongs to no village; so does a
     # mediator asked to help settle it (邀请).
-    mine = issue is not None and viewer.person_id == issue.owner_id
-    if issue is None or not (
-        mine or viewer.sees(issue.village_id) or invited_mediator(session, viewer, issue)
-    ):
-        raise HTTPException(status_code=404, detail=f"没有 #{number} 这件事，或它不归您管。")
-    return issue
+    if viewer.person_id == issue.owner_id or viewer.sees(issue.village_id):
+        return issue, False
+    if invited_mediator(session, viewer, issue):
+        return issue, True
+    raise HTTPException(status_code=404, detail=f"没有 #{number} 这件事，或它不归您管。")
 
 
 def invited_mediator(session: Session, viewer: Viewer, issue: Issue) -> bool:
@@ -303,8 +309,7 @@ def may_see_full(viewer: Viewer, issue: Issue) -> bool:
 def issue_detail(
     number: IssueNumber, request: Request, viewer: PageViewer, session: SessionDep, app: AppDep
 ) -> Response:
-    issue = visible_issue(session, viewer, number)
-    invited = invited_mediator(session, viewer, issue)
+    issue, invited = _visible(session, viewer, number)
     full = may_see_full(viewer, issue) or invited
     show: Callable[[str], str] = (lambda s: s) if full else mask
     readable = reads(viewer, issue) or invited

@@ -48,7 +48,7 @@ from ports.messages import Incoming
 from ports.runtime import Runtime
 from storage import people
 from storage import reports as report_rows
-from storage.models import Outbox, Role
+from storage.models import Role
 
 router = APIRouter(include_in_schema=False)
 # Every photo and the recording at their limits, and room for the words and the form itself.
@@ -58,20 +58,9 @@ VillageName = Annotated[str, InPath(min_length=1, max_length=64)]
 VillageId = Annotated[int, InPath(ge=1, le=MAX_ID)]
 
 
-class ReportTransport:
-    """The way out of the "qrcode" platform: the person has no chat to receive in (the
-    tracking page shows the issue's state instead), so a row is delivered by being marked
-    sent. The owner is told on their own platforms as for any matter."""
-
-    platform = reports.PLATFORM
-
-    async def send(self, row: Outbox) -> str:
-        return f"q{row.id}"
-
-
 def mount(web: FastAPI, app: Runtime[Deps]) -> None:
     """The pages on the admin app and the issue page's 来源 (group, private, 说事码). The
-    platform's transport (`ReportTransport`) is registered by the root, beside the local one."""
+    platform's transport (admin/report_transport.py) is registered by the root."""
     web.include_router(router)
     web.state.templates.env.globals["report_origin"] = reports.origin_of
 

@@ -130,7 +130,7 @@ def build(
     app = App(settings=settings, engine=engine, grid=grid, clock=clock, deps=deps)
     app.asr = transcriber(settings)
     # 说事码 reports: the person has no chat; a row "sent" to them is shown on their tracking page.
-    from admin.report import ReportTransport
+    from admin.report_transport import ReportTransport
 
     app.transports[ReportTransport.platform] = ReportTransport()
     if serves_local(settings) if local is None else local:

@@ -125,7 +125,7 @@ def _view(ctx: Ctx, issue: Issue, actor: Actor, *, group: GroupInfo | None, priv
             return "text" if actions.is_public(issue) else "stub"
         return "stub" if actions.in_grid_of(actor, issue) else "none"
     person = actor.person if actor.person is not None and actor.person.active else None
-    invited = teams.was_invited(ctx, issue, person)
+    invited = teams.invited_to(ctx.session, issue, person)
     if not invited and not _belongs(ctx, actor, issue):
         return "none"
     allowed = sees_text(

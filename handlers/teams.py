@@ -175,7 +175,7 @@ def invite(ctx: Ctx, issue: Issue, actor: Actor, name: str) -> Outcome:
             )
         )
     note = texts.INVITE_NOTE.format(name=match.name)
-    if was_invited(ctx, issue, match):
+    if invited_to(ctx.session, issue, match):
         return Outcome(True, texts.INVITE_AGAIN.format(name=match.name, n=issue.number))
     to_person(
         ctx.session,
@@ -193,14 +193,10 @@ def invite(ctx: Ctx, issue: Issue, actor: Actor, name: str) -> Outcome:
     return Outcome(True, texts.INVITE_OK.format(name=match.name, n=issue.number))
 
 
-def was_invited(ctx: Ctx, issue: Issue, person: Person | None) -> bool:
-    """Whether this mediator was asked to help settle the issue (邀请, noted on its timeline):
-    from then on a reader of its words (privacy.sees_text), as the invitation sent them."""
-    return invited_to(ctx.session, issue, person)
-
-
 def invited_to(session: Session, issue: Issue, person: Person | None) -> bool:
-    """`was_invited` for a caller without a chat context (the admin's pages)."""
+    """Whether this mediator was asked to help settle the issue (邀请, noted on its timeline):
+    from then on a reader of its words (privacy.sees_text; the chat and the admin), as the
+    invitation sent them."""
     if person is None or person.role != Role.MEDIATOR or issue.kind != Kind.NEIGHBOUR:
         return False
     note = texts.INVITE_NOTE.format(name=person.name)

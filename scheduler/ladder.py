@@ -280,7 +280,7 @@ def _recipients(
             told = {p.id for p, _ in out}
             # The pool is no reader of a household's or a dispute's words (privacy.sees_text):
             # it learns the stub, as the group does, and asks the 书记 or is assigned for more.
-            stub = privacy_kind(row.kind, bool(getattr(row, "group_stub", False))) in PRIVATE_KINDS
+            stub = privacy_kind(row.kind, bool(row.group_stub)) in PRIVATE_KINDS
             pool_common = {**common, "summary": ""} if stub else common
             text = texts.OVERDUE_VILLAGE_POOL.format(owner=owner_name, **pool_common)
             out += [(p, text) for p in d.pools.get(row.village_id, []) if p.id not in told]
