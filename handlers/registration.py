@@ -11,14 +11,12 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm.attributes import set_committed_value
-
 from handlers import actions, texts
 from handlers.actions import Actor, Ctx
 from handlers.directory import GroupInfo
 from handlers.outbox import enqueue, to_person
 from handlers.privacy import short
-from storage import people, records, writes
+from storage import issues, people, records, writes
 from storage.models import (
     KINDS,
     ChatGroup,
@@ -176,9 +174,7 @@ def acknowledge(ctx: Ctx, row: Row, issue: Issue, media: str) -> None:
 
 
 def duplicate(ctx: Ctx, row: Row, issue: Issue, text: str) -> str:
-    # Counted in the database (two reports at once from two instances both count); the loaded
-    # issue is told the new figure without marking it changed.
-    set_committed_value(issue, "reports", writes.add_report(ctx.conn, issue.id or 0))
+    issues.add_report(session=ctx.session, issue=issue)  # counted in the database
     actions.event(ctx, issue, "report", row.sender_name or row.sender, text)
     row.issue_id = issue.id
     reply(ctx, row, texts.DUPLICATE.format(n=issue.number, count=issue.reports), issue_id=issue.id)

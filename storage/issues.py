@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as select_models
@@ -362,6 +363,15 @@ def add_issue(*, session: Session, values: dict[str, Any]) -> Issue:
     issue = writes.as_loaded(Issue, {**values, "id": writes.insert_issue(session, values)})
     session.add(issue)
     return issue
+
+
+def add_report(*, session: Session, issue: Issue) -> int:
+    """One more person reported this issue, counted in the database (two reports at once from
+    two instances both count); the loaded issue is told the new figure without being marked
+    changed (no UPDATE of the row at commit)."""
+    reports = writes.add_report(session.connection(), issue.id or 0)
+    set_committed_value(issue, "reports", reports)
+    return reports
 
 
 def next_number(*, session: Session) -> int:
